@@ -1,0 +1,31 @@
+"""Stripe purchase indexer: answers "which customers bought this product?".
+
+``create_app()`` is the Flask app factory: the webhook receiver, the health check and the
+query API share it, under ``indexer serve`` and under gunicorn alike.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+from indexer.config import Settings
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    from indexer import db
+    from indexer.web import errors, health, webhooks
+
+    settings = settings or Settings.from_env()
+    app = Flask(__name__)
+    app.config["INDEXER_SETTINGS"] = settings
+    app.extensions["indexer.engine"] = db.make_engine(settings.database_url)
+    app.register_blueprint(webhooks.bp)
+    app.register_blueprint(health.bp)
+    errors.register(app)
+    if not settings.webhook_secrets:
+        logging.getLogger(__name__).error(
+            "STRIPE_WEBHOOK_SECRET is not set: POST /webhooks/stripe answers 500 and stores nothing"
+        )
+    return app

@@ -1,0 +1,347 @@
+"""Engine, transactions and every write the index makes: the only module that knows SQL dialects.
+
+PostgreSQL is the production database (many web processes and workers share it); SQLite is the
+embedded default for a first run. Differences live here: upserts (``ON CONFLICT``), claiming
+events (``FOR UPDATE SKIP LOCKED``), and serialising writes to one payment (advisory locks).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from importlib import resources
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, func, select, text
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.pool import NullPool
+
+from indexer.errors import DatabaseUnavailable
+from indexer.models import BackfillProgress, Dispute, Product, Purchase, Refund, StripeEvent
+from indexer.purchases import DisputeRow, ProductRow, PurchaseSource, RefundRow, allocate_refund
+
+purchases_t = Purchase.__table__
+events_t = StripeEvent.__table__
+refunds_t = Refund.__table__
+disputes_t = Dispute.__table__
+products_t = Product.__table__
+progress_t = BackfillProgress.__table__
+
+LIVE_REFUND_STATUSES = ("succeeded", "pending", "requires_action")
+CLOSED_DISPUTE_STATUSES = ("won", "warning_closed", "prevented")
+
+
+def make_engine(url: str, *, pool_size: int = 5) -> Engine:
+    """An engine tuned per dialect: WAL and a busy timeout on SQLite, pre-ping on PostgreSQL."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, poolclass=NullPool, connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size)
+
+
+def is_postgres(conn: Connection | Engine) -> bool:
+    return conn.dialect.name == "postgresql"
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Connection]:
+    """One transaction; a database that cannot be reached becomes ``DatabaseUnavailable``."""
+    try:
+        with engine.begin() as conn:
+            yield conn
+    except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
+        raise DatabaseUnavailable(f"database unavailable: {_short(exc)}") from exc
+
+
+def _short(exc: BaseException) -> str:
+    return str(getattr(exc, "orig", exc)).strip().splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def ping(engine: Engine) -> None:
+    with transaction(engine) as conn:
+        conn.execute(text("SELECT 1"))
+
+
+def migrate(engine: Engine) -> str:
+    """Bring the schema to the newest Alembic revision; idempotent. Returns the head revision."""
+    from alembic import command
+    from alembic.config import Config
+
+    ini = resources.files("migrations").joinpath("alembic.ini")
+    cfg = Config(str(ini))
+    cfg.set_main_option("script_location", str(resources.files("migrations")))
+    with transaction(engine) as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+        return str(conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one())
+
+
+def _insert(conn: Connection, table: Any) -> Any:
+    return (postgresql.insert if is_postgres(conn) else sqlite.insert)(table)
+
+
+def upsert(
+    conn: Connection, table: Any, rows: Sequence[dict[str, Any]], keys: Sequence[str],
+    update: Sequence[str] | None = None, *, where: Any = None,
+) -> None:
+    """``where`` is a callable given the ``excluded`` pseudo-row, for a conditional update."""
+    """Insert ``rows``; on a key conflict update the ``update`` columns (all non-key ones by default)."""
+    if not rows:
+        return
+    stmt = _insert(conn, table)
+    columns = update if update is not None else [c for c in rows[0] if c not in keys]
+    if columns:
+        stmt = stmt.on_conflict_do_update(
+            index_elements=list(keys),
+            set_={c: stmt.excluded[c] for c in columns},
+            where=where(stmt.excluded) if where is not None else None,
+        )
+    else:
+        stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
+    conn.execute(stmt, list(rows))
+
+
+# --- events ---------------------------------------------------------------------------------
+
+
+def insert_event(conn: Connection, row: dict[str, Any]) -> bool:
+    """Store an event once. Returns False for a duplicate delivery, which changes nothing."""
+    stmt = _insert(conn, events_t).on_conflict_do_nothing(index_elements=["id"])
+    return conn.execute(stmt, row).rowcount == 1
+
+
+def claim_events(conn: Connection, *, limit: int, lease_seconds: int) -> list[Any]:
+    """Lease up to ``limit`` due events to this worker.
+
+    A lease (``available_at`` pushed into the future) instead of a held lock: a worker that dies
+    mid-batch loses nothing, its events come due again when the lease runs out.
+    """
+    now = int(time.time())
+    due = (
+        select(events_t.c.id)
+        .where(events_t.c.status == "pending", events_t.c.available_at <= now)
+        .order_by(events_t.c.created, events_t.c.id)
+        .limit(limit)
+    )
+    if is_postgres(conn):
+        due = due.with_for_update(skip_locked=True)
+    stmt = (
+        events_t.update()
+        .where(events_t.c.id.in_(due.scalar_subquery()))
+        .values(available_at=now + lease_seconds, attempts=events_t.c.attempts + 1)
+        .returning(
+            events_t.c.id, events_t.c.type, events_t.c.payload, events_t.c.account,
+            events_t.c.livemode, events_t.c.created, events_t.c.attempts,
+        )
+    )
+    rows = conn.execute(stmt).all()
+    return sorted(rows, key=lambda r: (r.created, r.id))
+
+
+def finish_event(conn: Connection, event_id: str, status: str, error: str | None = None) -> None:
+    conn.execute(
+        events_t.update()
+        .where(events_t.c.id == event_id)
+        .values(status=status, last_error=error, processed_at=int(time.time()))
+    )
+
+
+def retry_event_later(conn: Connection, event_id: str, delay: int, error: str) -> None:
+    conn.execute(
+        events_t.update()
+        .where(events_t.c.id == event_id)
+        .values(available_at=int(time.time()) + delay, last_error=error)
+    )
+
+
+def requeue_events(conn: Connection, event_ids: Iterable[str] | None) -> int:
+    """Put failed events back in the queue (all failed ones when ``event_ids`` is None)."""
+    stmt = events_t.update().where(events_t.c.status == "failed")
+    if event_ids is not None:
+        stmt = stmt.where(events_t.c.id.in_(list(event_ids)))
+    result = conn.execute(stmt.values(status="pending", available_at=0, attempts=0))
+    return result.rowcount
+
+
+# --- purchases ------------------------------------------------------------------------------
+
+
+def _lock_payment(conn: Connection, account: str, payment_key: str) -> None:
+    """Serialise writers of one payment (a session and its invoice may be applied at once)."""
+    if is_postgres(conn):
+        conn.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
+            {"k": f"{account}:{payment_key}"},
+        )
+
+
+def write_source(conn: Connection, source: PurchaseSource) -> None:
+    """Make the index hold exactly what ``source`` says, counting each payment once.
+
+    A Checkout Session that created an invoice (subscription mode, ``invoice_creation``) and that
+    invoice are one payment. The invoice's rows win whichever arrives first; the session only
+    lends them its ``checkout_session`` and ``payment_link``. Applying in any order, any number
+    of times, converges to the same rows.
+    """
+    _lock_payment(conn, source.account, source.payment_key)
+    p = purchases_t.c
+    mine = (p.account == source.account) & (p.source_id == source.source_id)
+
+    if source.source_type == "checkout.session" and source.invoice:
+        invoice_rows = (p.account == source.account) & (p.source_id == source.invoice)
+        if conn.execute(select(p.id).where(invoice_rows).limit(1)).first():
+            conn.execute(purchases_t.delete().where(mine))
+            if source.is_purchase and source.rows:
+                conn.execute(
+                    purchases_t.update().where(invoice_rows).values(
+                        checkout_session=source.source_id, payment_link=source.rows[0].payment_link
+                    )
+                )
+            return
+
+    if not source.is_purchase:
+        pis = _payment_intents(conn, mine)
+        conn.execute(purchases_t.delete().where(mine))
+        reconcile_payments(conn, source.account, pis)
+        return
+
+    rows = [_row_dict(r) for r in source.rows]
+    if source.source_type == "invoice":
+        link = _session_link(conn, source.account, source.source_id)
+        if link is not None:
+            for row in rows:
+                row["checkout_session"] = row["checkout_session"] or link[0]
+                row["payment_link"] = row["payment_link"] or link[1]
+        conn.execute(
+            purchases_t.delete().where(
+                (p.account == source.account)
+                & (p.source_type == "checkout.session")
+                & (p.invoice == source.source_id)
+            )
+        )
+    keep = [r["line_item_id"] for r in rows]
+    pis = _payment_intents(conn, mine)
+    conn.execute(purchases_t.delete().where(mine & p.line_item_id.not_in(keep)))
+    upsert(conn, purchases_t, rows, ["account", "source_id", "line_item_id"],
+           update=[c for c in rows[0] if c not in _NOT_UPDATED] if rows else None)
+    reconcile_payments(conn, source.account, pis | {r["payment_intent"] for r in rows if r["payment_intent"]})
+
+
+_NOT_UPDATED = {"account", "source_id", "line_item_id", "amount_refunded", "refunded", "disputed"}
+
+
+def _row_dict(row: Any) -> dict[str, Any]:
+    data = {name: getattr(row, name) for name in row.__dataclass_fields__}
+    data["updated_at"] = int(time.time())
+    return data
+
+
+def _session_link(conn: Connection, account: str, invoice: str) -> tuple[str, str | None] | None:
+    """The Checkout Session (and its payment link) behind an invoice, if the index has seen it."""
+    p = purchases_t.c
+    found = conn.execute(
+        select(p.checkout_session, p.payment_link)
+        .where(p.account == account, p.invoice == invoice, p.checkout_session.is_not(None))
+        .limit(1)
+    ).first()
+    return (found[0], found[1]) if found else None
+
+
+def _payment_intents(conn: Connection, where: Any) -> set[str]:
+    p = purchases_t.c
+    return {pi for (pi,) in conn.execute(select(p.payment_intent).where(where).distinct()) if pi}
+
+
+def write_refunds(conn: Connection, refunds: Sequence[RefundRow]) -> None:
+    rows = [_plain(r) for r in refunds]
+    upsert(conn, refunds_t, rows, ["id"])
+    for account in {r.account for r in refunds}:
+        reconcile_payments(conn, account, {r.payment_intent for r in refunds if r.account == account and r.payment_intent})
+
+
+def write_disputes(conn: Connection, disputes: Sequence[DisputeRow]) -> None:
+    rows = [_plain(d) for d in disputes]
+    upsert(conn, disputes_t, rows, ["id"])
+    for account in {d.account for d in disputes}:
+        reconcile_payments(conn, account, {d.payment_intent for d in disputes if d.account == account and d.payment_intent})
+
+
+def write_products(conn: Connection, products: Sequence[ProductRow]) -> None:
+    """Upsert products; an older event never overwrites a newer state."""
+    rows = [_plain(p) for p in products]
+    upsert(conn, products_t, rows, ["account", "id"], where=lambda new: products_t.c.updated <= new.updated)
+
+
+def _plain(row: Any) -> dict[str, Any]:
+    return {name: getattr(row, name) for name in row.__dataclass_fields__}
+
+
+def reconcile_payments(conn: Connection, account: str, payment_intents: Iterable[str]) -> None:
+    """Recompute refunded amounts and dispute flags of the purchases of these payments.
+
+    Refunds and disputes live in their own tables, so one that arrives before its purchase is
+    kept, and applied whenever the purchase rows appear: the result is independent of order.
+    """
+    pis = sorted(set(payment_intents))
+    for start in range(0, len(pis), 500):
+        chunk = pis[start : start + 500]
+        _reconcile_chunk(conn, account, chunk)
+
+
+def _reconcile_chunk(conn: Connection, account: str, pis: list[str]) -> None:
+    p, r, d = purchases_t.c, refunds_t.c, disputes_t.c
+    refunded = dict(
+        conn.execute(
+            select(r.payment_intent, func.sum(r.amount))
+            .where(r.account == account, r.payment_intent.in_(pis), r.status.in_(LIVE_REFUND_STATUSES))
+            .group_by(r.payment_intent)
+        ).all()
+    )
+    disputed = {
+        pi for (pi,) in conn.execute(
+            select(d.payment_intent).where(
+                d.account == account, d.payment_intent.in_(pis), d.status.not_in(CLOSED_DISPUTE_STATUSES)
+            )
+        )
+    }
+    rows = conn.execute(
+        select(p.id, p.payment_intent, p.amount_total, p.amount_refunded, p.refunded, p.disputed)
+        .where(p.account == account, p.payment_intent.in_(pis))
+        .order_by(p.payment_intent, p.id)
+    ).all()
+    by_pi: dict[str, list[Any]] = {}
+    for row in rows:
+        by_pi.setdefault(row.payment_intent, []).append(row)
+    changes = []
+    for pi, group in by_pi.items():
+        totals = [row.amount_total for row in group]
+        shares = allocate_refund(int(refunded.get(pi) or 0), totals)
+        fully = sum(totals) > 0 and int(refunded.get(pi) or 0) >= sum(totals)
+        for row, share in zip(group, shares, strict=True):
+            new = (share, fully, pi in disputed)
+            if (row.amount_refunded, bool(row.refunded), bool(row.disputed)) != new:
+                changes.append({"_id": row.id, "amount_refunded": new[0], "refunded": new[1], "disputed": new[2]})
+    if changes:
+        from sqlalchemy import bindparam
+
+        conn.execute(
+            purchases_t.update()
+            .where(p.id == bindparam("_id"))
+            .values(
+                amount_refunded=bindparam("amount_refunded"),
+                refunded=bindparam("refunded"),
+                disputed=bindparam("disputed"),
+            ),
+            changes,
+        )

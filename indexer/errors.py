@@ -1,0 +1,82 @@
+"""The error hierarchy: each error knows its HTTP status and its CLI exit code.
+
+The web layer (``indexer.web``) and the CLI (``indexer.cli``) map these in one place each;
+everything else raises them and never formats a response or exits itself.
+"""
+
+from __future__ import annotations
+
+
+class IndexerError(Exception):
+    """Base of every error the indexer reports to a user."""
+
+    http_status: int = 500
+    exit_code: int = 1
+    error_type: str = "api_error"
+    transient: bool = False
+
+    def __init__(self, message: str, *, param: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+
+
+class ConfigError(IndexerError):
+    """A setting is missing or malformed (no API key, bad DATABASE_URL, no webhook secret)."""
+
+    http_status = 500
+    exit_code = 2
+
+
+class UsageError(IndexerError):
+    """The caller asked for something malformed: a bad date, a bad parameter."""
+
+    http_status = 400
+    exit_code = 2
+    error_type = "invalid_request_error"
+
+
+class NotFound(IndexerError):
+    http_status = 404
+    exit_code = 3
+    error_type = "invalid_request_error"
+
+
+class Unauthorized(IndexerError):
+    http_status = 401
+    exit_code = 2
+    error_type = "authentication_error"
+
+
+class SignatureError(IndexerError):
+    """A webhook whose signature, timestamp or body cannot be trusted. Nothing is stored."""
+
+    http_status = 400
+    exit_code = 2
+    error_type = "invalid_request_error"
+
+
+class StripeError(IndexerError):
+    """Stripe refused a request for good (bad request, missing object)."""
+
+    http_status = 502
+    exit_code = 4
+
+
+class StripeAuthError(StripeError):
+    """Stripe rejected the API key: retrying will not help."""
+
+
+class StripeUnavailable(StripeError):
+    """Stripe could not answer now (429, 5xx, network): retry later."""
+
+    http_status = 503
+    transient = True
+
+
+class DatabaseUnavailable(IndexerError):
+    """The database cannot be reached or refused the write: retry later."""
+
+    http_status = 503
+    exit_code = 5
+    transient = True

@@ -1,0 +1,155 @@
+"""The index's tables (SQLAlchemy 2.0). Migrations in ``migrations/`` create exactly these.
+
+``account`` is ``""`` for the platform and ``acct_...`` for a Connect account, so that
+test-mode, live-mode and every connected account live side by side and never mix.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Boolean, Index, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+Id = String(255)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class StripeEvent(Base):
+    """The durable event store, and the work queue the workers claim from."""
+
+    __tablename__ = "stripe_events"
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    type: Mapped[str] = mapped_column(String(128))
+    api_version: Mapped[str | None] = mapped_column(String(64))
+    created: Mapped[int] = mapped_column(BigInteger)
+    livemode: Mapped[bool] = mapped_column(Boolean)
+    account: Mapped[str] = mapped_column(Id, default="")
+    object_id: Mapped[str | None] = mapped_column(Id)
+    payload: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(16), default="webhook")
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    available_at: Mapped[int] = mapped_column(BigInteger, default=0)
+    received_at: Mapped[int] = mapped_column(BigInteger)
+    processed_at: Mapped[int | None] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        Index(None, "status", "available_at"),
+        Index(None, "account", "livemode", "created"),
+    )
+
+
+class Purchase(Base):
+    """One row per (source object, line item): what a buyer paid for, and when."""
+
+    __tablename__ = "purchases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account: Mapped[str] = mapped_column(Id, default="")
+    livemode: Mapped[bool] = mapped_column(Boolean)
+    source_type: Mapped[str] = mapped_column(String(32))
+    source_id: Mapped[str] = mapped_column(Id)
+    line_item_id: Mapped[str] = mapped_column(Id)
+    payment_key: Mapped[str] = mapped_column(Id)
+    product_id: Mapped[str | None] = mapped_column(Id)
+    price_id: Mapped[str | None] = mapped_column(Id)
+    customer_id: Mapped[str | None] = mapped_column(Id)
+    customer_key: Mapped[str] = mapped_column(Id)
+    email: Mapped[str | None] = mapped_column(String(512))
+    name: Mapped[str | None] = mapped_column(String(512))
+    description: Mapped[str | None] = mapped_column(Text)
+    quantity: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(8))
+    amount_subtotal: Mapped[int] = mapped_column(BigInteger)
+    amount_total: Mapped[int] = mapped_column(BigInteger)
+    amount_refunded: Mapped[int] = mapped_column(BigInteger, default=0)
+    refunded: Mapped[bool] = mapped_column(Boolean, default=False)
+    disputed: Mapped[bool] = mapped_column(Boolean, default=False)
+    purchased_at: Mapped[int] = mapped_column(BigInteger)
+    payment_intent: Mapped[str | None] = mapped_column(Id)
+    invoice: Mapped[str | None] = mapped_column(Id)
+    subscription: Mapped[str | None] = mapped_column(Id)
+    payment_link: Mapped[str | None] = mapped_column(Id)
+    checkout_session: Mapped[str | None] = mapped_column(Id)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        UniqueConstraint("account", "source_id", "line_item_id"),
+        Index(None, "product_id", "account", "livemode", "customer_key"),
+        Index(None, "customer_key", "account", "livemode"),
+        Index(None, "account", "payment_intent"),
+        Index(None, "account", "invoice"),
+        Index(None, "account", "payment_key"),
+        Index(None, "purchased_at"),
+    )
+
+
+class Refund(Base):
+    __tablename__ = "refunds"
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    account: Mapped[str] = mapped_column(Id, default="")
+    livemode: Mapped[bool] = mapped_column(Boolean)
+    charge: Mapped[str | None] = mapped_column(Id)
+    payment_intent: Mapped[str | None] = mapped_column(Id)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(32))
+    created: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (Index(None, "account", "payment_intent"), Index(None, "account", "charge"))
+
+
+class Dispute(Base):
+    __tablename__ = "disputes"
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    account: Mapped[str] = mapped_column(Id, default="")
+    livemode: Mapped[bool] = mapped_column(Boolean)
+    charge: Mapped[str | None] = mapped_column(Id)
+    payment_intent: Mapped[str | None] = mapped_column(Id)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str | None] = mapped_column(String(64))
+    created: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (Index(None, "account", "payment_intent"),)
+
+
+class Product(Base):
+    __tablename__ = "products"
+
+    account: Mapped[str] = mapped_column(Id, primary_key=True, default="")
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    livemode: Mapped[bool] = mapped_column(Boolean)
+    name: Mapped[str] = mapped_column(String(512))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated: Mapped[int] = mapped_column(BigInteger)
+
+
+class BackfillProgress(Base):
+    """Checkpoints of a backfill: one row per stream and shard of the ``created`` range."""
+
+    __tablename__ = "backfill_progress"
+
+    account: Mapped[str] = mapped_column(Id, primary_key=True, default="")
+    livemode: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    stream: Mapped[str] = mapped_column(String(64), primary_key=True)
+    shard_start: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    shard_end: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    cursor: Mapped[str | None] = mapped_column(Id)
+    objects: Mapped[int] = mapped_column(BigInteger, default=0)
+    done: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[int] = mapped_column(BigInteger)

@@ -1,0 +1,33 @@
+"""``POST /webhooks/stripe``: verify, store durably, answer. No Stripe call happens here.
+
+The answer is 2xx only after the event row is committed, so Stripe retries anything we could not
+keep; a duplicate delivery is 200 and changes nothing; what cannot be verified is 400 and leaves
+no trace.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, jsonify, request
+
+from indexer import db, signatures
+from indexer.errors import ConfigError
+from indexer.events import event_row, parse_event
+from indexer.web import engine, settings
+
+bp = Blueprint("webhooks", __name__)
+log = logging.getLogger(__name__)
+
+
+@bp.post("/webhooks/stripe")
+def receive() -> tuple[Response, int]:
+    secrets = settings().webhook_secrets
+    if not secrets:
+        raise ConfigError("STRIPE_WEBHOOK_SECRET is not set; refusing to store unverified events")
+    payload = request.get_data(cache=False)
+    signatures.verify(payload, request.headers.get("Stripe-Signature"), secrets)
+    event = parse_event(payload)
+    with db.transaction(engine()) as conn:
+        stored = db.insert_event(conn, event_row(event, payload, source="webhook"))
+    return jsonify({"received": True, "duplicate": not stored}), 200

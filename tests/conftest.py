@@ -1,0 +1,82 @@
+"""Shared fixtures: real databases (SQLite and PostgreSQL) and a real Stripe sandbox over HTTP.
+
+PostgreSQL comes from ``TEST_DATABASE_URL`` (``.ci/run`` creates a fresh database); each test gets
+its own schema there, migrated by Alembic exactly as ``indexer migrate`` does. Without that
+variable the PostgreSQL half of each database test is skipped, locally only: CI always sets it.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+
+from indexer import db
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
+SHARED = Path(__file__).resolve().parent / "data" / "stripe"
+
+
+def _postgres_engine() -> Iterator[Engine]:
+    if not TEST_DATABASE_URL:
+        pytest.skip("TEST_DATABASE_URL is not set")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(TEST_DATABASE_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = db.make_engine(TEST_DATABASE_URL).url.update_query_dict({"options": f"-csearch_path={schema}"})
+    engine = db.make_engine(url.render_as_string(hide_password=False))
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def _sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'index.db'}")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """An empty, unmigrated database of each kind."""
+    factory = _sqlite_engine(tmp_path) if request.param == "sqlite" else _postgres_engine()
+    yield from factory
+
+
+@pytest.fixture
+def engine(database_url_engine: Engine) -> Engine:
+    """A migrated, empty index on SQLite and on PostgreSQL."""
+    db.migrate(database_url_engine)
+    return database_url_engine
+
+
+def engine_url(engine: Engine) -> str:
+    """The URL a subprocess (``indexer ...``) needs to reach the same database and schema."""
+    return engine.url.render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def shared_stripe() -> Path:
+    """Copies of ``../shared/stripe``: Stripe's fixtures, trigger recipes and signature vectors."""
+    return SHARED
+
+
+@pytest.fixture
+def sandbox() -> Iterator[object]:
+    """A running, empty Stripe sandbox; ``sandbox.url`` is its base address, ``sandbox.store`` its state."""
+    from indexer.sandbox.server import SandboxServer
+    from indexer.sandbox.store import Store
+
+    server = SandboxServer(Store(), host="127.0.0.1", port=0)
+    server.start()
+    yield server
+    server.stop()
