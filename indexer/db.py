@@ -216,7 +216,7 @@ def write_source(conn: Connection, source: PurchaseSource) -> None:
         reconcile_payments(conn, source.account, pis)
         return
 
-    rows = [_row_dict(r) for r in source.rows]
+    rows = [_row_dict(r, source.payment_key) for r in source.rows]
     if source.source_type == "invoice":
         link = _session_link(conn, source.account, source.source_id)
         if link is not None:
@@ -241,8 +241,9 @@ def write_source(conn: Connection, source: PurchaseSource) -> None:
 _NOT_UPDATED = {"account", "source_id", "line_item_id", "amount_refunded", "refunded", "disputed"}
 
 
-def _row_dict(row: Any) -> dict[str, Any]:
-    data = {name: getattr(row, name) for name in row.__dataclass_fields__}
+def _row_dict(row: Any, payment_key: str) -> dict[str, Any]:
+    data = _plain(row)
+    data["payment_key"] = payment_key
     data["updated_at"] = int(time.time())
     return data
 

@@ -1,0 +1,288 @@
+"""Applying stored events to the index, a batch at a time.
+
+Sessions are re-read from Stripe rather than trusted from the payload: ``completed`` may arrive
+after ``async_payment_succeeded``, and the session's current state is the truth either way. Reads
+are batched: the line items of many sessions come from one ``GET /v1/checkout/sessions`` page with
+``expand[]=data.line_items`` over their ``created`` range, so a burst costs fewer Stripe requests
+than events. Invoices are taken from the payload (``paid`` is final), completed from the API only
+where the payload is a first page or lacks the payment. Each event is written and marked done in
+one transaction, so a crash never leaves an event half applied.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from indexer import db, purchases
+from indexer.errors import IndexerError, StripeError
+from indexer.events import (
+    DISPUTE_TYPES,
+    INVOICE_TYPES,
+    PRODUCT_TYPES,
+    REFUND_TYPES,
+    SESSION_TYPES,
+)
+from indexer.stripe_api import StripeAPI
+
+log = logging.getLogger(__name__)
+
+CLUSTER_GAP_SECONDS = 600
+MIN_CLUSTER_FOR_LIST = 3
+
+
+@dataclass(frozen=True)
+class ClaimedEvent:
+    id: str
+    type: str
+    account: str
+    livemode: bool
+    created: int
+    attempts: int
+    obj: dict[str, Any]
+
+    @classmethod
+    def from_row(cls, row: Any) -> ClaimedEvent:
+        payload = json.loads(row.payload)
+        return cls(row.id, row.type, row.account, bool(row.livemode), row.created, row.attempts,
+                   payload["data"]["object"])
+
+
+Outcome = Exception | None
+"""``None`` once the event is applied and marked done; else the error that stopped it."""
+
+
+class Applier:
+    def __init__(self, engine: Engine, api: StripeAPI, *, threads: int = 8) -> None:
+        self.engine = engine
+        self.api = api
+        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="stripe")
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+
+    def apply(self, events: list[ClaimedEvent]) -> dict[str, Outcome]:
+        outcomes: dict[str, Outcome] = {}
+        families: dict[str, list[ClaimedEvent]] = defaultdict(list)
+        for event in events:
+            if event.livemode != self.api.livemode:
+                mode = "live" if event.livemode else "test"
+                outcomes[event.id] = StripeError(
+                    f"{mode}-mode event, but STRIPE_API_KEY reads the other mode; "
+                    "configure a key of the event's mode"
+                )
+            else:
+                families[_family(event.type)].append(event)
+        for event in families.pop("other", []):
+            self._finish(event, "skipped")
+            outcomes[event.id] = None
+        handlers: dict[str, Callable[[list[ClaimedEvent]], dict[str, Outcome]]] = {
+            "session": self._apply_sessions,
+            "invoice": self._apply_invoices,
+            "refund": self._apply_refunds,
+            "dispute": self._apply_disputes,
+            "product": self._apply_products,
+        }
+        for family, group in families.items():
+            outcomes.update(handlers[family](group))
+        return outcomes
+
+    # --- families -----------------------------------------------------------------------
+
+    def _apply_sessions(self, events: list[ClaimedEvent]) -> dict[str, Outcome]:
+        by_account: dict[str, dict[str, int]] = defaultdict(dict)
+        for event in events:
+            by_account[event.account][event.obj["id"]] = int(event.obj.get("created") or event.created)
+        fetched: dict[tuple[str, str], dict[str, Any] | Exception] = {}
+        for account, wanted in by_account.items():
+            fetched.update(self._fetch_sessions(account, wanted))
+
+        def write(event: ClaimedEvent) -> Callable[[Any], None]:
+            session = fetched[(event.account, event.obj["id"])]
+            if isinstance(session, Exception):
+                raise session
+            items = session.get("line_items", {}).get("data", [])
+            source = purchases.session_purchase(session, items, account=event.account)
+            return lambda conn: db.write_source(conn, source)
+
+        return self._write_each(events, write)
+
+    def _fetch_sessions(
+        self, account: str, wanted: dict[str, int]
+    ) -> dict[tuple[str, str], dict[str, Any] | Exception]:
+        """Fetch sessions with all their line items: listed by ``created`` cluster where dense."""
+        found: dict[tuple[str, str], dict[str, Any] | Exception] = {}
+        singles: list[str] = []
+        jobs = []
+        for cluster in _clusters(wanted):
+            if len(cluster) < MIN_CLUSTER_FOR_LIST:
+                singles.extend(cluster)
+                continue
+            lo, hi = min(wanted[s] for s in cluster), max(wanted[s] for s in cluster)
+            jobs.append((set(cluster), self.pool.submit(self._list_range, account, lo, hi, set(cluster))))
+        for cluster, job in jobs:
+            try:
+                listed = job.result()
+            except IndexerError as exc:
+                found.update({(account, sid): exc for sid in cluster})
+                continue
+            found.update({(account, sid): s for sid, s in listed.items()})
+            singles.extend(cluster - listed.keys())
+        retrieves = {sid: self.pool.submit(self.api.retrieve_session, sid, account=account) for sid in singles}
+        for sid, job in retrieves.items():
+            try:
+                found[(account, sid)] = job.result()
+            except IndexerError as exc:
+                found[(account, sid)] = exc
+        return found
+
+    def _list_range(self, account: str, lo: int, hi: int, wanted: set[str]) -> dict[str, dict[str, Any]]:
+        listed: dict[str, dict[str, Any]] = {}
+        for session in self.api.sessions_with_line_items(created_gte=lo, created_lte=hi, account=account):
+            if session["id"] in wanted:
+                listed[session["id"]] = session
+        return listed
+
+    def _apply_invoices(self, events: list[ClaimedEvent]) -> dict[str, Outcome]:
+        latest: dict[tuple[str, str], ClaimedEvent] = {}
+        for event in events:
+            key = (event.account, event.obj["id"])
+            if key not in latest or latest[key].created <= event.created:
+                latest[key] = event
+        indexed = self._indexed_sources(latest.keys())
+        jobs = {
+            key: self.pool.submit(self._invoice_source, event)
+            for key, event in latest.items()
+            if not (key in indexed and event.obj.get("status") == "paid")
+        }
+
+        def write(event: ClaimedEvent) -> Callable[[Any], None]:
+            job = jobs.get((event.account, event.obj["id"]))
+            if job is None:
+                return lambda conn: None
+            source = job.result()
+            return lambda conn: db.write_source(conn, source)
+
+        return self._write_each(events, write)
+
+    def _invoice_source(self, event: ClaimedEvent) -> purchases.PurchaseSource:
+        invoice = event.obj
+        if invoice.get("status") != "paid":
+            return purchases.invoice_purchase(invoice, [], account=event.account)
+        lines = self.api.invoice_lines(invoice, account=event.account)
+        intent = purchases.invoice_payment_intent(invoice)
+        if intent is None and purchases.invoice_needs_payments_lookup(invoice):
+            intent = self.api.invoice_payment_intent(invoice["id"], account=event.account)
+        return purchases.invoice_purchase(invoice, lines, account=event.account, payment_intent=intent)
+
+    def _indexed_sources(self, keys: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Invoices already indexed: a paid invoice never changes, so a redelivery costs nothing."""
+        keys = list(keys)
+        if not keys:
+            return set()
+        p = db.purchases_t.c
+        with db.transaction(self.engine) as conn:
+            rows = conn.execute(
+                select(p.account, p.source_id).where(p.source_id.in_([k[1] for k in keys])).distinct()
+            ).all()
+        return {(r.account, r.source_id) for r in rows} & set(keys)
+
+    def _apply_refunds(self, events: list[ClaimedEvent]) -> dict[str, Outcome]:
+        def charge_of(event: ClaimedEvent) -> str | None:
+            if event.obj.get("object") == "charge":
+                return event.obj["id"]
+            return purchases.expand_id(event.obj.get("charge"))
+
+        jobs: dict[tuple[str, str], Any] = {}
+        for event in events:
+            charge = charge_of(event)
+            key = (event.account, charge or event.obj["id"])
+            if key not in jobs:
+                if charge:
+                    jobs[key] = self.pool.submit(self.api.refunds_for_charge, charge, account=event.account)
+                else:
+                    path = f"/v1/refunds/{event.obj['id']}"
+                    jobs[key] = self.pool.submit(lambda p=path, a=event.account: [self.api.retrieve(p, account=a)])
+
+        def write(event: ClaimedEvent) -> Callable[[Any], None]:
+            found = jobs[(event.account, charge_of(event) or event.obj["id"])].result()
+            rows = [purchases.refund_row(r, account=event.account, livemode=event.livemode) for r in found]
+            return lambda conn: db.write_refunds(conn, rows)
+
+        return self._write_each(events, write)
+
+    def _apply_disputes(self, events: list[ClaimedEvent]) -> dict[str, Outcome]:
+        jobs = {
+            (e.account, e.obj["id"]): self.pool.submit(
+                self.api.retrieve, f"/v1/disputes/{e.obj['id']}", account=e.account
+            )
+            for e in events
+        }
+
+        def write(event: ClaimedEvent) -> Callable[[Any], None]:
+            row = purchases.dispute_row(jobs[(event.account, event.obj["id"])].result(), account=event.account)
+            return lambda conn: db.write_disputes(conn, [row])
+
+        return self._write_each(events, write)
+
+    def _apply_products(self, events: list[ClaimedEvent]) -> dict[str, Outcome]:
+        def write(event: ClaimedEvent) -> Callable[[Any], None]:
+            row = purchases.product_row(
+                event.obj, account=event.account, deleted=event.type == "product.deleted"
+            )
+            return lambda conn: db.write_products(conn, [row])
+
+        return self._write_each(events, write)
+
+    # --- writing ------------------------------------------------------------------------
+
+    def _write_each(
+        self, events: list[ClaimedEvent], prepare: Callable[[ClaimedEvent], Callable[[Any], None]]
+    ) -> dict[str, Outcome]:
+        outcomes: dict[str, Outcome] = {}
+        for event in events:
+            try:
+                apply = prepare(event)
+                with db.transaction(self.engine) as conn:
+                    apply(conn)
+                    db.finish_event(conn, event.id, "done")
+                outcomes[event.id] = None
+            except Exception as exc:  # noqa: BLE001 - the worker decides: retry or park
+                outcomes[event.id] = exc
+        return outcomes
+
+    def _finish(self, event: ClaimedEvent, status: str) -> None:
+        with db.transaction(self.engine) as conn:
+            db.finish_event(conn, event.id, status)
+
+
+def _family(event_type: str) -> str:
+    for family, types in (
+        ("session", SESSION_TYPES),
+        ("invoice", INVOICE_TYPES),
+        ("refund", REFUND_TYPES),
+        ("dispute", DISPUTE_TYPES),
+        ("product", PRODUCT_TYPES),
+    ):
+        if event_type in types:
+            return family
+    return "other"
+
+
+def _clusters(created: dict[str, int]) -> list[list[str]]:
+    """Group session ids whose ``created`` times lie close together (gaps under 10 minutes)."""
+    ordered = sorted(created, key=lambda sid: created[sid])
+    clusters: list[list[str]] = []
+    for sid in ordered:
+        if clusters and created[sid] - created[clusters[-1][-1]] <= CLUSTER_GAP_SECONDS:
+            clusters[-1].append(sid)
+        else:
+            clusters.append([sid])
+    return clusters
