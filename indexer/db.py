@@ -47,7 +47,7 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size)
+    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
 
 
 def is_postgres(conn: Connection | Engine) -> bool:
@@ -119,6 +119,19 @@ def insert_event(conn: Connection, row: dict[str, Any]) -> bool:
     """Store an event once. Returns False for a duplicate delivery, which changes nothing."""
     stmt = _insert(conn, events_t).on_conflict_do_nothing(index_elements=["id"])
     return conn.execute(stmt, row).rowcount == 1
+
+
+def store_event_row(engine: Engine, row: dict[str, Any]) -> bool:
+    """``insert_event`` as one autocommitted statement: durable when it returns, one round trip.
+
+    This is the webhook's hot path; a single ``INSERT`` is atomic, so no explicit transaction
+    (and no ``BEGIN``/``COMMIT`` round trips) is needed.
+    """
+    try:
+        with engine.connect() as conn:
+            return insert_event(conn.execution_options(isolation_level="AUTOCOMMIT"), row)
+    except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
+        raise DatabaseUnavailable(f"database unavailable: {_short(exc)}") from exc
 
 
 def claim_events(conn: Connection, *, limit: int, lease_seconds: int) -> list[Any]:

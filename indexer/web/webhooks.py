@@ -28,6 +28,5 @@ def receive() -> tuple[Response, int]:
     payload = request.get_data(cache=False)
     signatures.verify(payload, request.headers.get("Stripe-Signature"), secrets)
     event = parse_event(payload)
-    with db.transaction(engine()) as conn:
-        stored = db.insert_event(conn, event_row(event, payload, source="webhook"))
+    stored = db.store_event_row(engine(), event_row(event, payload, source="webhook"))
     return jsonify({"received": True, "duplicate": not stored}), 200

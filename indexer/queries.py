@@ -1,0 +1,443 @@
+"""Every read the query API, the CLI and the reports make: keyset pages, never OFFSET.
+
+SQLAlchemy Core over ``purchases`` and ``products``, the same statements on PostgreSQL and
+SQLite. A page costs the same whether it is the first, a middle or the last one: each query
+walks an index from the cursor and stops after ``limit + 1`` entries.
+
+Entries group rows, and amounts in different currencies are never added together:
+
+* a customer entry (``/v1/products/{id}/customers``) is one per customer, ``id`` being the
+  purchases' ``customer_key`` (the ``cus_...`` id, or ``guest_...`` derived from the lower-cased
+  email of a guest checkout). Its ``amounts`` list holds one element per currency, exactly the
+  customer's rows of the SQL view ``product_customers``; ``amount_total`` and ``currency`` are
+  that single element's when the customer paid in one currency (the usual case), and ``null``
+  when in several.
+* a product entry (``/v1/customers/{customer}/products``) is the same, turned around: one per
+  product, ``id`` being the product id.
+* a purchase entry is a ``purchases`` row, newest first (``purchased_at``, then ``id``).
+
+Fully refunded purchases are left out unless ``include_refunded``; partly refunded ones count,
+with their ``amount_refunded``. Accounts (``""`` is the platform) and modes never mix: every
+query names one account and one ``livemode``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, distinct, func, or_, select, tuple_
+from sqlalchemy.sql import ColumnElement, Select
+
+from indexer.db import products_t, purchases_t, transaction
+from indexer.errors import NotFound, UsageError
+from indexer.purchases import guest_key
+
+p = purchases_t.c
+
+MAX_LIMIT = 100
+
+PURCHASE_FIELDS = (
+    "id", "account", "livemode", "source_type", "source_id", "line_item_id", "payment_key",
+    "product_id", "price_id", "customer_id", "customer_key", "email", "name", "description",
+    "quantity", "currency", "amount_subtotal", "amount_total", "amount_refunded", "refunded",
+    "disputed", "purchased_at", "payment_intent", "invoice", "subscription", "payment_link",
+    "checkout_session", "updated_at",
+)
+
+
+class ResourceMissing(NotFound):
+    """No such product or customer in the index (Stripe's ``resource_missing``)."""
+
+    code = "resource_missing"
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    """Bounds on the purchase time (Unix seconds), as Stripe's ``created[gte|gt|lte|lt]``."""
+
+    gte: int | None = None
+    gt: int | None = None
+    lte: int | None = None
+    lt: int | None = None
+
+    def clauses(self, column: Any) -> list[ColumnElement[bool]]:
+        out = []
+        if self.gte is not None:
+            out.append(column >= self.gte)
+        if self.gt is not None:
+            out.append(column > self.gt)
+        if self.lte is not None:
+            out.append(column <= self.lte)
+        if self.lt is not None:
+            out.append(column < self.lt)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """Where a page starts: at most one cursor, the ``id`` of an entry of the previous page."""
+
+    limit: int = 10
+    starting_after: str | None = None
+    ending_before: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.starting_after is not None and self.ending_before is not None:
+            raise UsageError(
+                "You may only specify one of these parameters: ending_before, starting_after.",
+                param="ending_before",
+            )
+        if not 1 <= self.limit <= 1000:
+            raise UsageError("limit must be between 1 and 1000", param="limit")
+
+    @property
+    def backwards(self) -> bool:
+        return self.ending_before is not None
+
+    @property
+    def cursor(self) -> str | None:
+        return self.ending_before if self.backwards else self.starting_after
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """What every list shares: one account, one mode (None: the mode of the data present)."""
+
+    account: str = ""
+    livemode: bool | None = None
+    created: Created = Created()
+    include_refunded: bool = False
+
+    def rows(self, livemode: bool) -> list[ColumnElement[bool]]:
+        where = [p.account == self.account, p.livemode == livemode, *self.created.clauses(p.purchased_at)]
+        if not self.include_refunded:
+            where.append(p.refunded.is_(False))
+        return where
+
+
+@dataclass(frozen=True, slots=True)
+class PageResult:
+    data: list[dict[str, Any]]
+    has_more: bool
+    livemode: bool
+
+
+# --- which mode, and does it exist at all ---------------------------------------------------
+
+
+def product_livemode(conn: Connection, product_id: str, account: str) -> bool | None:
+    """The mode to answer in for a product: live if any live purchase exists, else test.
+
+    ``None`` when the index knows nothing of the product in this account (no purchase, no
+    ``products`` row): the API answers 404. One index probe: live rows sort after test rows.
+    """
+    found = conn.execute(
+        select(p.livemode)
+        .where(p.product_id == product_id, p.account == account)
+        .order_by(p.product_id, p.account, p.livemode.desc())
+        .limit(1)
+    ).first()
+    if found is not None:
+        return bool(found[0])
+    pr = products_t.c
+    known = conn.execute(
+        select(pr.livemode).where(pr.account == account, pr.id == product_id)
+    ).first()
+    return None if known is None else bool(known[0])
+
+
+def _resolve_mode(filters: Filters, found: bool | None, what: str, ident: str) -> bool:
+    if found is None:
+        raise ResourceMissing(f"No such {what}: '{ident}'", param=what)
+    return found if filters.livemode is None else filters.livemode
+
+
+def customer_match(customer: str) -> ColumnElement[bool]:
+    """Rows of a buyer named by ``cus_...`` id, by an entry ``id`` (``guest_...``), or by email.
+
+    An email matches guest checkouts (by their key, derived from the lower-cased email) and
+    Customer objects with that email alike, case-insensitively.
+    """
+    if "@" in customer:
+        email = customer.lower()
+        return or_(p.customer_key == guest_key(email), func.lower(p.email) == email)
+    return p.customer_key == customer
+
+
+def customer_livemode(conn: Connection, customer: str, account: str) -> bool | None:
+    """Like ``product_livemode``, for a buyer: None when no purchase of theirs is indexed."""
+    modes = {
+        bool(m)
+        for (m,) in conn.execute(
+            select(p.livemode).where(customer_match(customer), p.account == account).distinct()
+        )
+    }
+    return None if not modes else (True in modes)
+
+
+# --- /v1/products/{product}/customers -------------------------------------------------------
+
+
+def _amount_columns() -> list[Any]:
+    return [
+        p.currency,
+        func.count(distinct(p.payment_key)).label("purchases"),
+        func.sum(p.quantity).label("quantity"),
+        func.sum(p.amount_total).label("amount_total"),
+        func.sum(p.amount_refunded).label("amount_refunded"),
+        func.min(p.purchased_at).label("first_purchased_at"),
+        func.max(p.purchased_at).label("last_purchased_at"),
+    ]
+
+
+def _keyset(key: Any, where: Sequence[ColumnElement[bool]], page: Page) -> Select[Any]:
+    """The next ``limit + 1`` distinct keys after (or before) the cursor, walking an index."""
+    query = select(key).where(*where).group_by(key)
+    if page.cursor is not None:
+        query = query.where(key < page.cursor if page.backwards else key > page.cursor)
+    order = key.desc() if page.backwards else key.asc()
+    return query.order_by(order).limit(page.limit + 1)
+
+
+def _page_keys(conn: Connection, key: Any, where: Sequence[ColumnElement[bool]], page: Page) -> tuple[list[str], bool]:
+    keys = [k for (k,) in conn.execute(_keyset(key, where, page))]
+    has_more = len(keys) > page.limit
+    keys = keys[: page.limit]
+    if page.backwards:
+        keys.reverse()
+    return keys, has_more
+
+
+def product_customers(conn: Connection, product_id: str, filters: Filters, page: Page) -> PageResult:
+    """One page of the customers who bought ``product_id``, ordered by entry ``id``."""
+    livemode = _resolve_mode(filters, product_livemode(conn, product_id, filters.account), "product", product_id)
+    where = [p.product_id == product_id, *filters.rows(livemode)]
+    keys, has_more = _page_keys(conn, p.customer_key, where, page)
+    if not keys:
+        return PageResult([], has_more, livemode)
+    rows = conn.execute(
+        select(
+            p.customer_key,
+            func.max(p.customer_id).label("customer"),
+            func.max(p.email).label("email"),
+            func.max(p.name).label("name"),
+            *_amount_columns(),
+        )
+        .where(*where, p.customer_key.in_(keys))
+        .group_by(p.customer_key, p.currency)
+        .order_by(p.customer_key, p.currency)
+    ).all()
+    head = {"object": "product_customer", "account": filters.account, "livemode": livemode, "product_id": product_id}
+    return PageResult(_entries(rows, "customer_key", head, ("customer", "email", "name")), has_more, livemode)
+
+
+def _entries(rows: Iterable[Any], key: str, head: dict[str, Any], first_of: Sequence[str]) -> list[dict[str, Any]]:
+    """Gather rows (one per key and currency, ordered by key) into one entry per key."""
+    out: list[dict[str, Any]] = []
+    for row in rows:
+        m = row._mapping
+        amount = {
+            "currency": m["currency"],
+            "purchases": int(m["purchases"]),
+            "quantity": int(m["quantity"]),
+            "amount_total": int(m["amount_total"]),
+            "amount_refunded": int(m["amount_refunded"]),
+            "first_purchased_at": int(m["first_purchased_at"]),
+            "last_purchased_at": int(m["last_purchased_at"]),
+        }
+        if out and out[-1]["id"] == m[key]:
+            entry = out[-1]
+            for name in first_of:
+                entry[name] = _max(entry[name], m[name])
+            entry["amounts"].append(amount)
+            continue
+        entry = {"id": m[key], **head}
+        for name in first_of:
+            entry[name] = m[name]
+        entry["amounts"] = [amount]
+        out.append(entry)
+    for entry in out:
+        _summarise(entry)
+    return out
+
+
+def _max(a: Any, b: Any) -> Any:
+    return b if a is None else a if b is None else max(a, b)
+
+
+def _summarise(entry: dict[str, Any]) -> None:
+    """Totals across currencies where adding is meaningful; amounts only within one currency."""
+    amounts = entry.pop("amounts")
+    single = amounts[0] if len(amounts) == 1 else None
+    entry.update(
+        purchases=sum(a["purchases"] for a in amounts),
+        quantity=sum(a["quantity"] for a in amounts),
+        amount_total=single["amount_total"] if single else None,
+        amount_refunded=single["amount_refunded"] if single else None,
+        currency=single["currency"] if single else None,
+        first_purchased_at=min(a["first_purchased_at"] for a in amounts),
+        last_purchased_at=max(a["last_purchased_at"] for a in amounts),
+        amounts=amounts,
+    )
+
+
+def iter_product_customers(
+    engine: Engine, product_id: str, filters: Filters, *, page_size: int = 500
+) -> Iterator[dict[str, Any]]:
+    """Every customer of a product, one keyset page (and one short transaction) at a time.
+
+    Memory stays flat however many buyers the product has. The mode is settled once, by the
+    first page, so that a live row arriving mid-walk cannot switch modes half-way.
+    """
+    cursor: str | None = None
+    while True:
+        with transaction(engine) as conn:
+            result = product_customers(conn, product_id, filters, Page(limit=page_size, starting_after=cursor))
+        yield from result.data
+        if not result.has_more or not result.data:
+            return
+        cursor = result.data[-1]["id"]
+        filters = Filters(filters.account, result.livemode, filters.created, filters.include_refunded)
+
+
+# --- /v1/products/{product}/purchases -------------------------------------------------------
+
+
+def product_purchases(conn: Connection, product_id: str, filters: Filters, page: Page) -> PageResult:
+    """One page of a product's purchase rows, newest first, like Stripe's lists.
+
+    The cursor is a row ``id``; its ``(purchased_at, id)`` is the position, so a page starts
+    exactly where the last one ended even when many rows share a second.
+    """
+    livemode = _resolve_mode(filters, product_livemode(conn, product_id, filters.account), "product", product_id)
+    scope = [p.product_id == product_id, p.account == filters.account, p.livemode == livemode]
+    where = [p.product_id == product_id, *filters.rows(livemode)]
+    position = tuple_(p.purchased_at, p.id)
+    if page.cursor is not None:
+        param = "ending_before" if page.backwards else "starting_after"
+        row_id = _int_cursor(page.cursor, param)
+        at = conn.execute(select(p.purchased_at, p.id).where(*scope, p.id == row_id)).first()
+        if at is None:
+            raise UsageError(f"No such purchase: '{page.cursor}'", param=param)
+        where.append(position > tuple_(*at) if page.backwards else position < tuple_(*at))
+    order = [p.purchased_at.asc(), p.id.asc()] if page.backwards else [p.purchased_at.desc(), p.id.desc()]
+    rows = conn.execute(
+        select(*(p[name] for name in PURCHASE_FIELDS)).where(*where).order_by(*order).limit(page.limit + 1)
+    ).all()
+    has_more = len(rows) > page.limit
+    rows = rows[: page.limit]
+    if page.backwards:
+        rows.reverse()
+    return PageResult([purchase_entry(r) for r in rows], has_more, livemode)
+
+
+def _int_cursor(value: str, param: str) -> int:
+    if not value.isascii() or not value.isdigit() or len(value) > 18:
+        raise UsageError(f"No such purchase: '{value[:100]}'", param=param)
+    return int(value)
+
+
+def purchase_entry(row: Any) -> dict[str, Any]:
+    entry = dict(row._mapping)
+    entry["object"] = "purchase"
+    for flag in ("livemode", "refunded", "disputed"):
+        entry[flag] = bool(entry[flag])
+    return entry
+
+
+# --- /v1/customers/{customer}/products ------------------------------------------------------
+
+
+def customer_products(conn: Connection, customer: str, filters: Filters, page: Page) -> PageResult:
+    """One page of the products a buyer (``cus_...``, entry ``id`` or email) bought, by product id."""
+    livemode = _resolve_mode(filters, customer_livemode(conn, customer, filters.account), "customer", customer)
+    where = [customer_match(customer), p.product_id.is_not(None), *filters.rows(livemode)]
+    keys, has_more = _page_keys(conn, p.product_id, where, page)
+    if not keys:
+        return PageResult([], has_more, livemode)
+    pr = products_t.c
+    names = dict(
+        conn.execute(select(pr.id, pr.name).where(pr.account == filters.account, pr.id.in_(keys))).all()
+    )
+    rows = conn.execute(
+        select(
+            p.product_id,
+            func.max(p.customer_id).label("customer"),
+            func.max(p.email).label("email"),
+            *_amount_columns(),
+        )
+        .where(*where, p.product_id.in_(keys))
+        .group_by(p.product_id, p.currency)
+        .order_by(p.product_id, p.currency)
+    ).all()
+    head = {"object": "customer_product", "account": filters.account, "livemode": livemode}
+    entries = _entries(rows, "product_id", head, ("customer", "email"))
+    for entry in entries:
+        entry["product_id"] = entry["id"]
+        entry["product_name"] = names.get(entry["id"])
+    return PageResult(entries, has_more, livemode)
+
+
+# --- indexer products -----------------------------------------------------------------------
+
+
+def iter_products(engine: Engine, *, include_refunded: bool = False, page_size: int = 200) -> Iterator[dict[str, Any]]:
+    """Every indexed product (per account and mode) with customers and revenue per currency.
+
+    One row per (product, account, mode, currency), ordered by product; keyset pages over
+    ``(product_id, account, livemode)`` so memory stays flat.
+    """
+    key = tuple_(p.product_id, p.account, p.livemode)
+    where: list[ColumnElement[bool]] = [p.product_id.is_not(None)]
+    if not include_refunded:
+        where.append(p.refunded.is_(False))
+    after: tuple[str, str, bool] | None = None
+    while True:
+        with transaction(engine) as conn:
+            page = select(p.product_id, p.account, p.livemode).where(*where)
+            if after is not None:
+                page = page.where(key > tuple_(*after))
+            groups = conn.execute(
+                page.group_by(p.product_id, p.account, p.livemode)
+                .order_by(p.product_id, p.account, p.livemode)
+                .limit(page_size)
+            ).all()
+            if not groups:
+                return
+            first, last = groups[0], groups[-1]
+            pr = products_t.c
+            rows = conn.execute(
+                select(
+                    p.product_id, p.account, p.livemode, p.currency,
+                    func.max(pr.name).label("name"),
+                    func.count(distinct(p.customer_key)).label("customers"),
+                    func.count(distinct(p.payment_key)).label("purchases"),
+                    func.sum(p.quantity).label("quantity"),
+                    func.sum(p.amount_total).label("amount_total"),
+                    func.sum(p.amount_refunded).label("amount_refunded"),
+                )
+                .select_from(purchases_t.outerjoin(products_t, and_(pr.account == p.account, pr.id == p.product_id)))
+                .where(*where, key >= tuple_(*first), key <= tuple_(*last))
+                .group_by(p.product_id, p.account, p.livemode, p.currency)
+                .order_by(p.product_id, p.account, p.livemode, p.currency)
+            ).all()
+        for row in rows:
+            m = row._mapping
+            yield {
+                "product_id": m["product_id"],
+                "name": m["name"],
+                "account": m["account"],
+                "livemode": bool(m["livemode"]),
+                "currency": m["currency"],
+                "customers": int(m["customers"]),
+                "purchases": int(m["purchases"]),
+                "quantity": int(m["quantity"]),
+                "amount_total": int(m["amount_total"]),
+                "amount_refunded": int(m["amount_refunded"]),
+            }
+        if len(groups) < page_size:
+            return
+        last_m = last._mapping
+        after = (last_m["product_id"], last_m["account"], bool(last_m["livemode"]))
