@@ -124,14 +124,55 @@ def insert_event(conn: Connection, row: dict[str, Any]) -> bool:
 def store_event_row(engine: Engine, row: dict[str, Any]) -> bool:
     """``insert_event`` as one autocommitted statement: durable when it returns, one round trip.
 
-    This is the webhook's hot path; a single ``INSERT`` is atomic, so no explicit transaction
-    (and no ``BEGIN``/``COMMIT`` round trips) is needed.
+    This is the webhook's hot path. On PostgreSQL it runs one prepared ``INSERT ... ON CONFLICT DO
+    NOTHING`` on a pooled driver connection in autocommit mode, skipping statement compilation and
+    the ``BEGIN``/``COMMIT`` round trips; a single ``INSERT`` is atomic on its own.
     """
     try:
+        if is_postgres(engine):
+            return _store_event_row_postgres(engine, row)
         with engine.connect() as conn:
             return insert_event(conn.execution_options(isolation_level="AUTOCOMMIT"), row)
     except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
         raise DatabaseUnavailable(f"database unavailable: {_short(exc)}") from exc
+
+
+_EVENT_COLUMNS = tuple(c.name for c in events_t.columns if c.name not in ("last_error", "processed_at"))
+_INSERT_EVENT_SQL = (
+    f"INSERT INTO stripe_events ({', '.join(_EVENT_COLUMNS)}) "
+    f"VALUES ({', '.join('%(' + c + ')s' for c in _EVENT_COLUMNS)}) ON CONFLICT (id) DO NOTHING"
+)
+
+
+def _is_driver_operational(exc: BaseException | None) -> bool:
+    import psycopg
+
+    return isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError)
+
+
+def _store_event_row_postgres(engine: Engine, row: dict[str, Any]) -> bool:
+    params = {c: row.get(c) for c in _EVENT_COLUMNS}
+    try:
+        raw = engine.raw_connection()
+    except Exception as exc:
+        if _is_driver_operational(exc):
+            raise DatabaseUnavailable(f"database unavailable: {_short(exc)}") from exc
+        raise
+    try:
+        driver = raw.driver_connection
+        driver.autocommit = True
+        try:
+            return driver.execute(_INSERT_EVENT_SQL, params, prepare=True).rowcount == 1
+        finally:
+            if not driver.closed:
+                driver.autocommit = False
+    except Exception as exc:
+        if _is_driver_operational(exc):
+            raw.invalidate(exc)
+            raise DatabaseUnavailable(f"database unavailable: {_short(exc)}") from exc
+        raise
+    finally:
+        raw.close()
 
 
 def claim_events(conn: Connection, *, limit: int, lease_seconds: int) -> list[Any]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, request
 
 from indexer import db, signatures
 from indexer.errors import ConfigError
@@ -17,6 +17,8 @@ from indexer.events import event_row, parse_event
 from indexer.web import engine, settings
 
 bp = Blueprint("webhooks", __name__)
+_RECEIVED = b'{"received": true, "duplicate": false}\n'
+_DUPLICATE = b'{"received": true, "duplicate": true}\n'
 log = logging.getLogger(__name__)
 
 
@@ -29,4 +31,4 @@ def receive() -> tuple[Response, int]:
     signatures.verify(payload, request.headers.get("Stripe-Signature"), secrets)
     event = parse_event(payload)
     stored = db.store_event_row(engine(), event_row(event, payload, source="webhook"))
-    return jsonify({"received": True, "duplicate": not stored}), 200
+    return Response(_RECEIVED if stored else _DUPLICATE, mimetype="application/json"), 200
