@@ -15,7 +15,7 @@ from indexer.config import Settings
 
 def create_app(settings: Settings | None = None) -> Flask:
     from indexer import db
-    from indexer.web import errors, health, webhooks
+    from indexer.web import api, errors, health, webhooks
 
     settings = settings or Settings.from_env()
     app = Flask(__name__)
@@ -23,6 +23,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["indexer.engine"] = db.make_engine(settings.database_url)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(api.bp)
     errors.register(app)
     if not settings.webhook_secrets:
         logging.getLogger(__name__).error(

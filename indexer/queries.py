@@ -313,7 +313,12 @@ def product_purchases(conn: Connection, product_id: str, filters: Filters, page:
     """
     livemode = _resolve_mode(filters, product_livemode(conn, product_id, filters.account), "product", product_id)
     scope = [p.product_id == product_id, p.account == filters.account, p.livemode == livemode]
-    where = [p.product_id == product_id, *filters.rows(livemode)]
+    # A range of one value instead of ``=``, and ``product_id`` leading the order: PostgreSQL
+    # then must walk the (product_id, account, livemode, purchased_at, id) index. With ``=`` it
+    # may walk ``ix_purchases_purchased_at`` instead, filtering, which is fast only when the
+    # product's purchases are spread evenly over time (a product sold only long ago: 800,000
+    # rows skipped to find 11 in the benchmark).
+    where = [p.product_id >= product_id, p.product_id <= product_id, *filters.rows(livemode)]
     position = tuple_(p.purchased_at, p.id)
     if page.cursor is not None:
         param = "ending_before" if page.backwards else "starting_after"
@@ -322,7 +327,8 @@ def product_purchases(conn: Connection, product_id: str, filters: Filters, page:
         if at is None:
             raise UsageError(f"No such purchase: '{page.cursor}'", param=param)
         where.append(position > tuple_(*at) if page.backwards else position < tuple_(*at))
-    order = [p.purchased_at.asc(), p.id.asc()] if page.backwards else [p.purchased_at.desc(), p.id.desc()]
+    order = ([p.product_id.asc(), p.purchased_at.asc(), p.id.asc()] if page.backwards
+             else [p.product_id.desc(), p.purchased_at.desc(), p.id.desc()])
     rows = conn.execute(
         select(*(p[name] for name in PURCHASE_FIELDS)).where(*where).order_by(*order).limit(page.limit + 1)
     ).all()

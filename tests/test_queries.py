@@ -1,0 +1,374 @@
+"""The read side (``indexer.queries``) on both databases, over rows written the real way.
+
+Purchases go in as Stripe-shaped Checkout Sessions and Refunds, mapped by ``indexer.purchases``
+and written by ``indexer.db``, exactly as the worker and the backfill write them. The builders
+here (``Shop``) are shared by the API, fuzz and CLI tests.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, text
+
+from indexer import db, queries
+from indexer.errors import UsageError
+from indexer.purchases import guest_key, product_row, refund_row, session_purchase
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+T0 = 1_764_000_000
+
+
+@dataclass
+class Shop:
+    """Builds Stripe objects and writes them through ``indexer.purchases`` and ``indexer.db``."""
+
+    engine: Engine
+    account: str = ""
+    counter: itertools.count = field(default_factory=itertools.count)
+
+    def checkout(
+        self,
+        *lines: tuple[str, int] | tuple[str, int, int],
+        email: str | None = "ann@example.com",
+        customer: str | None = None,
+        name: str | None = "Ann",
+        currency: str = "usd",
+        created: int = T0,
+        livemode: bool = False,
+        paid: bool = True,
+        account: str | None = None,
+    ) -> dict[str, Any]:
+        """A completed Checkout Session; ``lines`` are ``(product, amount[, quantity])``."""
+        n = next(self.counter)
+        session = {
+            "id": f"cs_{'live' if livemode else 'test'}_{n:06d}",
+            "object": "checkout.session",
+            "livemode": livemode,
+            "status": "complete",
+            "payment_status": "paid" if paid else "unpaid",
+            "mode": "payment",
+            "created": created,
+            "currency": currency,
+            "customer": customer,
+            "customer_details": {"email": email, "name": name},
+            "customer_email": None,
+            "invoice": None,
+            "payment_intent": f"pi_{n:06d}",
+            "payment_link": None,
+            "subscription": None,
+        }
+        items = [
+            {
+                "id": f"li_{n:06d}_{i}",
+                "object": "item",
+                "amount_subtotal": line[1],
+                "amount_total": line[1],
+                "currency": currency,
+                "description": f"{line[0]} item",
+                "quantity": line[2] if len(line) > 2 else 1,
+                "price": {"id": f"price_{line[0]}_{currency}", "object": "price", "product": line[0]},
+            }
+            for i, line in enumerate(lines)
+        ]
+        with db.transaction(self.engine) as conn:
+            db.write_source(conn, session_purchase(session, items, account=self.account if account is None else account))
+        return session
+
+    def refund(self, session: dict[str, Any], amount: int) -> None:
+        n = next(self.counter)
+        refund = {
+            "id": f"re_{n:06d}", "object": "refund", "amount": amount, "currency": session["currency"],
+            "charge": f"ch_{n:06d}", "payment_intent": session["payment_intent"], "status": "succeeded",
+            "created": session["created"] + 60,
+        }
+        with db.transaction(self.engine) as conn:
+            db.write_refunds(conn, [refund_row(refund, account=self.account, livemode=session["livemode"])])
+
+    def product(self, product_id: str, name: str, *, livemode: bool = False) -> None:
+        obj = {"id": product_id, "object": "product", "name": name, "active": True, "livemode": livemode,
+               "created": T0, "updated": T0}
+        with db.transaction(self.engine) as conn:
+            db.write_products(conn, [product_row(obj, account=self.account)])
+
+
+def many_buyers(shop: Shop, product: str, count: int) -> list[str]:
+    """``count`` buyers of ``product``: guests and customers mixed; returns their entry ids."""
+    ids = []
+    for i in range(count):
+        if i % 3 == 0:
+            shop.checkout((product, 100 + i), customer=f"cus_{i:04d}", email=f"c{i}@example.com", created=T0 + i)
+            ids.append(f"cus_{i:04d}")
+        else:
+            shop.checkout((product, 100 + i), email=f"Guest{i}@Example.com", created=T0 + i)
+            ids.append(guest_key(f"guest{i}@example.com"))
+    return sorted(ids)
+
+
+@pytest.fixture
+def shop(engine: Engine) -> Shop:
+    return Shop(engine)
+
+
+def customers(engine: Engine, product: str, filters: queries.Filters | None = None, **page: Any) -> queries.PageResult:
+    with db.transaction(engine) as conn:
+        return queries.product_customers(conn, product, filters or queries.Filters(), queries.Page(**page))
+
+
+def by_id(result: queries.PageResult) -> dict[str, dict[str, Any]]:
+    return {entry["id"]: entry for entry in result.data}
+
+
+# --- customers of a product -----------------------------------------------------------------
+
+
+def test_a_customer_entry_sums_their_purchases_of_the_product(engine: Engine, shop: Shop) -> None:
+    shop.checkout(("prod_A", 1000, 2), ("prod_B", 500), customer="cus_1", email="ann@example.com", created=T0)
+    shop.checkout(("prod_A", 3000), customer="cus_1", email="ann@example.com", created=T0 + 50)
+    shop.checkout(("prod_A", 700), email="Bob@Example.com", name="Bob", created=T0 + 10)
+    shop.checkout(("prod_A", 300), email="bob@example.COM", name="Bob", created=T0 + 20)
+
+    entries = by_id(customers(engine, "prod_A"))
+
+    assert set(entries) == {"cus_1", guest_key("bob@example.com")}
+    ann = entries["cus_1"]
+    assert {k: ann[k] for k in ("object", "customer", "email", "name", "purchases", "quantity", "amount_total",
+                                "currency", "first_purchased_at", "last_purchased_at", "livemode", "product_id")} == {
+        "object": "product_customer", "customer": "cus_1", "email": "ann@example.com", "name": "Ann",
+        "purchases": 2, "quantity": 3, "amount_total": 4000, "currency": "usd",
+        "first_purchased_at": T0, "last_purchased_at": T0 + 50, "livemode": False, "product_id": "prod_A",
+    }
+    bob = entries[guest_key("bob@example.com")]
+    assert (bob["customer"], bob["purchases"], bob["amount_total"]) == (None, 2, 1000)
+
+
+def test_amounts_in_two_currencies_are_never_added(engine: Engine, shop: Shop) -> None:
+    shop.checkout(("prod_A", 1000), customer="cus_1", currency="usd", created=T0)
+    shop.checkout(("prod_A", 900), customer="cus_1", currency="eur", created=T0 + 5)
+    shop.checkout(("prod_A", 100), customer="cus_1", currency="eur", created=T0 + 9)
+
+    [entry] = customers(engine, "prod_A").data
+
+    assert entry["amount_total"] is None and entry["currency"] is None
+    assert entry["purchases"] == 3
+    assert [(a["currency"], a["amount_total"], a["purchases"]) for a in entry["amounts"]] == [
+        ("eur", 1000, 2), ("usd", 1000, 1)
+    ]
+    with db.transaction(engine) as conn:
+        view = conn.execute(text(
+            "SELECT currency, amount_total FROM product_customers WHERE product_id = 'prod_A' ORDER BY currency"
+        )).all()
+    assert [tuple(r) for r in view] == [("eur", 1000), ("usd", 1000)]
+
+
+def test_refunds_full_ones_leave_out_partial_ones_count(engine: Engine, shop: Shop) -> None:
+    full = shop.checkout(("prod_A", 1000), customer="cus_full")
+    partial = shop.checkout(("prod_A", 1000), customer="cus_part")
+    shop.refund(full, 1000)
+    shop.refund(partial, 250)
+
+    entries = by_id(customers(engine, "prod_A"))
+    assert set(entries) == {"cus_part"}
+    assert (entries["cus_part"]["amount_total"], entries["cus_part"]["amount_refunded"]) == (1000, 250)
+
+    everyone = by_id(customers(engine, "prod_A", queries.Filters(include_refunded=True)))
+    assert set(everyone) == {"cus_full", "cus_part"}
+    assert everyone["cus_full"]["amount_refunded"] == 1000
+
+
+def test_modes_and_accounts_never_mix(engine: Engine, shop: Shop) -> None:
+    shop.checkout(("prod_A", 100), customer="cus_test", livemode=False)
+    assert set(by_id(customers(engine, "prod_A"))) == {"cus_test"}
+
+    shop.checkout(("prod_A", 200), customer="cus_live", livemode=True)
+    shop.checkout(("prod_A", 300), customer="cus_connect", account="acct_1")
+    default = customers(engine, "prod_A")
+    assert (set(by_id(default)), default.livemode) == ({"cus_live"}, True)
+    assert set(by_id(customers(engine, "prod_A", queries.Filters(livemode=False)))) == {"cus_test"}
+    assert set(by_id(customers(engine, "prod_A", queries.Filters(account="acct_1")))) == {"cus_connect"}
+    with pytest.raises(queries.ResourceMissing):
+        customers(engine, "prod_A", queries.Filters(account="acct_2"))
+
+
+def test_a_product_known_only_from_the_catalog_has_no_customers(engine: Engine, shop: Shop) -> None:
+    shop.product("prod_new", "New")
+    assert customers(engine, "prod_new").data == []
+    with pytest.raises(queries.ResourceMissing) as missing:
+        customers(engine, "prod_nope")
+    assert missing.value.param == "product"
+
+
+def test_created_filters_bound_the_purchase_time(engine: Engine, shop: Shop) -> None:
+    for i in range(5):
+        shop.checkout(("prod_A", 100), customer=f"cus_{i}", created=T0 + 10 * i)
+    shop.checkout(("prod_A", 100), customer="cus_0", created=T0 + 100)
+
+    def ids(**bounds: int) -> set[str]:
+        return set(by_id(customers(engine, "prod_A", queries.Filters(created=queries.Created(**bounds)))))
+
+    assert ids(gte=T0 + 20) == {"cus_0", "cus_2", "cus_3", "cus_4"}
+    assert ids(gt=T0 + 20, lt=T0 + 40) == {"cus_3"}
+    assert ids(lte=T0 + 10) == {"cus_0", "cus_1"}
+    [entry] = [e for e in customers(engine, "prod_A", queries.Filters(created=queries.Created(lte=T0 + 10))).data
+               if e["id"] == "cus_0"]
+    assert (entry["purchases"], entry["last_purchased_at"]) == (1, T0)
+
+
+def walk(engine: Engine, product: str, limit: int, backwards: bool) -> list[str]:
+    """Page through every customer, following cursors the way a Stripe client does."""
+    seen: list[str] = []
+    cursor: str | None = None
+    while True:
+        page = {"ending_before": cursor} if backwards else {"starting_after": cursor}
+        result = customers(engine, product, limit=limit, **page)
+        assert len(result.data) <= limit
+        ids = [e["id"] for e in result.data]
+        assert ids == sorted(ids)
+        seen = ids + seen if backwards else seen + ids
+        if not result.has_more:
+            return seen
+        cursor = ids[0] if backwards else ids[-1]
+
+
+def test_paging_returns_each_customer_once_in_both_directions(engine: Engine, shop: Shop) -> None:
+    expected = many_buyers(shop, "prod_A", 23)
+    shop.checkout(("prod_A", 5), customer="cus_0000", currency="eur")  # two currencies, still one entry
+    last = expected[-1]
+    assert walk(engine, "prod_A", 100, backwards=False) == expected
+    for limit in (1, 4, 10, 23):
+        assert walk(engine, "prod_A", limit, backwards=False) == expected
+        # Stripe's way to the end: ending_before from past the last id walks back to the start.
+        backwards: list[str] = []
+        cursor = last + "~"
+        while True:
+            result = customers(engine, "prod_A", limit=limit, ending_before=cursor)
+            backwards = [e["id"] for e in result.data] + backwards
+            if not result.has_more:
+                break
+            cursor = result.data[0]["id"]
+        assert backwards == expected
+
+
+def test_a_page_after_the_last_entry_is_empty(engine: Engine, shop: Shop) -> None:
+    expected = many_buyers(shop, "prod_A", 3)
+    end = customers(engine, "prod_A", starting_after=expected[-1])
+    assert (end.data, end.has_more) == ([], False)
+    start = customers(engine, "prod_A", ending_before=expected[0])
+    assert (start.data, start.has_more) == ([], False)
+    with pytest.raises(UsageError):
+        queries.Page(starting_after="a", ending_before="b")
+
+
+def test_streaming_every_customer_in_small_pages(engine: Engine, shop: Shop) -> None:
+    expected = many_buyers(shop, "prod_A", 12)
+    shop.checkout(("prod_A", 1), customer="cus_live", livemode=True)
+    streamed = [e["id"] for e in queries.iter_product_customers(engine, "prod_A", queries.Filters(livemode=False), page_size=5)]
+    assert streamed == expected
+    assert [e["id"] for e in queries.iter_product_customers(engine, "prod_A", queries.Filters())] == ["cus_live"]
+
+
+# --- purchases of a product ------------------------------------------------------------------
+
+
+def purchases(engine: Engine, product: str, **page: Any) -> queries.PageResult:
+    with db.transaction(engine) as conn:
+        return queries.product_purchases(conn, product, queries.Filters(), queries.Page(**page))
+
+
+def test_purchases_are_rows_newest_first_paged_without_gaps(engine: Engine, shop: Shop) -> None:
+    for i in range(7):
+        shop.checkout(("prod_A", 100 + i), ("prod_B", 1), customer=f"cus_{i}", created=T0 + i // 3)  # ties
+    everything = purchases(engine, "prod_A", limit=100).data
+    assert [r["amount_total"] for r in everything] == [106, 105, 104, 103, 102, 101, 100]
+    assert all(r["object"] == "purchase" and r["product_id"] == "prod_A" for r in everything)
+    assert everything[0]["livemode"] is False and everything[0]["refunded"] is False
+
+    ids = [str(r["id"]) for r in everything]
+    forward: list[str] = []
+    page = purchases(engine, "prod_A", limit=3)
+    while True:
+        forward += [str(r["id"]) for r in page.data]
+        if not page.has_more:
+            break
+        page = purchases(engine, "prod_A", limit=3, starting_after=forward[-1])
+    assert forward == ids
+
+    back = purchases(engine, "prod_A", limit=2, ending_before=ids[-1])
+    assert ([str(r["id"]) for r in back.data], back.has_more) == (ids[-3:-1], True)
+
+    with pytest.raises(UsageError) as bad:
+        purchases(engine, "prod_A", starting_after="not-a-row")
+    assert bad.value.param == "starting_after"
+    other = purchases(engine, "prod_B").data[0]["id"]
+    with pytest.raises(UsageError):
+        purchases(engine, "prod_A", starting_after=str(other))
+
+
+# --- products of a customer ------------------------------------------------------------------
+
+
+def test_a_buyer_is_found_by_id_or_by_email_case_insensitively(engine: Engine, shop: Shop) -> None:
+    shop.product("prod_A", "Course A")
+    shop.checkout(("prod_A", 1000), ("prod_B", 200), customer="cus_1", email="Ann@Example.com")
+    shop.checkout(("prod_C", 300), email="ann@example.com")  # the same person as a guest
+    shop.checkout(("prod_D", 300), email="someone@example.com")
+
+    with db.transaction(engine) as conn:
+        by_customer = queries.customer_products(conn, "cus_1", queries.Filters(), queries.Page())
+        by_email = queries.customer_products(conn, "ANN@example.com", queries.Filters(), queries.Page(limit=2))
+        rest = queries.customer_products(conn, "ann@example.com", queries.Filters(), queries.Page(starting_after="prod_B"))
+        with pytest.raises(queries.ResourceMissing):
+            queries.customer_products(conn, "nobody@example.com", queries.Filters(), queries.Page())
+
+    assert [(e["id"], e["product_name"], e["amount_total"]) for e in by_customer.data] == [
+        ("prod_A", "Course A", 1000), ("prod_B", None, 200)
+    ]
+    assert by_customer.data[0]["object"] == "customer_product"
+    assert ([e["id"] for e in by_email.data], by_email.has_more) == (["prod_A", "prod_B"], True)
+    assert ([e["id"] for e in rest.data], rest.has_more) == (["prod_C"], False)
+
+
+# --- products --------------------------------------------------------------------------------
+
+
+def test_products_list_customers_and_revenue_per_currency(engine: Engine, shop: Shop) -> None:
+    shop.product("prod_A", "Course A")
+    shop.checkout(("prod_A", 1000), customer="cus_1")
+    shop.checkout(("prod_A", 500), customer="cus_1")
+    shop.checkout(("prod_A", 800), email="g@example.com", currency="eur")
+    shop.checkout(("prod_B", 100), customer="cus_2")
+    refunded = shop.checkout(("prod_C", 100), customer="cus_3")
+    shop.refund(refunded, 100)
+
+    rows = [(r["product_id"], r["name"], r["currency"], r["customers"], r["amount_total"])
+            for r in queries.iter_products(engine, page_size=1)]
+    assert rows == [("prod_A", "Course A", "eur", 1, 800), ("prod_A", "Course A", "usd", 1, 1500),
+                    ("prod_B", None, "usd", 1, 100)]
+    assert [r["product_id"] for r in queries.iter_products(engine, include_refunded=True)][-1] == "prod_C"
+
+
+# --- the README's SQL ------------------------------------------------------------------------
+
+
+def readme_sql() -> list[str]:
+    section = README.read_text().split("## Querying with SQL", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```sql\n(.*?)```", section, flags=re.S)
+
+
+def test_the_readme_sql_examples_run_and_answer(engine: Engine, shop: Shop) -> None:
+    shop.product("prod_A", "Course A")
+    for i in range(3):
+        shop.checkout(("prod_A", 1000), customer=f"cus_{i}", email=f"c{i}@example.com", created=T0 + 86_400 * i)
+    shop.checkout(("prod_A", 900), email="Guest@Example.com", currency="eur", created=T0)
+    examples = readme_sql()
+    assert len(examples) >= 4
+    with db.transaction(engine) as conn:
+        for sql in examples:
+            rows = conn.execute(text(sql.replace("prod_...", "prod_A").replace("cus_...", "cus_1")
+                                     .replace("buyer@example.com", "guest@example.com"))).all()
+            assert rows, sql
