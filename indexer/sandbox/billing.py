@@ -65,9 +65,11 @@ def add_interval(ts: int, interval: str, count: int) -> int:
 
 
 def create_product(ctx: Ctx, name: str, **fields: Any) -> r.Product:
-    prod = r.Product(**ctx.base("prod"), name=name, updated=ctx.now, **fields)
-    if fields.get("id"):
-        prod.id = fields["id"]
+    base = ctx.base("prod")
+    custom_id = fields.pop("id", None)
+    if custom_id:
+        base["id"] = custom_id
+    prod = r.Product(**base, name=name, updated=ctx.now, **fields)
     ctx.store.insert(prod)
     ctx.emit("product.created", prod)
     return prod
@@ -115,6 +117,9 @@ def create_customer(ctx: Ctx, **fields: Any) -> r.Customer:
     ctx.store.insert(cus, email=cus.email, test_clock=cus.test_clock)
     ctx.emit("customer.created", cus)
     return cus
+
+
+_new_customer = create_customer
 
 
 def create_payment_link(ctx: Ctx, lines: Sequence[r.Line], **fields: Any) -> r.PaymentLink:
@@ -206,7 +211,8 @@ def complete_session(
         or (sess.mode == "payment" and sess.invoice_creation and sess.customer_creation != "if_required")
     )
     if cus is None and wants_customer:
-        cus = create_customer(ctx, email=email, name=name, address=address, phone=phone)
+        # (the ``create_customer`` flag shadows the function of that name here)
+        cus = _new_customer(ctx, email=email, name=name, address=address, phone=phone)
     changes: dict[str, Any] = {
         "status": "complete",
         "email": email,

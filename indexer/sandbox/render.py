@@ -65,6 +65,7 @@ SESSION_STATIC: dict[str, Any] = {
     "object": "checkout.session",
     "adaptive_pricing": {"enabled": False},
     "after_expiration": None,
+    "allowed_payment_method_types": None,
     "allow_promotion_codes": None,
     "automatic_tax": {"enabled": False, "liability": None, "provider": None, "status": None},
     "billing_address_collection": None,
@@ -140,14 +141,14 @@ INVOICE_STATIC: dict[str, Any] = {
     "shipping_details": None,
     "starting_balance": 0,
     "statement_descriptor": None,
+    "status_details": None,
     "subtotal_excluding_tax": None,
     "test_clock": None,
     "total_discount_amounts": [],
     "total_pretax_credit_amounts": [],
     "total_taxes": [],
 }
-INVOICE_PRE_BASIL_DROP = ("parent", "total_taxes", "total_pretax_credit_amounts",
-                          "amount_overpaid", "customer_account", "automatically_finalizes_at")
+INVOICE_PRE_BASIL_DROP = ("parent", "total_taxes", "amount_overpaid", "customer_account")
 
 PRICE_STATIC: dict[str, Any] = {
     "object": "price", "billing_scheme": "per_unit", "custom_unit_amount": None,
@@ -155,7 +156,8 @@ PRICE_STATIC: dict[str, Any] = {
 }
 PRODUCT_STATIC: dict[str, Any] = {
     "object": "product", "marketing_features": [], "package_dimensions": None,
-    "shippable": None, "statement_descriptor": None, "tax_code": None, "unit_label": None,
+    "shippable": None, "statement_descriptor": None, "tax_code": None, "tax_details": None,
+    "unit_label": None,
 }
 CUSTOMER_STATIC: dict[str, Any] = {
     "object": "customer", "balance": 0, "currency": None, "default_source": None,
@@ -172,7 +174,7 @@ PI_STATIC: dict[str, Any] = {
     "customer_account": None, "excluded_payment_method_types": None,
     "last_payment_error": None, "managed_payments": None, "next_action": None,
     "on_behalf_of": None, "payment_method_configuration_details": None,
-    "payment_method_options": {}, "processing": None, "review": None,
+    "payment_method_options": {}, "payment_record": None, "processing": None, "review": None,
     "setup_future_usage": None, "shipping": None, "source": None,
     "statement_descriptor": None, "statement_descriptor_suffix": None,
     "transfer_data": None, "transfer_group": None,
@@ -189,12 +191,22 @@ CARD_DETAILS = {
     "amount_authorized": None, "authorization_code": None, "brand": "visa",
     "checks": {"address_line1_check": None, "address_postal_code_check": None,
                "cvc_check": "pass"},
-    "country": "US", "exp_month": 12, "exp_year": 2034, "extended_authorization": None,
-    "fingerprint": "sbxFingerprint01", "funding": "credit", "incremental_authorization": None,
-    "installments": None, "last4": "4242", "mandate": None, "multicapture": None,
+    "country": "US", "electronic_commerce_indicator": None, "exp_month": 12, "exp_year": 2034,
+    "fingerprint": "sbxFingerprint01", "funding": "credit",
+    "installments": None, "last4": "4242", "mandate": None,
     "network": "visa", "network_token": {"used": False}, "network_transaction_id": None,
-    "overcapture": None, "regulated_status": "unregulated", "three_d_secure": None,
+    "regulated_status": "unregulated", "setup_credential_usage": None,
+    "stored_credential_usage": None, "three_d_secure": None, "transaction_link_id": None,
     "wallet": None,
+}
+BANK_DETAILS: dict[str, dict[str, Any]] = {
+    "sepa_debit": {"bank_code": "37040044", "branch_code": None, "country": "DE",
+                   "fingerprint": "sbxSepaFingerprint", "last4": "3000",
+                   "mandate": "mandate_1SbxSepaMandate0001"},
+    "us_bank_account": {"account_holder_type": "individual", "account_type": "checking",
+                        "bank_name": "STRIPE TEST BANK", "fingerprint": "sbxAchFingerprint",
+                        "last4": "6789", "payment_reference": None,
+                        "routing_number": "110000000"},
 }
 PAYMENT_LINK_STATIC: dict[str, Any] = {
     "object": "payment_link",
@@ -218,23 +230,26 @@ SUBSCRIPTION_STATIC: dict[str, Any] = {
     "object": "subscription", "application": None, "application_fee_percent": None,
     "automatic_tax": {"enabled": False, "liability": None, "disabled_reason": None},
     "billing_cycle_anchor_config": None, "billing_mode": {"type": "flexible", "flexible": None},
-    "billing_thresholds": None, "cancellation_details": {"comment": None, "feedback": None,
-                                                         "reason": None},
+    "billing_schedules": [], "billing_thresholds": None,
+    "cancellation_details": {"comment": None, "feedback": None, "feedback_option": None,
+                             "reason": None},
     "customer_account": None, "days_until_due": None, "default_source": None,
     "default_tax_rates": [], "discounts": [],
-    "invoice_settings": {"account_tax_ids": None, "issuer": {"type": "self"}},
+    "invoice_settings": {"account_tax_ids": None, "custom_fields": None, "description": None,
+                         "footer": None, "issuer": {"type": "self"}},
     "managed_payments": None, "next_pending_invoice_item_invoice": None, "on_behalf_of": None,
     "pause_collection": None,
     "payment_settings": {"payment_method_options": None, "payment_method_types": None,
                          "save_default_payment_method": "off"},
     "pending_invoice_item_interval": None, "pending_setup_intent": None, "pending_update": None,
-    "schedule": None, "transfer_data": None, "trial_end": None,
-    "trial_settings": {"end_behavior": {"missing_payment_method": "create_invoice"}},
+    "schedule": None, "status_details": None, "transfer_data": None, "trial_end": None,
+    "trial_settings": {"end_behavior": {"billing_cycle_anchor": None,
+                                        "missing_payment_method": "create_invoice"}},
     "trial_start": None,
 }
 DISPUTE_STATIC: dict[str, Any] = {
-    "object": "dispute", "enhanced_eligibility_types": [],
-    "evidence": {k: None for k in (
+    "object": "dispute", "enhanced_eligibility_types": [], "intended_submission_method": None,
+    "evidence": {"appeal": None, "enhanced_evidence": {}} | {k: None for k in (
         "access_activity_log", "billing_address", "cancellation_policy",
         "cancellation_policy_disclosure", "cancellation_rebuttal", "customer_communication",
         "customer_email_address", "customer_name", "customer_purchase_ip", "customer_signature",
@@ -244,7 +259,8 @@ DISPUTE_STATIC: dict[str, Any] = {
         "shipping_address", "shipping_carrier", "shipping_date", "shipping_documentation",
         "shipping_tracking_number", "uncategorized_file", "uncategorized_text")},
     "payment_method_details": {"card": {"brand": "visa", "case_type": "chargeback",
-                                        "network_reason_code": "10.4"}, "type": "card"},
+                                        "network": "visa", "network_reason_code": "10.4"},
+                               "type": "card"},
 }
 
 
@@ -296,8 +312,9 @@ class Renderer:
             "unit_amount_decimal": None if p.unit_amount is None else str(p.unit_amount),
         }
 
-    def plan(self, p: r.Price) -> dict[str, Any]:
-        return {
+    def plan(self, p: r.Price, ver: Version | None = None) -> dict[str, Any]:
+        """A legacy Plan; ``aggregate_usage`` was removed in basil."""
+        obj = {
             "id": p.id, "object": "plan", "active": p.active, "aggregate_usage": None,
             "amount": p.unit_amount, "amount_decimal": str(p.unit_amount or 0),
             "billing_scheme": "per_unit", "created": p.created, "currency": p.currency,
@@ -306,6 +323,9 @@ class Renderer:
             "product": p.product, "tiers_mode": None, "transform_usage": None,
             "trial_period_days": None, "usage_type": "licensed",
         }
+        if ver is not None and not ver.pre_basil:
+            del obj["aggregate_usage"]
+        return obj
 
     def customer(self, c: r.Customer, ver: Version) -> dict[str, Any]:
         return {
@@ -435,7 +455,7 @@ class Renderer:
         if c.method_type == "card":
             details: dict[str, Any] = {"card": CARD_DETAILS, "type": "card"}
         else:
-            details = {c.method_type: {}, "type": c.method_type}
+            details = {c.method_type: BANK_DETAILS.get(c.method_type, {}), "type": c.method_type}
         obj = {
             "id": c.id, **CHARGE_STATIC, "amount": c.amount,
             "amount_captured": c.amount if c.status == "succeeded" else 0,
@@ -485,7 +505,7 @@ class Renderer:
             "charge": d.charge, "created": d.created, "currency": d.currency,
             "evidence_details": {"due_by": d.created + 7 * 86400, "enhanced_eligibility": {},
                                  "has_evidence": False, "past_due": False,
-                                 "submission_count": 0},
+                                 "submission_count": 0, "submission_method": "not_submitted"},
             "is_charge_refundable": False, "livemode": d.live, "metadata": metadata(d.metadata),
             "payment_intent": d.payment_intent, "reason": d.reason,
             "status": d.status if closed else "needs_response",
@@ -634,6 +654,8 @@ class Renderer:
             "period": {"end": ii.period_end, "start": ii.period_start}, "proration": False,
             "quantity": ii.quantity, "tax_rates": [], "test_clock": None,
         }
+        if not ver.pre_basil:
+            obj.update(frozen_fields=None, invoicing_rules=None)
         if ver.pre_basil:
             obj.update(price=self.price(price, ver) if price else None, plan=None,
                        subscription=ii.subscription, subscription_item=None,
@@ -660,12 +682,13 @@ class Renderer:
             item: dict[str, Any] = {
                 "id": si_id, "object": "subscription_item", "billing_thresholds": None,
                 "created": created, "discounts": [], "metadata": {},
-                "plan": self.plan(price), "price": self.price(price, ver),
+                "plan": self.plan(price, ver), "price": self.price(price, ver),
                 "quantity": quantity, "subscription": s.id, "tax_rates": [],
             }
             if not ver.pre_basil:
                 item["current_period_end"] = s.current_period_end
                 item["current_period_start"] = s.current_period_start
+                item["current_trial"] = None
             items.append(item)
         obj = {
             "id": s.id, **SUBSCRIPTION_STATIC,
@@ -693,7 +716,7 @@ class Renderer:
         assert e.obj is not None
         data: dict[str, Any] = {"object": self.render(e.obj, version(e.api_version))}
         if e.previous is not None:
-            data["previous_attributes"] = e.previous
+            data["previous_attributes"] = self._previous(e, data["object"])
         obj: dict[str, Any] = {
             "id": e.id, "object": "event", "api_version": e.api_version, "created": e.created,
             "data": data, "livemode": e.live, "pending_webhooks": 0,
@@ -703,6 +726,21 @@ class Renderer:
         if e.account:
             obj["account"] = e.account
         return obj
+
+    @staticmethod
+    def _previous(e: r.Event, obj: dict[str, Any]) -> dict[str, Any]:
+        """Previous values as of the event's version: since basil a subscription's period
+        lives on its items, so an old period shows as the previous ``items``."""
+        prev = e.previous or {}
+        periods = ("current_period_start", "current_period_end")
+        if obj.get("object") != "subscription" or "current_period_start" in obj or not any(
+                k in prev for k in periods):
+            return prev
+        out = {k: v for k, v in prev.items() if k not in periods}
+        items = obj["items"]
+        out["items"] = {**items, "data": [
+            {**item, **{k: prev[k] for k in periods if k in prev}} for item in items["data"]]}
+        return out
 
     # -- expand -----------------------------------------------------------------------------
     def expand(self, obj: dict[str, Any], kind: str, tree: dict[str, Any], ver: Version,
@@ -723,6 +761,8 @@ class Renderer:
             elif isinstance(value, str):
                 if key in ("id", "object") or (kind, key) in NOT_EXPANDABLE:
                     raise _not_expandable(full)
+                if PREFIX_KINDS.get(value.split("_", 1)[0]) is None:
+                    raise _not_expandable(full)  # a plain string such as ``mode``
                 target = self._lookup(value)
                 if target is None:
                     continue
@@ -748,6 +788,8 @@ class Renderer:
             return self.line_items_list(obj_id, link.lines, ver,
                                         f"/v1/payment_links/{obj_id}/line_items")
         if kind == "invoice":
+            if ver.pre_basil:  # invoice.payments arrived with basil
+                return None
             return self.payments_list(self.store.invoices[obj_id], ver)
         if kind == "charge":
             charge = self.store.charges[obj_id]

@@ -164,6 +164,19 @@ class Store:
             self.collections[rec.KIND][rec.id] = new
         return new
 
+    def delete(self, rec: r.Record) -> None:
+        """Removes a record (e.g. a deleted product) from its collection and every list index."""
+        with self.lock:
+            self.collections[rec.KIND].pop(rec.id, None)
+            key = sort_key(rec)
+            for (kind, live, account, _, _), idx in self._indexes.items():
+                if kind != rec.KIND or live != rec.live or account != rec.account:
+                    continue
+                pos = bisect_left(idx.keys, key)
+                if pos < len(idx.keys) and idx.keys[pos] == key and idx.ids[pos] == rec.id:
+                    del idx.keys[pos]
+                    del idx.ids[pos]
+
     def add_to_index(self, rec: r.Record, name: str, value: str | None) -> None:
         if value is None:
             return
