@@ -45,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--once", action="store_true", help="drain what is pending, then exit 0")
     p.add_argument("--batch-size", type=int, default=500)
     p.add_argument("--threads", type=int, default=8, help="concurrent Stripe requests")
+    p.add_argument("--rate", type=float, default=None,
+                   help="Stripe requests per second (default: 23 in test mode, 90 in live mode)")
     p.set_defaults(func=cmd_worker)
 
     p = sub.add_parser("events", help="show stored webhook events; `events retry ID|--all` replays failed ones")
@@ -102,7 +104,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     engine = db.make_engine(settings.database_url)
     db.ping(engine)
-    worker = Worker(engine, StripeAPI.from_settings(settings), batch_size=args.batch_size, threads=args.threads)
+    worker = Worker(engine, StripeAPI.from_settings(settings, rate=args.rate), batch_size=args.batch_size, threads=args.threads)
     try:
         stats = worker.run(once=args.once)
     finally:

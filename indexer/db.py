@@ -117,8 +117,8 @@ def upsert(
 
 def insert_event(conn: Connection, row: dict[str, Any]) -> bool:
     """Store an event once. Returns False for a duplicate delivery, which changes nothing."""
-    stmt = _insert(conn, events_t).on_conflict_do_nothing(index_elements=["id"])
-    return conn.execute(stmt, row).rowcount == 1
+    stmt = _insert(conn, events_t).on_conflict_do_nothing(index_elements=["id"]).returning(events_t.c.id)
+    return conn.execute(stmt, row).first() is not None
 
 
 def store_event_row(engine: Engine, row: dict[str, Any]) -> bool:

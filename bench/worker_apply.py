@@ -1,0 +1,121 @@
+"""Worker throughput: a burst of checkout events applied against a sandbox with Stripe's latency.
+
+Usage: .venv/bin/python bench/worker_apply.py [--sessions 5000] [--latency-ms 150] [--rate-limit 25]
+       [--database-url URL] [--threads 8]
+
+The sandbox runs in its own process (bench/sandbox_burst.py). Its ``checkout.session.completed``
+events are stored in a fresh index exactly as the webhook stores them, then ``Worker.run(once=True)``
+is timed. Prints events/s, Stripe requests made (vs events), events failed, and checks the index
+holds a row for every line item. Targets (issue 4): >= 300 events/s at 150 ms with no rate limit;
+>= 50 events/s with --rate-limit 25 --latency-ms 150 and no event failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import func, select  # noqa: E402
+
+from indexer import db  # noqa: E402
+from indexer.events import store_event  # noqa: E402
+from indexer.stripe_api import StripeAPI  # noqa: E402
+from indexer.worker import Worker  # noqa: E402
+
+KEY = "sk_test_bench"
+
+
+def start_sandbox(args: argparse.Namespace) -> tuple[subprocess.Popen, str]:
+    cmd = [sys.executable, str(ROOT / "bench" / "sandbox_burst.py"), "--sessions", str(args.sessions),
+           "--port", str(args.port), "--latency-ms", str(args.latency_ms)]
+    if args.rate_limit:
+        cmd += ["--rate-limit", str(args.rate_limit)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    line = proc.stdout.readline().strip()
+    if not line.startswith("ready "):
+        proc.kill()
+        raise SystemExit(f"sandbox did not start: {line!r}")
+    return proc, line.split(" ", 1)[1]
+
+
+def sandbox_events(url: str) -> list[str]:
+    """Every checkout.session.completed event, read without the bench's latency budget in mind."""
+    bodies: list[str] = []
+    cursor = None
+    while True:
+        query = "types[]=checkout.session.completed&limit=100" + (f"&starting_after={cursor}" if cursor else "")
+        req = urllib.request.Request(f"{url}/v1/events?{query}", headers={"Authorization": f"Bearer {KEY}"})
+        for _ in range(50):
+            try:
+                page = json.load(urllib.request.urlopen(req))
+                break
+            except urllib.error.HTTPError as exc:
+                if exc.code != 429:
+                    raise
+                time.sleep(0.2)
+        bodies.extend(json.dumps(e) for e in page["data"])
+        if not page["has_more"]:
+            return bodies
+        cursor = page["data"][-1]["id"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sessions", type=int, default=5000)
+    parser.add_argument("--latency-ms", type=int, default=150)
+    parser.add_argument("--rate-limit", type=float, default=None)
+    parser.add_argument("--port", type=int, default=12190)
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
+    args = parser.parse_args()
+
+    proc, url = start_sandbox(args)
+    tmp = tempfile.TemporaryDirectory()
+    try:
+        engine = db.make_engine(args.database_url or f"sqlite:///{tmp.name}/bench.db")
+        db.migrate(engine)
+        with db.transaction(engine) as conn:
+            for table in (db.purchases_t, db.events_t):
+                conn.execute(table.delete())
+        bodies = sandbox_events(url)
+        with db.transaction(engine) as conn:
+            for body in bodies:
+                store_event(conn, body, source="webhook")
+        rate = (args.rate_limit * 0.95) if args.rate_limit else 10_000.0
+        api = StripeAPI(KEY, api_base=url, rate=rate)
+        worker = Worker(engine, api, threads=args.threads)
+        started = time.perf_counter()
+        stats = worker.run(once=True)
+        elapsed = time.perf_counter() - started
+        worker.close()
+        with db.transaction(engine) as conn:
+            sessions = conn.execute(select(func.count(func.distinct(db.purchases_t.c.source_id)))).scalar_one()
+            failed = conn.execute(
+                select(func.count()).select_from(db.events_t).where(db.events_t.c.status != "done")
+            ).scalar_one()
+        limit = f"rate limit {args.rate_limit:g}/s" if args.rate_limit else "no rate limit"
+        print(f"worker apply: {len(bodies)} checkout.session.completed events, sandbox latency "
+              f"{args.latency_ms} ms, {limit}, {engine.dialect.name}, {args.threads} threads")
+        print(f"  {len(bodies) / elapsed:8.1f} events/s   ({elapsed:.1f} s)   {stats}")
+        print(f"  Stripe requests {api.request_count} ({api.request_count / max(1, len(bodies)):.3f} per event, "
+              f"{api.retries} retries)   sessions indexed {sessions}/{len(bodies)}   events not done {failed}")
+    finally:
+        proc.terminate()
+        proc.wait()
+        tmp.cleanup()
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    main()
