@@ -1,0 +1,496 @@
+"""Backfill: seed the index from Stripe's list APIs, resumably and as fast as the rate limit allows.
+
+Each *stream* is one list endpoint with fixed filters (complete Checkout Sessions with their line
+items embedded, paid invoices with their payments embedded, refunds, disputes, products). A
+stream's ``created`` range is cut into *shards* fetched in parallel; a page's objects and the
+shard's new cursor are committed in one transaction (``indexer.checkpoints``), so ``kill -9``
+and a rerun finish the job with no gap and no object written twice, and a rerun of a finished
+range sends no request at all.
+
+Shards are cut where the data is, not evenly in time (a history is rarely uniform, and its start
+is unknown: Stripe lists newest first and has no count): every stream starts as one shard, and a
+thread with nothing to do asks the running shard with the most objects left to hand over its
+older half. The owner does so in the transaction of its next page, so the cut is durable with
+the cursor. A cut is only asked for where at least two more pages are expected, so cutting
+costs little more than one partial last page per shard.
+
+Objects go through the same pure mapping (``indexer.purchases``) and the same writes
+(``db.write_source``, ``write_refunds``, ``write_disputes``, ``write_products``) as the webhook
+worker, so backfill alone, webhooks alone and any mix of the two give the same rows.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+
+from indexer import checkpoints, db, purchases
+from indexer.checkpoints import Scope, Shard
+from indexer.stripe_api import StripeAPI
+
+log = logging.getLogger(__name__)
+
+Obj = dict[str, Any]
+Prepare = Callable[[list[Obj]], list[Any]]
+Write = Callable[[Connection, list[Any]], None]
+
+#: Stripe did not exist before 2010: the default ``--since``.
+EPOCH = 1262304000  # 2010-01-01
+#: Cut a shard only where this many objects are still expected (two pages).
+MIN_OBJECTS_TO_SPLIT = 200
+
+
+@dataclass(frozen=True)
+class Stream:
+    """One list endpoint with fixed filters.
+
+    ``prepare`` completes a page's objects (line items past the first page, an invoice's
+    payment) and maps them to what ``write`` stores; it runs outside the transaction.
+    ``splittable`` streams may be cut into shards of their ``created`` range.
+    """
+
+    name: str
+    label: str
+    path: str
+    params: dict[str, Any]
+    prepare: Prepare
+    write: Write
+    splittable: bool = True
+
+
+@dataclass
+class StreamStats:
+    label: str
+    span: int = 0
+    covered: int = 0
+    objects: int = 0
+    objects_before: int = 0
+    pages: int = 0
+    shards: int = 0
+    shards_done: int = 0
+    started: float = field(default_factory=time.monotonic)
+    finished: float | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.finished is not None
+
+
+@dataclass
+class Result:
+    streams: dict[str, StreamStats]
+    requests: int
+    seconds: float
+
+    @property
+    def objects(self) -> int:
+        return sum(s.objects for s in self.streams.values())
+
+    def summary(self) -> str:
+        parts = [f"{s.label} {s.objects}" for s in self.streams.values()]
+        rate = self.requests / self.seconds if self.seconds else 0.0
+        return (f"backfill: {', '.join(parts)} objects; {self.requests} requests in "
+                f"{self.seconds:.1f} s ({rate:.1f}/s)")
+
+
+# --- streams --------------------------------------------------------------------------------
+
+
+def session_stream(
+    api: StripeAPI, account: str, *, name: str = "sessions", label: str = "sessions",
+    product: str | None = None, splittable: bool = True, **filters: Any,
+) -> Stream:
+    """Complete Checkout Sessions with line items embedded; a second request only for a session
+    whose embedded first page says ``has_more``. Sessions that are not complete never become
+    purchases, so they are not listed at all."""
+
+    def prepare(page: list[Obj]) -> list[Any]:
+        sources = []
+        for session in page:
+            if purchases.is_purchase_session(session):
+                session = api.complete_session(session, account=account)
+            items = (session.get("line_items") or {}).get("data") or []
+            source = purchases.session_purchase(session, items, account=account)
+            if product is None or _holds(source, product):
+                sources.append(source)
+        return sources
+
+    params = {"status": "complete", "expand": ["data.line_items"], **filters}
+    return Stream(name, label, "/v1/checkout/sessions", params, prepare, _write_sources, splittable)
+
+
+def invoice_source(api: StripeAPI, invoice: Obj, *, account: str = "") -> purchases.PurchaseSource:
+    """An invoice's rows with all its lines and its PaymentIntent (as ``Applier`` does for events)."""
+    if invoice.get("status") != "paid":
+        return purchases.invoice_purchase(invoice, [], account=account)
+    lines = api.invoice_lines(invoice, account=account)
+    intent = purchases.invoice_payment_intent(invoice)
+    if intent is None and purchases.invoice_needs_payments_lookup(invoice):
+        intent = api.invoice_payment_intent(invoice["id"], account=account)
+    return purchases.invoice_purchase(invoice, lines, account=account, payment_intent=intent)
+
+
+def invoice_stream(
+    api: StripeAPI, account: str, *, name: str = "invoices", label: str = "invoices",
+    product: str | None = None, splittable: bool = True, **filters: Any,
+) -> Stream:
+    """Paid invoices with ``payments`` embedded (new-shape invoices say their PaymentIntent only
+    there), lines paged in full."""
+
+    def prepare(page: list[Obj]) -> list[Any]:
+        sources = [invoice_source(api, invoice, account=account) for invoice in page]
+        return [s for s in sources if product is None or _holds(s, product)]
+
+    params = {"status": "paid", "expand": ["data.payments"], **filters}
+    return Stream(name, label, "/v1/invoices", params, prepare, _write_sources, splittable)
+
+
+def refund_stream(api: StripeAPI, account: str) -> Stream:
+    def prepare(page: list[Obj]) -> list[Any]:
+        return [purchases.refund_row(r, account=account, livemode=api.livemode) for r in page]
+
+    return Stream("refunds", "refunds", "/v1/refunds", {}, prepare, db.write_refunds)
+
+
+def dispute_stream(api: StripeAPI, account: str) -> Stream:
+    def prepare(page: list[Obj]) -> list[Any]:
+        return [purchases.dispute_row(d, account=account) for d in page]
+
+    return Stream("disputes", "disputes", "/v1/disputes", {}, prepare, db.write_disputes)
+
+
+def product_stream(api: StripeAPI, account: str, seen: Callable[[int], None] | None = None) -> Stream:
+    """Products, whose names the index shows; ``seen`` learns the ``created`` of each page's
+    oldest product (no sale is older than its product: a good first cut for the other streams)."""
+
+    def prepare(page: list[Obj]) -> list[Any]:
+        if seen is not None and page:
+            seen(min(int(p.get("created") or 0) for p in page))
+        return [purchases.product_row(p, account=account) for p in page]
+
+    return Stream("products", "products", "/v1/products", {}, prepare, db.write_products)
+
+
+def _write_sources(conn: Connection, sources: list[Any]) -> None:
+    for source in sources:
+        db.write_source(conn, source)
+
+
+def _holds(source: purchases.PurchaseSource, product: str) -> bool:
+    return any(row.product_id == product for row in source.rows)
+
+
+# --- running --------------------------------------------------------------------------------
+
+
+@dataclass
+class _Job:
+    """A shard being fetched. ``pos`` is the ``created`` of the oldest object written so far."""
+
+    stream: Stream
+    shard: Shard
+    pos: int
+    fetched: int = 0
+    cut_wanted: bool = False
+
+    def objects_left(self) -> float:
+        """Objects expected in the rest of the shard, from the density seen so far."""
+        consumed = self.shard.end + 1 - self.pos
+        if self.fetched == 0 or consumed <= 0:
+            return 0.0
+        return self.fetched / consumed * (self.pos - self.shard.start)
+
+
+Phase = Sequence[tuple[Stream, int, int]]
+
+
+class Backfill:
+    """Fetches streams shard by shard on ``concurrency`` threads sharing one ``StripeAPI``.
+
+    ``stats`` (per stream) may be read by a progress display while it runs.
+    """
+
+    def __init__(
+        self, engine: Engine, api: StripeAPI, *, account: str = "", concurrency: int = 8,
+        restart: bool = False,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self.engine = engine
+        self.api = api
+        self.scope = Scope(account, api.livemode)
+        self.concurrency = concurrency
+        self.restart = restart
+        self.stats: dict[str, StreamStats] = {}
+        self.floor: int | None = None
+        self._cond = threading.Condition()
+        self._queue: list[tuple[Stream, Shard]] = []
+        self._jobs: dict[int, _Job] = {}
+        self._error: BaseException | None = None
+        # SQLite has one writer at a time anyway, and no advisory locks: without this, a
+        # subscription's session and its invoice written at once could both keep their rows.
+        self._write_lock: AbstractContextManager[Any] = (
+            nullcontext() if db.is_postgres(engine) else threading.Lock()
+        )
+
+    def note_oldest(self, created: int) -> None:
+        """No sale is older than the oldest product: where the first cut of a stream goes."""
+        with self._cond:
+            self.floor = created if self.floor is None else min(self.floor, created)
+
+    def run(self, phases: Sequence[Phase]) -> Result:
+        """Run each phase's ``(stream, start, end)`` to completion, one phase after the other."""
+        started = time.monotonic()
+        requests = self.api.request_count
+        for phase in phases:
+            self._run_phase(phase)
+        return Result(self.stats, self.api.request_count - requests, time.monotonic() - started)
+
+    def _run_phase(self, phase: Phase) -> None:
+        for stream, start, end in phase:
+            with db.transaction(self.engine) as conn:
+                if self.restart:
+                    checkpoints.forget(conn, self.scope, stream.name, start, end)
+                todo, before = checkpoints.plan(conn, self.scope, stream.name, start, end)
+            with self._cond:
+                stats = self.stats.setdefault(stream.name, StreamStats(stream.label))
+                stats.span += end - start + 1
+                stats.covered += end - start + 1 - sum(s.end - s.start + 1 for s in todo)
+                stats.objects_before += before
+                stats.shards += len(todo)
+                self._queue.extend((stream, shard) for shard in todo)
+                if not todo:
+                    stats.finished = stats.finished or time.monotonic()
+        count = self.concurrency if self._queue else 0  # idle threads take shards cut off later
+        threads = [threading.Thread(target=self._work, name=f"backfill-{i}", daemon=True) for i in range(count)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if self._error is not None:
+            raise self._error
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                job = self._next_job()
+            if job is None:
+                return
+            try:
+                self._fetch(job)
+            except BaseException as exc:  # noqa: BLE001 - run() raises it in the caller's thread
+                with self._cond:
+                    self._error = self._error or exc
+            finally:
+                with self._cond:
+                    self._jobs.pop(id(job), None)
+                    stream = job.stream
+                    busy = any(s is stream for s, _ in self._queue) or any(
+                        j.stream is stream for j in self._jobs.values()
+                    )
+                    if not busy and self._error is None:
+                        self.stats[stream.name].finished = time.monotonic()
+                    self._cond.notify_all()
+
+    def _next_job(self) -> _Job | None:
+        """The next shard (called under the lock); with none queued, ask the running shard with
+        the most objects left to hand over its older half, and wait."""
+        while self._error is None:
+            if self._queue:
+                stream, shard = self._queue.pop(0)
+                job = _Job(stream, shard, shard.end + 1)
+                self._jobs[id(job)] = job
+                return job
+            if not self._jobs:
+                return None
+            if not any(j.cut_wanted for j in self._jobs.values()):
+                best = max(
+                    (j for j in self._jobs.values() if j.stream.splittable),
+                    key=lambda j: j.objects_left(), default=None,
+                )
+                if best is not None and best.objects_left() >= MIN_OBJECTS_TO_SPLIT:
+                    best.cut_wanted = True
+            self._cond.wait(0.25)
+        return None
+
+    def _fetch(self, job: _Job) -> None:
+        stream, stats, account = job.stream, self.stats[job.stream.name], self.scope.account
+        while True:
+            with self._cond:
+                if self._error is not None:
+                    return
+            shard = job.shard
+            params = {**stream.params, "created": {"gte": shard.start, "lte": shard.end}}
+            page = self.api.page(stream.path, params, starting_after=shard.cursor, account=account)
+            items = stream.prepare(page.data)
+            finished = not page.has_more or not page.data
+            oldest = int(page.data[-1]["created"]) if page.data else shard.start
+            advanced = shard.advanced(page.last_id, len(page.data), finished)
+            with self._cond:
+                cut = self._cut(advanced, oldest) if job.cut_wanted and not finished else None
+                job.cut_wanted = False
+            with self._write_lock, db.transaction(self.engine) as conn:
+                stream.write(conn, items)
+                if cut is None:
+                    checkpoints.save(conn, self.scope, advanced)
+                else:
+                    checkpoints.split(conn, self.scope, shard, *cut)
+            with self._cond:
+                stats.pages += 1
+                stats.objects += len(page.data)
+                stats.covered += job.pos - (shard.start if finished else oldest)
+                job.fetched += len(page.data)
+                job.pos = oldest
+                job.shard = advanced if cut is None else cut[0]
+                if cut is not None:
+                    self._queue.append((stream, cut[1]))
+                    stats.shards += 1
+                self._cond.notify_all()  # idle threads look again for a shard worth cutting
+                if finished:
+                    stats.shards_done += 1
+                    return
+
+    def _cut(self, advanced: Shard, oldest: int) -> tuple[Shard, Shard] | None:
+        """Cut what is left of a shard, ``[start, oldest]``: it keeps the newer part (and its
+        cursor) and hands over the older. The cut lies halfway between ``oldest`` and the oldest
+        product when that is later than ``start``: no sale can be older."""
+        low = advanced.start
+        if self.floor is not None and low < self.floor < oldest:
+            low = self.floor
+        mid = (low + oldest + 1) // 2
+        if not advanced.start < mid <= oldest:
+            return None
+        kept = Shard(advanced.stream, mid, advanced.end, advanced.cursor, advanced.objects)
+        return kept, Shard(advanced.stream, advanced.start, mid - 1)
+
+
+# --- what to fetch --------------------------------------------------------------------------
+
+
+def full_phases(
+    api: StripeAPI, job: Backfill, since: int, until: int
+) -> list[list[tuple[Stream, int, int]]]:
+    """Everything: products (their whole history, for names), then the sessions, invoices,
+    refunds and disputes created in ``[since, until]``."""
+    account = job.scope.account
+    return [
+        [(product_stream(api, account, job.note_oldest), EPOCH, until)],
+        [
+            (session_stream(api, account), since, until),
+            (invoice_stream(api, account), since, until),
+            (refund_stream(api, account), since, until),
+            (dispute_stream(api, account), since, until),
+        ],
+    ]
+
+
+#: Above this many subscriptions of a product, listing every paid invoice is cheaper than
+#: one invoice list per subscription.
+MAX_SUBSCRIPTION_ROUTES = 100
+
+
+def product_phases(
+    api: StripeAPI, job: Backfill, product: str, since: int, until: int, *, links_only: bool = False
+) -> list[list[tuple[Stream, int, int]]]:
+    """The purchases of one product, by the smallest route that is complete.
+
+    * Sessions: Stripe cannot list sessions by product, so only a walk over every complete
+      session (line items embedded) finds those not made from a payment link. That walk is
+      the route unless ``links_only`` says every sale came through a payment link: then
+      the payment links whose line items hold the product, and their sessions
+      (``payment_link=``), as the seed's scripts did.
+    * Invoices: when every price of the product is recurring, its invoices are those of the
+      subscriptions to those prices (``subscriptions?price=``, then ``invoices?subscription=``);
+      a one-time price may sit on any invoice (an invoice item), so then every paid invoice.
+    * Refunds and disputes: all of them (few, and a refund names no product).
+    """
+    account = job.scope.account
+    found = api.retrieve(f"/v1/products/{product}", account=account)
+    job.note_oldest(int(found.get("created") or EPOCH))
+    with db.transaction(job.engine) as conn:
+        db.write_products(conn, [purchases.product_row(found, account=account)])
+    prices = list(api.list_all("/v1/prices", {"product": product}, account=account))
+
+    sessions: list[tuple[Stream, int, int]] = []
+    if links_only:
+        for link in _links_holding(api, product, account):
+            name = f"sessions:{link}"
+            sessions.append((session_stream(api, account, name=name, label=f"sessions of {link}",
+                                            product=product, payment_link=link), since, until))
+    else:
+        sessions.append((session_stream(api, account, name=f"sessions:{product}", product=product), since, until))
+
+    invoices: list[tuple[Stream, int, int]] = []
+    subscriptions = _subscriptions_of(api, prices, account) if prices and all(_recurring(p) for p in prices) else None
+    if subscriptions is not None and len(subscriptions) <= MAX_SUBSCRIPTION_ROUTES:
+        for sub in subscriptions:
+            stream = invoice_stream(api, account, name=f"invoices:{sub}", label="invoices",
+                                    product=product, splittable=False, subscription=sub)
+            invoices.append((stream, since, until))
+    else:
+        invoices.append((invoice_stream(api, account, name=f"invoices:{product}", product=product), since, until))
+    rest = [(refund_stream(api, account), since, until), (dispute_stream(api, account), since, until)]
+    return [[*sessions, *invoices, *rest]]
+
+
+def _recurring(price: Obj) -> bool:
+    return price.get("type") == "recurring" or bool(price.get("recurring"))
+
+
+def _links_holding(api: StripeAPI, product: str, account: str) -> list[str]:
+    """Payment links with a line item of ``product`` (line items past the first page read)."""
+    held = []
+    for link in api.list_all("/v1/payment_links", {"expand": ["data.line_items"]}, account=account):
+        items = api._rest_of(link.get("line_items"), f"/v1/payment_links/{link['id']}/line_items", account=account)
+        if any(purchases.expand_id((item.get("price") or {}).get("product")) == product for item in items):
+            held.append(link["id"])
+    return held
+
+
+def _subscriptions_of(api: StripeAPI, prices: list[Obj], account: str) -> list[str]:
+    subs: dict[str, None] = {}
+    for price in prices:
+        for sub in api.list_all("/v1/subscriptions", {"price": price["id"], "status": "all"}, account=account):
+            subs[sub["id"]] = None
+    return list(subs)
+
+
+@dataclass(frozen=True)
+class Request:
+    """What to backfill: a ``created`` range (Unix seconds, inclusive), maybe one product."""
+
+    since: int = EPOCH
+    until: int | None = None
+    product: str | None = None
+    links_only: bool = False
+    account: str = ""
+
+
+def plan(api: StripeAPI, job: Backfill, request: Request) -> list[list[tuple[Stream, int, int]]]:
+    """The phases of ``request``. ``until`` never passes now: a finished shard is never fetched
+    again, so it must not cover a future in which objects could still be created."""
+    now = int(time.time())
+    until = now if request.until is None else min(request.until, now)
+    if request.product:
+        return product_phases(api, job, request.product, request.since, until, links_only=request.links_only)
+    return full_phases(api, job, request.since, until)
+
+
+def run(
+    engine: Engine, api: StripeAPI, request: Request, *, concurrency: int = 8, restart: bool = False,
+    show: Callable[[Backfill], AbstractContextManager[Any]] | None = None,
+) -> Result:
+    """Plan and run a backfill; ``show(job)`` is a context manager displaying its progress."""
+    job = Backfill(engine, api, account=request.account, concurrency=concurrency, restart=restart)
+    started, requests = time.monotonic(), api.request_count
+    phases = plan(api, job, request)
+    with show(job) if show else nullcontext():
+        job.run(phases)
+    return Result(job.stats, api.request_count - requests, time.monotonic() - started)

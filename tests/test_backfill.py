@@ -1,0 +1,361 @@
+"""Backfill against the sandbox over HTTP, on SQLite and PostgreSQL.
+
+The history is built with the sandbox's own billing functions (``history``): every kind of
+purchase the index knows, spread over the last three weeks so that Stripe's 30-day event
+retention still holds all its events (``test_catchup`` replays them as webhooks would).
+Pages are shrunk to a few objects (``small_pages``) so that paging, cutting shards and
+resuming happen with little data.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, select, text
+
+from indexer import backfill, checkpoints, db, stripe_api
+from indexer.checkpoints import Scope
+from indexer.cli import main
+from indexer.sandbox import billing as b
+from indexer.sandbox.store import Store
+from indexer.stripe_api import StripeAPI
+
+DAY = 86400
+
+
+@dataclass
+class History:
+    """What ``history`` built, and who bought what (product id -> customer keys)."""
+
+    store: Store
+    products: dict[str, str] = field(default_factory=dict)
+    expected: dict[str, set[str]] = field(default_factory=dict)
+    links: dict[str, str] = field(default_factory=dict)
+
+    def bought(self, product: str, who: str) -> None:
+        self.expected.setdefault(self.products[product], set()).add(who)
+
+
+def history(store: Store, *, sessions: int = 40, invoices: int = 16, now: int | None = None) -> History:
+    """A small shop's last three weeks; ``sessions`` plain link sales on top of the special cases."""
+    now = int(time.time()) if now is None else now
+    scope = (False, None)
+    start = now - 21 * DAY
+    h = History(store)
+
+    def ctx(at: int) -> b.Ctx:
+        return b.Ctx(store, scope, now=at)
+
+    c = ctx(start)
+    ebook = b.create_product(c, "E-book")
+    course = b.create_product(c, "Video Course")
+    plan = b.create_product(c, "Pro Plan")
+    stickers = b.create_product(c, "Stickers")
+    h.products = {"ebook": ebook.id, "course": course.id, "plan": plan.id, "stickers": stickers.id}
+    ebook_usd = b.create_price(c, ebook, "usd", 1500)
+    ebook_eur = b.create_price(c, ebook, "eur", 1400)
+    course_usd = b.create_price(c, course, "usd", 9900)
+    plan_month = b.create_price(c, plan, "usd", 2900, interval="month")
+    sticker_usd = b.create_price(c, stickers, "usd", 300)
+    link = b.create_payment_link(c, [(ebook_usd.id, 1, "E-book")])
+    course_link = b.create_payment_link(c, [(course_usd.id, 1, "Video Course")])
+    h.links = {"ebook": link.id, "course": course_link.id}
+
+    # Plain payment-link sales by guests, spread over the period (two buyers per address).
+    for i in range(sessions):
+        at = start + DAY + i * (19 * DAY // max(sessions, 1))
+        s = b.create_session(ctx(at), "payment", link.lines, payment_link=link.id)
+        email = f"Buyer{i // 2}@Example.com"
+        b.complete_session(ctx(at + 60), s, email=email, name=f"Buyer {i // 2}")
+        h.bought("ebook", email.lower())
+
+    at = start + 2 * DAY
+    # A guest buying twice with different casing, in two currencies.
+    for email, price in (("Mixed.Case@Example.com", ebook_usd), ("mixed.case@example.com", ebook_eur)):
+        s = b.create_session(ctx(at), "payment", [(price.id, 1, "E-book")])
+        b.complete_session(ctx(at), s, email=email, name="Mixed Case")
+        at += 3600
+    h.bought("ebook", "mixed.case@example.com")
+
+    # A hosted session (no link) with three products, and one with 120 line items (pages).
+    s = b.create_session(ctx(at), "payment", [(ebook_usd.id, 1, "E-book"), (course_usd.id, 2, "Course"),
+                                              (sticker_usd.id, 5, "Stickers")])
+    b.complete_session(ctx(at), s, email="three@example.com", name="Three Items")
+    for key in ("ebook", "course", "stickers"):
+        h.bought(key, "three@example.com")
+    at += 3600
+    s = b.create_session(ctx(at), "payment", [(sticker_usd.id, 1, f"Sticker {n}") for n in range(120)])
+    b.complete_session(ctx(at), s, email="collector@example.com", name="Collector")
+    h.bought("stickers", "collector@example.com")
+
+    # A course sale through its link by a known customer.
+    at += DAY
+    alice = b.create_customer(ctx(at), email="alice@example.com", name="Alice")
+    s = b.create_session(ctx(at), "payment", course_link.lines, payment_link=course_link.id, customer=alice.id)
+    b.complete_session(ctx(at), s)
+    h.bought("course", alice.id)
+
+    # A subscription checkout (session + invoice: one payment), renewed once.
+    at += DAY
+    s = b.create_session(ctx(at), "subscription", [(plan_month.id, 1, "Pro Plan")])
+    s = b.complete_session(ctx(at), s, email="sub@example.com", name="Subscriber")
+    h.bought("plan", s.customer)
+    b.advance_subscription(ctx(at + 7 * DAY), store.subscriptions[s.subscription])
+
+    # An invoice paid through Elements (no session), with a one-time price.
+    at += DAY
+    bob = b.create_customer(ctx(at), email="bob@example.com", name="Bob")
+    inv = b.create_invoice(ctx(at), bob)
+    b.create_invoice_item(ctx(at), bob, price=course_usd, invoice=inv)
+    b.pay_invoice(ctx(at), store.invoices[inv.id])
+    h.bought("course", bob.id)
+    for i in range(invoices):  # a customer billed by invoice now and then
+        when = start + 3 * DAY + i * DAY
+        carol = b.create_customer(ctx(when), email=f"carol{i}@example.com", name="Carol")
+        inv = b.create_invoice(ctx(when), carol)
+        b.create_invoice_item(ctx(when), carol, price=sticker_usd, quantity=2, invoice=inv)
+        b.pay_invoice(ctx(when), store.invoices[inv.id])
+        h.bought("stickers", carol.id)
+
+    # Delayed payments: one succeeds (counts), one fails (does not); an expired and an open session.
+    at += DAY
+    s = b.create_session(ctx(at), "payment", [(course_usd.id, 1, "Course")])
+    b.complete_session(ctx(at), s, email="slow@example.com", outcome="delayed_succeeded")
+    h.bought("course", "slow@example.com")
+    s = b.create_session(ctx(at), "payment", [(course_usd.id, 1, "Course")])
+    b.complete_session(ctx(at), s, email="failed@example.com", outcome="delayed_failed")
+    b.expire_session(ctx(at), b.create_session(ctx(at), "payment", [(course_usd.id, 1, "Course")]))
+    b.create_session(ctx(at), "payment", [(course_usd.id, 1, "Course")])
+
+    # Refunds: a full one (the buyer drops out of the answer), a partial one (stays); a dispute.
+    at += DAY
+    s = b.create_session(ctx(at), "payment", [(sticker_usd.id, 1, "Sticker")])
+    s = b.complete_session(ctx(at), s, email="refunded@example.com")
+    b.create_refund(ctx(at + 3600), store.charges[store.payment_intents[s.payment_intent].latest_charge])
+    s = b.create_session(ctx(at), "payment", [(sticker_usd.id, 4, "Stickers")])
+    s = b.complete_session(ctx(at), s, email="partly@example.com")
+    charge = store.charges[store.payment_intents[s.payment_intent].latest_charge]
+    b.create_refund(ctx(at + 3600), charge, amount=300)
+    b.create_dispute(ctx(at + 7200), store.charges[charge.id])
+    h.bought("stickers", "partly@example.com")
+    b.update_product(ctx(at + DAY), stickers, name="Sticker Pack")
+    return h
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def small_pages(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pages of 5 objects: many pages, cuts and resumes from a small history."""
+    monkeypatch.setattr(stripe_api, "PAGE_LIMIT", 5)
+    monkeypatch.setattr(backfill, "MIN_OBJECTS_TO_SPLIT", 10)
+
+
+@pytest.fixture
+def shop(sandbox: Any) -> History:
+    return history(sandbox.store)
+
+
+def client(sandbox: Any, **kwargs: Any) -> StripeAPI:
+    return StripeAPI("sk_test_backfill", api_base=sandbox.url, rate=kwargs.pop("rate", 500.0), **kwargs)
+
+
+def customers(engine: Engine) -> dict[str, set[str]]:
+    """``product_customers`` as product -> customer keys (``cus_...`` or the lower-cased email)."""
+    with engine.begin() as conn:
+        rows = conn.execute(text(
+            "SELECT product_id, customer, email FROM product_customers WHERE account = '' AND NOT livemode"
+        )).all()
+    out: dict[str, set[str]] = {}
+    for product, customer, email in rows:
+        out.setdefault(product, set()).add(customer or (email or "").lower())
+    return out
+
+
+def snapshot(engine: Engine) -> list[tuple[Any, ...]]:
+    """Every purchase row without the indexer's own columns, in a stable order."""
+    c = db.purchases_t.c
+    columns = [col for col in db.purchases_t.columns if col.name not in ("id", "updated_at")]
+    with engine.begin() as conn:
+        return [tuple(r) for r in conn.execute(select(*columns).order_by(c.source_id, c.line_item_id))]
+
+
+def view(engine: Engine) -> list[tuple[Any, ...]]:
+    with engine.begin() as conn:
+        return [tuple(r) for r in conn.execute(text(
+            "SELECT * FROM product_customers ORDER BY product_id, id, currency"
+        ))]
+
+
+def run(engine: Engine, api: StripeAPI, **kwargs: Any) -> backfill.Result:
+    concurrency = kwargs.pop("concurrency", 4)
+    return backfill.run(engine, api, backfill.Request(**kwargs), concurrency=concurrency)
+
+
+class Crashing(StripeAPI):
+    """Dies (like ``kill -9`` would, mid-stream) on the ``after``-th list page of ``path``."""
+
+    def __init__(self, *args: Any, path: str, after: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.path, self.after, self.seen = path, after, 0
+
+    def page(self, path: str, params: Any, **kwargs: Any) -> stripe_api.Page:
+        if path == self.path:
+            self.seen += 1
+            if self.seen > self.after:
+                raise KeyboardInterrupt("killed")
+        return super().page(path, params, **kwargs)
+
+
+# --- tests ----------------------------------------------------------------------------------
+
+
+def test_full_backfill_gives_who_bought_what(engine: Engine, sandbox: Any, shop: History, small_pages: None) -> None:
+    sandbox.latency = 0.01  # as over a network: idle threads get the time to cut the sessions
+    api = client(sandbox)
+    result = run(engine, api)
+    assert customers(engine) == shop.expected
+    sessions = result.streams["sessions"]
+    assert sessions.objects == sum(1 for s in shop.store.sessions.values() if s.status == "complete")
+    assert sessions.shards > 1, "idle threads should have cut the sessions' range"
+    with engine.begin() as conn:
+        names = dict(conn.execute(select(db.products_t.c.id, db.products_t.c.name)).all())
+        # the 120 line items of one session were all read, past the embedded first page
+        collector = conn.execute(text("SELECT count(*) FROM purchases WHERE email = 'collector@example.com'")).scalar()
+    assert names[shop.products["stickers"]] == "Sticker Pack"
+    assert collector == 120
+
+
+def test_backfill_matches_generated_truth(engine: Engine, sandbox: Any) -> None:
+    generator = pytest.importorskip("indexer.sandbox.generator")
+    generator.generate(sandbox.store, 300, 0)
+    run(engine, client(sandbox), concurrency=8)
+    assert customers(engine) == generator.truth(sandbox.store)
+
+
+def test_rerun_of_finished_range_sends_nothing_and_changes_nothing(
+    engine: Engine, sandbox: Any, shop: History, small_pages: None
+) -> None:
+    api = client(sandbox)
+    until = int(time.time())
+    run(engine, api, until=until)
+    with engine.begin() as conn:
+        before = [tuple(r) for r in conn.execute(select(db.purchases_t).order_by(db.purchases_t.c.id))]
+    again = client(sandbox)
+    result = run(engine, again, until=until)
+    assert again.request_count == 0
+    assert result.objects == 0
+    with engine.begin() as conn:
+        after = [tuple(r) for r in conn.execute(select(db.purchases_t).order_by(db.purchases_t.c.id))]
+    assert after == before
+
+
+@pytest.mark.parametrize("path", ["/v1/checkout/sessions", "/v1/invoices"])
+def test_killed_backfill_resumes_with_no_gap_and_no_duplicate(
+    engine: Engine, sandbox: Any, shop: History, small_pages: None, path: str
+) -> None:
+    until = int(time.time())
+    crashing = Crashing("sk_test_backfill", api_base=sandbox.url, rate=500.0, path=path, after=3)
+    with pytest.raises(KeyboardInterrupt):
+        run(engine, crashing, until=until, concurrency=2)
+    stream = "sessions" if "sessions" in path else "invoices"
+    with engine.begin() as conn:
+        progress = checkpoints.load(conn, Scope("", False), stream, 0, until)
+    assert progress and not all(s.done for s in progress)
+    resumed = run(engine, client(sandbox), until=until, concurrency=2)
+    assert customers(engine) == shop.expected
+    # every object was listed exactly once over both runs
+    for name, stats in resumed.streams.items():
+        total = stats.objects_before + stats.objects
+        if name == "sessions":
+            assert total == sum(1 for s in shop.store.sessions.values() if s.status == "complete")
+        if name == "invoices":
+            assert total == sum(1 for i in shop.store.invoices.values() if i.status == "paid")
+    fresh_db = snapshot(engine)
+    with engine.begin() as conn:
+        dupes = conn.execute(text(
+            "SELECT count(*) FROM (SELECT source_id, line_item_id FROM purchases "
+            "GROUP BY source_id, line_item_id HAVING count(*) > 1) d"
+        )).scalar()
+    assert dupes == 0 and fresh_db
+
+
+def test_product_route_finds_the_same_customers(engine: Engine, sandbox: Any, shop: History) -> None:
+    for key in ("ebook", "course", "plan", "stickers"):
+        product = shop.products[key]
+        api = client(sandbox)
+        run(engine, api, product=product)
+        assert customers(engine).get(product) == shop.expected[product], key
+
+
+def test_product_route_through_links_only(engine: Engine, sandbox: Any, shop: History) -> None:
+    """Only link sessions, but of every link holding the product, and none of other links."""
+    product = shop.products["ebook"]
+    api = client(sandbox)
+    run(engine, api, product=product, links_only=True)
+    with engine.begin() as conn:
+        links = {r[0] for r in conn.execute(text("SELECT DISTINCT payment_link FROM purchases"))}
+    assert links == {shop.links["ebook"]}
+    link_buyers = {f"buyer{i}@example.com" for i in range(20)}
+    assert customers(engine)[product] == link_buyers
+
+
+def test_product_route_of_a_subscription_product_uses_its_subscriptions(
+    engine: Engine, sandbox: Any, shop: History
+) -> None:
+    api = client(sandbox)
+    run(engine, api, product=shop.products["plan"])
+    with engine.begin() as conn:
+        sources = {r[0] for r in conn.execute(text("SELECT DISTINCT source_type FROM purchases"))}
+    assert sources == {"invoice"}  # the session and its invoice are one payment: the invoice's rows
+    assert customers(engine) == {shop.products["plan"]: shop.expected[shop.products["plan"]]}
+
+
+def test_requests_stay_near_the_minimum(engine: Engine, sandbox: Any, small_pages: None) -> None:
+    """Pages of 5: the minimum is one page per 5 objects of each stream (plus line-item pages)."""
+    shop = history(sandbox.store, sessions=200)
+    api = client(sandbox)
+    result = run(engine, api, concurrency=4)
+    minimum = sum(-(-stats.objects // 5) for stats in result.streams.values())
+    extra_lines = 120 // 5  # the 120-item session: a page of the embedded list, then 23 more
+    assert customers(engine) == shop.expected
+    assert api.request_count <= 1.1 * (minimum + extra_lines) + 2
+
+
+def test_cli_rejects_bad_dates_with_one_line(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STRIPE_API_KEY", "sk_test_x")
+    assert main(["backfill", "--since", "2024-13-01"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "indexer backfill: --since must be a date as YYYY-MM-DD, got '2024-13-01'"
+    assert main(["backfill", "--since", "2024-05-02", "--until", "2024-05-01"]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_cli_needs_an_api_key(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    monkeypatch.delenv("STRIPE_API_KEY", raising=False)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'x.db'}")
+    assert main(["backfill"]) == 2
+    assert "STRIPE_API_KEY is not set" in capsys.readouterr().err
+
+
+def test_cli_backfill_prints_a_summary(
+    engine: Engine, sandbox: Any, shop: History, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.conftest import engine_url
+
+    monkeypatch.setenv("STRIPE_API_KEY", "sk_test_cli")
+    monkeypatch.setenv("STRIPE_API_BASE", sandbox.url)
+    monkeypatch.setenv("DATABASE_URL", engine_url(engine))
+    assert main(["backfill", "--rate", "500", "--concurrency", "3"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("backfill: products 4, sessions ")
+    assert customers(engine) == shop.expected
+
+
+def _unused() -> Iterator[None]:  # pragma: no cover - keeps typing imports honest
+    yield
