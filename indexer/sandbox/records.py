@@ -8,8 +8,8 @@ rendering to Stripe JSON happens in :mod:`render`.
 
 from __future__ import annotations
 
-import copy
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
 Meta = dict[str, str]
@@ -29,10 +29,25 @@ class Record:
     seq: int = 0
 
     def evolve(self, **changes: Any) -> Any:
-        new = copy.copy(self)
+        new = _copier(type(self))(self)
         for key, value in changes.items():
             setattr(new, key, value)
         return new
+
+
+_COPIERS: dict[type, Callable[[Any], Any]] = {}
+
+
+def _copier(cls: type) -> Callable[[Any], Any]:
+    """A compiled shallow copy for a slots dataclass: several times faster than copy.copy."""
+    fn = _COPIERS.get(cls)
+    if fn is None:
+        names = [f.name for f in fields(cls)]
+        body = "".join(f"    new.{n} = old.{n}\n" for n in names)
+        scope: dict[str, Any] = {"new_of": object.__new__, "cls": cls}
+        exec(f"def copy(old):\n    new = new_of(cls)\n{body}    return new\n", scope)
+        fn = _COPIERS[cls] = scope["copy"]
+    return fn
 
 
 @dataclass(slots=True)

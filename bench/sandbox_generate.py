@@ -1,0 +1,77 @@
+"""Seed-data generation speed and memory: ``generate(store, size)`` for 10k and 100k sessions.
+
+Usage: .venv/bin/python bench/sandbox_generate.py [--sizes 10000 100000] [--seed 0] [--profile]
+
+Each size runs in a fresh child process, so its peak RSS is its own (the interpreter and the
+imports included; the baseline line shows what those alone take). Target: 100,000 sessions in
+under 30 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+NOW = 1_790_000_000
+
+
+def one(size: int, seed: int, profile: bool) -> dict[str, object]:
+    from indexer.sandbox.generator import generate
+    from indexer.sandbox.store import Store
+
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    store = Store()
+    start = time.perf_counter()
+    if profile:
+        import cProfile
+        import pstats
+
+        prof = cProfile.Profile()
+        prof.enable()
+        out = generate(store, size, seed, now=NOW)
+        prof.disable()
+        pstats.Stats(prof, stream=sys.stderr).sort_stats("tottime").print_stats(25)
+    else:
+        out = generate(store, size, seed, now=NOW)
+    seconds = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    objects = out["objects"]
+    assert isinstance(objects, dict)
+    return {"size": size, "seconds": round(seconds, 2), "peak_rss_mb": round(peak / 1024, 1),
+            "baseline_rss_mb": round(base / 1024, 1), "sessions": objects["checkout.session"],
+            "events": objects["event"], "objects": sum(objects.values())}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--profile", action="store_true", help="cProfile each run (to stderr)")
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one is not None:
+        print(json.dumps(one(args.one, args.seed, args.profile)))
+        return 0
+    print(f"{'sessions':>9} {'seconds':>8} {'peak RSS MB':>12} {'base MB':>8} {'events':>9} "
+          f"{'objects':>9}  target: 100k sessions < 30 s")
+    for size in args.sizes:
+        cmd = [sys.executable, __file__, "--one", str(size), "--seed", str(args.seed)]
+        if args.profile:
+            cmd.append("--profile")
+        res = json.loads(subprocess.run(cmd, check=True,
+                                        stdout=subprocess.PIPE, text=True).stdout)
+        print(f"{res['sessions']:>9} {res['seconds']:>8} {res['peak_rss_mb']:>12} "
+              f"{res['baseline_rss_mb']:>8} {res['events']:>9} {res['objects']:>9}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

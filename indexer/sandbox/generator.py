@@ -1,0 +1,639 @@
+"""Deterministic seed data: about a year of realistic sales history, and the truth about it.
+
+:func:`generate` writes ~13 months of history into a :class:`~indexer.sandbox.store.Store`
+through :mod:`billing` only, so every object emits the events Stripe would, at the time it
+happened. Actions are kept in a time-ordered queue (a buyer completes a session minutes after
+opening it, a refund comes days later, a subscription renews at its period end), so records and
+events are written oldest first. The same ``size`` and ``seed`` (and ``now``) give the same ids
+and data.
+
+It covers every trap of ``NOTES.md`` section 10 that the index meets: one product sold through
+several prices (one-time and recurring, several currencies, a zero-decimal one) and several
+payment links; hosted sessions not from a link; guests known only by ``customer_details.email``
+in mixed case (one guest buys twice with different casing); sessions with more than 10 and more
+than 100 line items; subscription checkouts and their renewals; invoices paid with no Checkout
+Session (Elements), including amount-only lines and out-of-band payments; delayed payments that
+succeed and that fail; full, partial and two-step refunds; disputes; expired and still-open
+sessions; free and setup-mode sessions; test-mode and live-mode data; a Connect account; events
+at an old API version (the account upgraded from ``2025-02-24.acacia`` part way through); and
+product renames.
+
+:func:`truth` answers "who bought what" straight from the store's records, following
+CONTRACT.md "What counts as a purchase", independently of the indexer's code.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import heapq
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import billing as b
+from . import records as r
+from .store import Scope, Store
+
+OLD_API_VERSION = "2025-02-24.acacia"
+DAY = 86400
+HISTORY_DAYS = 395
+# Share of the history written before the account upgraded its API version.
+UPGRADE_AT = 0.45
+HUGE_LINES = 105
+LARGE_LINES = (11, 40)
+PARTS = HUGE_LINES + 15
+
+FIRST = ("Jenny", "Ana", "Luis", "Mei", "Omar", "Sofia", "Kenji", "Priya", "Lars", "Chloe",
+         "Ivan", "Fatima", "Noah", "Elif", "Mateo", "Yuki", "Amara", "Jonas", "Nadia", "Tomas")
+LAST = ("Rosen", "Silva", "Garcia", "Chen", "Haddad", "Rossi", "Tanaka", "Patel", "Berg",
+        "Martin", "Petrov", "Khan", "Smith", "Yilmaz", "Lopez", "Sato", "Okafor", "Weber",
+        "Novak", "Dubois")
+DOMAINS = ("example.com", "mail.test", "Example.org", "inbox.test")
+PRODUCTS = ("Pro Plan", "Video Course", "E-book", "Workshop Ticket", "Consulting Hour",
+            "Template Pack", "Icon Set", "Stock Photos", "Plugin License", "Support Add-on",
+            "Team Seat", "Masterclass", "Audio Pack", "Font Family", "Starter Kit",
+            "Coaching Session", "Newsletter Premium", "API Credits", "Design Review",
+            "Community Access")
+
+# Per-session kinds and their weights (of ``size``); forced cases are added on top.
+KINDS = (("link", 34), ("api", 22), ("subscription", 9), ("invoice_creation", 5),
+         ("delayed", 6), ("abandoned", 16), ("free", 2), ("setup", 1), ("known", 5))
+
+
+@dataclass(slots=True)
+class Shop:
+    """One scope's catalog and buyers: the platform in test or live mode, or a Connect account."""
+
+    scope: Scope
+    name: str
+    star: r.Product | None = None
+    products: list[r.Product] = field(default_factory=list)
+    one_time: dict[str, list[r.Price]] = field(default_factory=dict)
+    recurring: list[r.Price] = field(default_factory=list)
+    star_prices: list[r.Price] = field(default_factory=list)
+    parts: list[r.Price] = field(default_factory=list)
+    free: r.Price | None = None
+    links: list[r.PaymentLink] = field(default_factory=list)
+    customers: list[r.Customer] = field(default_factory=list)
+    guests: list[tuple[str, str]] = field(default_factory=list)
+    charges: list[str] = field(default_factory=list)
+
+
+class Generator:
+    """Writes the history of :func:`generate`; actions run in time order from a heap."""
+
+    def __init__(self, store: Store, size: int, seed: int, now: int) -> None:
+        self.store = store
+        self.size = max(size, 1)
+        self.rng = random.Random(f"sandbox-generator:{seed}")
+        self.now = now
+        self.start = now - HISTORY_DAYS * DAY
+        self.upgrade_at = self.start + int(HISTORY_DAYS * DAY * UPGRADE_AT)
+        self.current_version = store.api_version
+        self._queue: list[tuple[int, int, Callable[..., None], tuple[Any, ...]]] = []
+        self._seq = 0
+        self.counts: dict[str, int] = {}
+        self.highlights: dict[str, Any] = {}
+
+    # -- scheduling ------------------------------------------------------------------------
+    def at(self, t: int, fn: Callable[..., None], *args: Any) -> None:
+        """Runs ``fn(ctx_time, *args)`` at ``t``; what would happen after ``now`` never does."""
+        if t <= self.now:
+            self._seq += 1
+            heapq.heappush(self._queue, (t, self._seq, fn, args))
+
+    def run(self) -> None:
+        store = self.store
+        store.api_version = OLD_API_VERSION
+        try:
+            while self._queue:
+                t, _, fn, args = heapq.heappop(self._queue)
+                if t >= self.upgrade_at and store.api_version == OLD_API_VERSION:
+                    store.api_version = self.current_version
+                fn(t, *args)
+        finally:
+            store.api_version = self.current_version
+
+    def ctx(self, shop: Shop, t: int) -> b.Ctx:
+        return b.Ctx(self.store, shop.scope, now=t)
+
+    def count(self, key: str, n: int = 1) -> None:
+        self.counts[key] = self.counts.get(key, 0) + n
+
+    def when(self, recent: float = 0.0) -> int:
+        """A moment in the history, denser towards the present (a growing business)."""
+        span = self.now - self.start - 2 * DAY
+        u = self.rng.random() ** 0.7
+        return self.start + 2 * DAY + int(span * (recent + (1 - recent) * u))
+
+    # -- the plan ----------------------------------------------------------------------------
+    def plan(self) -> None:
+        rng = self.rng
+        account = self.store.new_id("acct")
+        self.highlights["connect_account"] = account
+        shops = [
+            (Shop((False, None), "test"), 0.84, 1.0),
+            (Shop((True, None), "live"), 0.11, 0.4),
+            (Shop((False, account), "connect"), 0.05, 0.2),
+        ]
+        for shop, _, scale in shops:
+            self.at(self.start, self.build_catalog, shop, scale)
+        main = shops[0][0]
+        kinds = [k for k, _ in KINDS]
+        weights = [w for _, w in KINDS]
+        for shop, share, _ in shops:
+            n = max(12, round(self.size * share))
+            for kind in rng.choices(kinds, weights, k=n):
+                self.at(self.when(), self.session, shop, kind)
+            # Every shop has at least one of each kind that matters for the index.
+            for kind in ("link", "api", "subscription", "delayed", "abandoned", "known"):
+                self.at(self.when(0.2), self.session, shop, kind)
+            self.at(self.now - rng.randint(3600, 20 * 3600), self.session, shop, "open")
+            for _ in range(max(2, round(self.size * share / 12))):
+                self.at(self.when(), self.elements_invoice, shop)
+        for _ in range(max(3, self.size // 150)):
+            self.at(self.when(), self.session, main, "large")
+        for _ in range(max(2, self.size // 4000)):
+            self.at(self.when(), self.session, main, "huge")
+        for _ in range(max(2, self.size // 3000)):
+            self.at(self.when(), self.session, main, "delayed_fail")
+        # The guest who comes back with different casing, before and after the API upgrade.
+        self.at(self.start + 20 * DAY, self.guest_twice, main, "Jenny.Rosen@Example.COM")
+        self.at(self.upgrade_at + 20 * DAY, self.guest_twice, main, "jenny.rosen@example.com")
+        self.highlights["guest_email"] = "jenny.rosen@example.com"
+        for _ in range(max(2, self.size // 5000)):
+            self.at(self.when(), self.pending_items_invoice, main)
+        for frac in (0.3, 0.75):
+            self.at(self.start + int((self.now - self.start) * frac), self.rename_star, main)
+
+    # -- catalog -----------------------------------------------------------------------------
+    def build_catalog(self, t: int, shop: Shop, scale: float) -> None:
+        rng = self.rng
+        ctx = self.ctx(shop, t)
+        star = b.create_product(ctx, f"{shop.name.title()} Annual Conference Pass",
+                                description="The product sold every possible way.")
+        shop.star = star
+        self.highlights.setdefault("star_products", {})[shop.name] = star.id
+        if shop.name == "test":
+            self.highlights["star_product"] = star.id
+        specs = [("usd", 19900, None), ("eur", 18900, None), ("gbp", 16900, None),
+                 ("jpy", 29800, None), ("usd", 2900, "month"), ("eur", 24900, "year")]
+        for currency, amount, interval in specs:
+            price = b.create_price(ctx, star, currency, amount, interval=interval,
+                                   nickname=f"{currency}-{interval or 'once'}")
+            shop.star_prices.append(price)
+            self._file_price(shop, price)
+        b.update_product(ctx, star, default_price=shop.star_prices[0].id)
+        shop.star = self.store.products[star.id]
+        n_products = max(4, round((8 + self.size // 800) * scale))
+        n_products = min(n_products, 400)
+        for i in range(n_products):
+            name = PRODUCTS[i % len(PRODUCTS)] + ("" if i < len(PRODUCTS) else f" {i // len(PRODUCTS) + 1}")
+            prod = b.create_product(ctx, name)
+            shop.products.append(prod)
+            for currency in rng.sample(("usd", "usd", "eur", "gbp"), k=rng.randint(1, 2)):
+                amount = rng.choice((500, 900, 1500, 2500, 4900, 9900, 14900))
+                price = b.create_price(ctx, prod, currency, amount)
+                self._file_price(shop, price)
+            if rng.random() < 0.3:
+                interval = rng.choice(("month", "month", "year"))
+                amount = rng.choice((900, 1900, 4900)) * (10 if interval == "year" else 1)
+                price = b.create_price(ctx, prod, rng.choice(("usd", "eur")), amount,
+                                       interval=interval)
+                self._file_price(shop, price)
+        if shop.name == "test":
+            for i in range(PARTS):
+                prod = b.create_product(ctx, f"Spare Part {i + 1:03d}")
+                shop.parts.append(b.create_price(ctx, prod, "usd", 100 + 25 * (i % 40)))
+        free_prod = b.create_product(ctx, f"{shop.name.title()} Free Sample")
+        shop.free = b.create_price(ctx, free_prod, "usd", 0)
+        # Several payment links for the star product, and a few for the rest of the catalog.
+        usd, eur, gbp, jpy, monthly, yearly = shop.star_prices
+        other = self._price(shop, "usd")
+        link_specs: list[tuple[list[r.Line], dict[str, Any]]] = [
+            ([(usd.id, 1, star.name)], {}),
+            ([(eur.id, 1, star.name)], {"customer_creation": "always"}),
+            ([(gbp.id, 1, star.name)], {}),
+            ([(jpy.id, 1, star.name)], {}),
+            ([(monthly.id, 1, star.name)], {}),
+            ([(yearly.id, 1, star.name)], {}),
+            ([(usd.id, 1, star.name), (other.id, 2, self._name(other))],
+             {"invoice_creation": True, "customer_creation": "always"}),
+        ]
+        for _ in range(max(2, n_products // 3)):
+            price = self._price(shop, rng.choice(("usd", "eur", "gbp")))
+            link_specs.append(([(price.id, 1, self._name(price))], {}))
+        for lines, fields in link_specs:
+            shop.links.append(b.create_payment_link(ctx, lines, **fields))
+        for prod in rng.sample(shop.products, k=max(1, len(shop.products) // 10)):
+            self.at(self.when(), self.rename, shop, prod.id)
+
+    def _file_price(self, shop: Shop, price: r.Price) -> None:
+        if price.interval:
+            shop.recurring.append(price)
+        else:
+            shop.one_time.setdefault(price.currency, []).append(price)
+
+    def _price(self, shop: Shop, currency: str) -> r.Price:
+        prices = shop.one_time.get(currency) or shop.one_time["usd"]
+        return self.rng.choice(prices)
+
+    def _name(self, price: r.Price) -> str:
+        return self.store.products[price.product].name
+
+    def rename(self, t: int, shop: Shop, product_id: str) -> None:
+        prod = self.store.products[product_id]
+        b.update_product(self.ctx(shop, t), prod, name=prod.name + " (2nd edition)")
+        self.count("product_renames")
+
+    def rename_star(self, t: int, shop: Shop) -> None:
+        assert shop.star is not None
+        prod = self.store.products[shop.star.id]
+        year = 2025 + self.counts.get("star_renames", 0)
+        b.update_product(self.ctx(shop, t), prod, name=f"Annual Conference Pass {year}",
+                         metadata={"edition": str(year)})
+        self.count("star_renames")
+        self.count("product_renames")
+
+    # -- buyers ------------------------------------------------------------------------------
+    def person(self) -> tuple[str, str]:
+        rng = self.rng
+        first, last = rng.choice(FIRST), rng.choice(LAST)
+        email = f"{first}.{last}{rng.randint(1, 9999)}@{rng.choice(DOMAINS)}"
+        return f"{first} {last}", email
+
+    def guest(self, shop: Shop) -> tuple[str, str]:
+        """A guest's name and email as typed this time: returning guests vary the casing."""
+        rng = self.rng
+        if shop.guests and rng.random() < 0.25:
+            name, email = rng.choice(shop.guests)
+            local, _, domain = email.partition("@")
+            email = rng.choice((email.lower(), email.upper(), f"{local.title()}@{domain.lower()}"))
+            self.count("returning_guests")
+            return name, email
+        name, email = self.person()
+        shop.guests.append((name, email))
+        return name, email
+
+    def customer(self, shop: Shop, t: int) -> r.Customer:
+        if shop.customers and self.rng.random() < 0.6:
+            return self.store.customers[self.rng.choice(shop.customers).id]
+        name, email = self.person()
+        cus = b.create_customer(self.ctx(shop, t), email=email.lower(), name=name)
+        shop.customers.append(cus)
+        return cus
+
+    # -- checkout ----------------------------------------------------------------------------
+    def session(self, t: int, shop: Shop, kind: str) -> None:
+        rng = self.rng
+        ctx = self.ctx(shop, t)
+        fields: dict[str, Any] = {"success_url": "https://shop.example.com/thanks",
+                                  "cancel_url": "https://shop.example.com/cart"}
+        mode = "payment"
+        outcome = "paid"
+        guest = True
+        if kind in ("link", "delayed", "delayed_fail") and rng.random() < 0.7:
+            link = rng.choice(shop.links)
+            lines = list(link.lines)
+            fields.update(payment_link=link.id, customer_creation=link.customer_creation,
+                          invoice_creation=link.invoice_creation)
+            if any(self.store.prices[p].interval for p, _, _ in lines):
+                mode = "subscription"
+                fields.pop("customer_creation")
+                fields.pop("invoice_creation")
+        elif kind == "subscription":
+            mode = "subscription"
+            price = rng.choice(shop.recurring)
+            lines = [(price.id, 1, self._name(price))]
+            if rng.random() < 0.3:
+                fee = self._price(shop, price.currency)
+                lines.append((fee.id, 1, self._name(fee)))
+            if rng.random() < 0.5:
+                fields["customer"] = self.customer(shop, t).id
+        elif kind == "free":
+            assert shop.free is not None
+            lines = [(shop.free.id, 1, self._name(shop.free))]
+        elif kind == "setup":
+            mode = "setup"
+            lines = []
+            fields["currency"] = "usd"
+            fields["customer"] = self.customer(shop, t).id
+        elif kind in ("large", "huge"):
+            n = HUGE_LINES if kind == "huge" else rng.randint(*LARGE_LINES)
+            lines = [(p.id, rng.randint(1, 3), self._name(p)) for p in rng.sample(shop.parts, n)]
+            self.count("sessions_over_100_lines" if n > 100 else "sessions_over_10_lines")
+        else:
+            currency = rng.choice(("usd", "usd", "eur", "gbp"))
+            if kind == "delayed" or kind == "delayed_fail":
+                currency = rng.choice(("usd", "eur"))
+            pool = shop.one_time.get(currency) or shop.one_time["usd"]
+            picked = rng.sample(pool, k=min(len(pool), rng.randint(1, 4)))
+            star = next((p for p in shop.star_prices
+                         if p.currency == picked[0].currency and not p.interval), None)
+            if star is not None and star not in picked and rng.random() < 0.3:
+                picked[0] = star
+            lines = [(p.id, rng.choice((1, 1, 1, 2, 3)), self._name(p)) for p in picked]
+            if kind == "known":
+                fields["customer"] = self.customer(shop, t).id
+            elif kind == "invoice_creation":
+                fields.update(invoice_creation=True, customer_creation="always")
+            elif rng.random() < 0.25:
+                fields["customer_creation"] = "always"
+            if rng.random() < 0.3:
+                name, email = self.guest(shop)
+                fields["customer_email"] = email
+        if kind in ("delayed", "delayed_fail"):
+            fields["payment_method_types"] = ("card", "sepa_debit" if self._currency(lines) == "eur"
+                                              else "us_bank_account")
+            outcome = "delayed"
+        if fields.get("customer") or fields.get("customer_creation") == "always" or mode != "payment":
+            guest = False
+        sess = b.create_session(ctx, mode, lines, **fields)
+        self.count("sessions")
+        self.count(f"sessions_{mode}")
+        if fields.get("payment_link"):
+            self.count("sessions_from_links")
+        if kind in ("abandoned", "open"):
+            self.at(sess.expires_at, self.expire, shop, sess.id)
+            return
+        name, email = self.guest(shop) if guest else self.person()
+        if sess.customer_email and guest:
+            email = sess.customer_email
+        later = t + rng.randint(30, 1200)
+        self.at(later, self.complete, shop, sess.id, email, name, outcome, kind)
+
+    def _currency(self, lines: list[r.Line]) -> str:
+        return self.store.prices[lines[0][0]].currency if lines else "usd"
+
+    def guest_twice(self, t: int, shop: Shop, email: str) -> None:
+        price = shop.star_prices[0]
+        ctx = self.ctx(shop, t)
+        sess = b.create_session(ctx, "payment", [(price.id, 1, self._name(price))],
+                                success_url="https://shop.example.com/thanks")
+        self.count("sessions")
+        self.count("sessions_payment")
+        self.at(t + 300, self.complete, shop, sess.id, email, "Jenny Rosen", "paid", "api")
+
+    def complete(self, t: int, shop: Shop, sess_id: str, email: str, name: str, outcome: str,
+                 kind: str) -> None:
+        ctx = self.ctx(shop, t)
+        sess = b.complete_session(ctx, self.store.sessions[sess_id], email=email, name=name,
+                                  outcome=outcome)
+        if sess.customer is None:
+            self.count("guest_checkouts")
+        if outcome == "delayed":
+            succeeded = kind != "delayed_fail" and self.rng.random() < 0.75
+            self.at(t + self.rng.randint(2 * DAY, 5 * DAY), self.settle, shop, sess_id, succeeded)
+            return
+        self.after_payment(t, shop, sess)
+
+    def settle(self, t: int, shop: Shop, sess_id: str, succeeded: bool) -> None:
+        sess = b.settle_session(self.ctx(shop, t), self.store.sessions[sess_id], succeeded)
+        self.count("delayed_succeeded" if succeeded else "delayed_failed")
+        if succeeded:
+            self.after_payment(t, shop, sess)
+
+    def expire(self, t: int, shop: Shop, sess_id: str) -> None:
+        b.expire_session(self.ctx(shop, t), self.store.sessions[sess_id])
+        self.count("sessions_expired")
+
+    def after_payment(self, t: int, shop: Shop, sess: r.Session) -> None:
+        """What may follow a paid session: renewals, a refund, a dispute."""
+        store = self.store
+        if sess.mode == "subscription" and sess.subscription:
+            sub = store.subscriptions[sess.subscription]
+            self.at(sub.current_period_end, self.renew, shop, sub.id)
+            inv = store.invoices[sess.invoice] if sess.invoice else None
+            self.maybe_refund(t, shop, inv.charge if inv else None)
+        elif sess.payment_intent:
+            self.maybe_refund(t, shop, store.payment_intents[sess.payment_intent].latest_charge)
+
+    # -- money back --------------------------------------------------------------------------
+    def maybe_refund(self, t: int, shop: Shop, charge_id: str | None) -> None:
+        if charge_id is None:
+            return
+        roll = self.rng.random()
+        later = t + self.rng.randint(DAY, 40 * DAY)
+        if roll < 0.04:
+            self.at(later, self.refund, shop, charge_id, "full")
+        elif roll < 0.065:
+            self.at(later, self.refund, shop, charge_id, "partial")
+        elif roll < 0.075:
+            self.at(later, self.refund, shop, charge_id, "partial_then_rest")
+        elif roll < 0.087:
+            self.at(later, self.dispute, shop, charge_id)
+
+    def refund(self, t: int, shop: Shop, charge_id: str, how: str) -> None:
+        charge = self.store.charges[charge_id]
+        if charge.status != "succeeded" or charge.amount_refunded >= charge.amount:
+            return
+        ctx = self.ctx(shop, t)
+        if how == "full":
+            b.create_refund(ctx, charge, reason="requested_by_customer")
+            self.count("refunds_full")
+            return
+        part = max(1, charge.amount // self.rng.choice((2, 3, 4)))
+        b.create_refund(ctx, charge, amount=part, reason="requested_by_customer")
+        self.count("refunds_partial")
+        if how == "partial_then_rest":
+            self.at(t + self.rng.randint(DAY, 10 * DAY), self.refund, shop, charge_id, "full")
+
+    def dispute(self, t: int, shop: Shop, charge_id: str) -> None:
+        charge = self.store.charges[charge_id]
+        if charge.disputed or charge.amount_refunded:
+            return
+        reason = self.rng.choice(("fraudulent", "product_not_received", "duplicate"))
+        dispute = b.create_dispute(self.ctx(shop, t), charge, reason=reason)
+        self.count("disputes")
+        roll = self.rng.random()
+        if roll < 0.8:
+            self.at(t + self.rng.randint(7 * DAY, 30 * DAY), self.close_dispute, shop,
+                    dispute.id, roll < 0.45)
+
+    def close_dispute(self, t: int, shop: Shop, dispute_id: str, won: bool) -> None:
+        b.close_dispute(self.ctx(shop, t), self.store.disputes[dispute_id], won)
+        self.count("disputes_won" if won else "disputes_lost")
+
+    # -- subscriptions and invoices ----------------------------------------------------------
+    def renew(self, t: int, shop: Shop, sub_id: str) -> None:
+        sub = self.store.subscriptions[sub_id]
+        ctx = self.ctx(shop, t)
+        if self.rng.random() < 0.22:
+            b.cancel_subscription(ctx, sub)
+            self.count("subscriptions_canceled")
+            return
+        inv = b.advance_subscription(ctx, sub)
+        self.count("renewals")
+        self.maybe_refund(t, shop, inv.charge)
+        self.at(self.store.subscriptions[sub_id].current_period_end, self.renew, shop, sub_id)
+
+    def elements_invoice(self, t: int, shop: Shop) -> None:
+        """An invoice paid through Elements or the hosted invoice page: no Checkout Session."""
+        rng = self.rng
+        cus = self.customer(shop, t)
+        if rng.random() < 0.1:
+            # Like the stripe-cli trigger: a customer with no email, an amount-only line.
+            cus = b.create_customer(self.ctx(shop, t), description="(created by seed data)")
+        ctx = self.ctx(shop, t)
+        pool = shop.one_time.get(rng.choice(("usd", "usd", "eur"))) or shop.one_time["usd"]
+        currency = pool[0].currency
+        inv = b.create_invoice(ctx, cus, currency=currency, auto_advance=False)
+        for price in rng.sample(pool, k=min(len(pool), rng.randint(1, 2))):
+            b.create_invoice_item(ctx, cus, price=price, quantity=rng.randint(1, 3), invoice=inv)
+        if rng.random() < 0.3 or cus.email is None:
+            b.create_invoice_item(ctx, cus, amount=2000, currency=currency,
+                                  description="Setup fee", invoice=inv)
+            self.count("invoices_with_amount_only_lines")
+        self.count("elements_invoices")
+        self.at(t + rng.randint(60, 3600), self.finish_invoice, shop, inv.id)
+
+    def pending_items_invoice(self, t: int, shop: Shop) -> None:
+        """Invoice items created first, then swept into a new invoice (``include``)."""
+        cus = self.customer(shop, t)
+        ctx = self.ctx(shop, t)
+        for _ in range(2):
+            b.create_invoice_item(ctx, cus, price=self._price(shop, "usd"))
+        inv = b.create_invoice(ctx, cus, include_pending=True)
+        self.count("elements_invoices")
+        self.at(t + 600, self.finish_invoice, shop, inv.id)
+
+    def finish_invoice(self, t: int, shop: Shop, inv_id: str) -> None:
+        ctx = self.ctx(shop, t)
+        inv = b.finalize_invoice(ctx, self.store.invoices[inv_id])
+        roll = self.rng.random()
+        if roll < 0.12:
+            self.count("invoices_left_open")
+            return
+        self.at(t + self.rng.randint(60, 3 * DAY), self.pay_invoice, shop, inv.id, roll < 0.18)
+
+    def pay_invoice(self, t: int, shop: Shop, inv_id: str, out_of_band: bool) -> None:
+        inv = b.pay_invoice(self.ctx(shop, t), self.store.invoices[inv_id],
+                            paid_out_of_band=out_of_band)
+        self.count("invoices_paid_out_of_band" if out_of_band else "elements_invoices_paid")
+        self.maybe_refund(t, shop, inv.charge)
+
+
+def generate(store: Store, size: int = 1000, seed: int = 0, *, now: int | None = None
+             ) -> dict[str, Any]:
+    """Fills ``store`` with ~13 months of history ending at ``now``; returns a summary.
+
+    ``size`` is about the number of checkout sessions. Ids come from a factory reseeded from
+    ``seed``, so call it on an empty store for reproducible ids.
+    """
+    now = store.now() if now is None else now
+    digest = hashlib.sha256(f"sandbox-generator-ids:{seed}".encode()).digest()
+    store.ids.reseed(int.from_bytes(digest[:8], "big"))
+    gen = Generator(store, size, seed, now)
+    # Millions of small, acyclic records: the cyclic collector would rescan them all over
+    # again as they pile up (most of the time of a large run); nothing here makes cycles.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        gen.plan()
+        gen.run()
+    finally:
+        if collecting:
+            gc.enable()
+    gc.freeze()
+    return summary(store, gen)
+
+
+def summary(store: Store, gen: Generator) -> dict[str, Any]:
+    by_version: dict[str, int] = {}
+    for event in store.events.values():
+        by_version[event.api_version] = by_version.get(event.api_version, 0) + 1
+    statuses: dict[str, int] = {}
+    for sess in store.sessions.values():
+        key = f"{sess.status}/{sess.payment_status}"
+        statuses[key] = statuses.get(key, 0) + 1
+    return {
+        "now": gen.now,
+        "since": gen.start,
+        "api_version_upgraded_at": gen.upgrade_at,
+        "objects": {kind: len(coll) for kind, coll in store.collections.items()},
+        "sessions_by_status": dict(sorted(statuses.items())),
+        "events_by_api_version": by_version,
+        "counts": dict(sorted(gen.counts.items())),
+        **gen.highlights,
+    }
+
+
+# -- the truth ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Purchase:
+    """One purchased product, read from the store's records (not from rendered JSON)."""
+
+    source: str
+    product: str
+    customer: str
+    charge: str | None
+    fully_refunded: bool
+
+
+def purchases(store: Store, *, live: bool = False, account: str | None = None) -> list[Purchase]:
+    """Every (source, product) purchase of one mode and account, per CONTRACT.md.
+
+    A complete session paid or needing no payment counts, and so does a paid invoice; a
+    session and the invoice it created are one payment but name the same products and
+    customer, so sets built from both come out the same. Guests are their lower-cased email.
+    """
+    out: list[Purchase] = []
+    with store.lock:
+        sessions = list(store.sessions.values())
+        invoices = list(store.invoices.values())
+    for sess in sessions:
+        if sess.live != live or sess.account != account or sess.status != "complete":
+            continue
+        if sess.payment_status not in ("paid", "no_payment_required"):
+            continue
+        who = sess.customer or (sess.email or "").lower()
+        charge = None
+        if sess.payment_intent:
+            charge = store.payment_intents[sess.payment_intent].latest_charge
+        elif sess.invoice:
+            charge = store.invoices[sess.invoice].charge
+        refunded = _fully_refunded(store, charge)
+        for price_id, _, _ in sess.lines:
+            out.append(Purchase(sess.id, store.prices[price_id].product, who, charge, refunded))
+    for inv in invoices:
+        if inv.live != live or inv.account != account or inv.status != "paid":
+            continue
+        refunded = _fully_refunded(store, inv.charge)
+        for line in inv.lines:
+            product = line.product or (store.prices[line.price].product if line.price else None)
+            if product is not None and inv.customer is not None:
+                out.append(Purchase(inv.id, product, inv.customer, inv.charge, refunded))
+    return out
+
+
+def _fully_refunded(store: Store, charge_id: str | None) -> bool:
+    if charge_id is None:
+        return False
+    charge = store.charges[charge_id]
+    return charge.amount > 0 and charge.amount_refunded >= charge.amount
+
+
+def truth(store: Store, *, live: bool = False, account: str | None = None,
+          include_refunded: bool = False) -> dict[str, set[str]]:
+    """Product id -> customer keys (``cus_...`` or a guest's lower-cased email).
+
+    By default a (product, customer) pair whose every purchase was fully refunded is left out,
+    as in the ``product_customers`` view and the query API; ``include_refunded=True`` keeps it.
+    """
+    out: dict[str, set[str]] = {}
+    for p in purchases(store, live=live, account=account):
+        if include_refunded or not p.fully_refunded:
+            out.setdefault(p.product, set()).add(p.customer)
+    return out
+
+
+def refunded_pairs(store: Store, *, live: bool = False, account: str | None = None
+                   ) -> set[tuple[str, str]]:
+    """(product, customer) pairs that bought, but every one of whose purchases was refunded."""
+    every = truth(store, live=live, account=account, include_refunded=True)
+    kept = truth(store, live=live, account=account)
+    return {(prod, who) for prod, whos in every.items() for who in whos - kept.get(prod, set())}
