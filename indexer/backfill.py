@@ -33,6 +33,7 @@ from sqlalchemy import Connection, Engine
 
 from indexer import checkpoints, db, purchases
 from indexer.checkpoints import Scope, Shard
+from indexer.errors import NotFound, StripeError
 from indexer.stripe_api import StripeAPI
 
 log = logging.getLogger(__name__)
@@ -412,7 +413,12 @@ def product_phases(
     * Refunds and disputes: all of them (few, and a refund names no product).
     """
     account = job.scope.account
-    found = api.retrieve(f"/v1/products/{product}", account=account)
+    try:
+        found = api.retrieve(f"/v1/products/{product}", account=account)
+    except StripeError as exc:
+        if getattr(exc.__cause__, "http_status", None) == 404:
+            raise NotFound(f"no such product: {product}", param="product") from exc
+        raise
     job.note_oldest(int(found.get("created") or EPOCH))
     with db.transaction(job.engine) as conn:
         db.write_products(conn, [purchases.product_row(found, account=account)])
