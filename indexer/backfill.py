@@ -235,6 +235,7 @@ class Backfill:
         self._queue: list[tuple[Stream, Shard]] = []
         self._jobs: dict[int, _Job] = {}
         self._error: BaseException | None = None
+        self._idle = 0
         # SQLite has one writer at a time anyway, and no advisory locks: without this, a
         # subscription's session and its invoice written at once could both keep their rows.
         self._write_lock: AbstractContextManager[Any] = (
@@ -311,14 +312,17 @@ class Backfill:
                 return job
             if not self._jobs:
                 return None
-            if not any(j.cut_wanted for j in self._jobs.values()):
+            self._idle += 1
+            wanted = sum(j.cut_wanted for j in self._jobs.values())
+            if wanted < self._idle:
                 best = max(
-                    (j for j in self._jobs.values() if j.stream.splittable),
+                    (j for j in self._jobs.values() if j.stream.splittable and not j.cut_wanted),
                     key=lambda j: j.objects_left(), default=None,
                 )
                 if best is not None and best.objects_left() >= MIN_OBJECTS_TO_SPLIT:
                     best.cut_wanted = True
             self._cond.wait(0.25)
+            self._idle -= 1
         return None
 
     def _fetch(self, job: _Job) -> None:
@@ -378,18 +382,16 @@ class Backfill:
 def full_phases(
     api: StripeAPI, job: Backfill, since: int, until: int
 ) -> list[list[tuple[Stream, int, int]]]:
-    """Everything: products (their whole history, for names), then the sessions, invoices,
-    refunds and disputes created in ``[since, until]``."""
+    """Everything: products (their whole history, for names; first, as their ``created`` times
+    guide the first cuts), the sessions, invoices, refunds and disputes of ``[since, until]``."""
     account = job.scope.account
-    return [
-        [(product_stream(api, account, job.note_oldest), EPOCH, until)],
-        [
-            (session_stream(api, account), since, until),
-            (invoice_stream(api, account), since, until),
-            (refund_stream(api, account), since, until),
-            (dispute_stream(api, account), since, until),
-        ],
-    ]
+    return [[
+        (product_stream(api, account, job.note_oldest), EPOCH, until),
+        (session_stream(api, account), since, until),
+        (invoice_stream(api, account), since, until),
+        (refund_stream(api, account), since, until),
+        (dispute_stream(api, account), since, until),
+    ]]
 
 
 #: Above this many subscriptions of a product, listing every paid invoice is cheaper than

@@ -1,0 +1,242 @@
+"""Backfill against a rate-limited, slow sandbox: requests vs the minimum, rate, misses, memory.
+
+Usage: .venv/bin/python bench/backfill.py [--sessions 20000] [--rate-limit 25] [--latency-ms 200]
+       [--concurrency 8] [--rss-sizes 10000 100000] [--database-url URL] [--skip-rate]
+
+1. Rate: seeds a sandbox with ``--sessions`` checkout sessions (plus their invoices, refunds...),
+   serves it from a forked child process with ``--rate-limit`` requests/s and ``--latency-ms``
+   per request, runs the real ``indexer backfill`` command against a fresh database and prints
+   the requests it made against the minimum for the data (one request per page of 100 of each
+   list, plus the pages of line items past the embedded first 10), the request rate achieved as
+   a share of the limit, and the objects missed (the index against ``generator.truth`` and the
+   store's paid sessions and invoices). A second, in-process pass with the database writes
+   switched off shows what the client alone sustains against the same limit.
+2. Memory: for each of ``--rss-sizes``, the peak RSS of ``indexer backfill`` (no latency, no
+   limit), which must stay flat as the history grows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from indexer.sandbox.generator import generate, truth  # noqa: E402
+from indexer.sandbox.server import SandboxServer  # noqa: E402
+from indexer.sandbox.store import Store  # noqa: E402
+
+KEY = "sk_test_bench"
+EMBEDDED = 10
+PAGE = 100
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def serve(store: Store, **knobs: Any) -> tuple[int, str]:
+    """Fork a child serving ``store``; returns its pid and base address."""
+    port = free_port()
+    pid = os.fork()
+    if pid == 0:  # the child: serve until killed
+        try:
+            SandboxServer(store, port=port, **knobs).serve_forever()
+        finally:
+            os._exit(0)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            urllib.request.urlopen(url + "/sandbox/stats", timeout=1).read()
+            return pid, url
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit("sandbox did not start")
+
+
+def stats(url: str) -> dict[str, Any]:
+    """The sandbox's counters; ``total`` counts only API requests (``/v1``), not these."""
+    body = json.loads(urllib.request.urlopen(url + "/sandbox/stats", timeout=10).read())
+    body["total"] = sum(n for family, n in body["requests"].items() if " /v1" in family)
+    return body
+
+
+def stop(pid: int) -> None:
+    os.kill(pid, signal.SIGTERM)
+    os.waitpid(pid, 0)
+
+
+def minimum_requests(store: Store) -> dict[str, int]:
+    """Pages of 100 per list, plus line-item pages past the embedded first 10."""
+
+    def mine(rec: Any) -> bool:
+        return not rec.live and rec.account is None
+
+    def pages(n: int) -> int:
+        return max(1, -(-n // PAGE))
+
+    def extra(lines: int) -> int:
+        return -(-(lines - EMBEDDED) // PAGE) if lines > EMBEDDED else 0
+
+    sessions = [s for s in store.sessions.values() if mine(s) and s.status == "complete"]
+    paid_sessions = [s for s in sessions if s.payment_status in ("paid", "no_payment_required")]
+    invoices = [i for i in store.invoices.values() if mine(i) and i.status == "paid"]
+    return {
+        "products": pages(sum(1 for p in store.products.values() if mine(p))),
+        "sessions": pages(len(sessions)),
+        "session line items": sum(extra(len(s.lines)) for s in paid_sessions),
+        "invoices": pages(len(invoices)),
+        "invoice lines": sum(extra(len(i.lines)) for i in invoices),
+        "refunds": pages(sum(1 for r in store.refunds.values() if mine(r))),
+        "disputes": pages(sum(1 for d in store.disputes.values() if mine(d))),
+    }
+
+
+def run_cli(url: str, database_url: str, concurrency: int, rate: float | None) -> tuple[float, int, str]:
+    """``indexer backfill`` as a child: seconds, peak RSS (KiB) and its summary line."""
+    env = {**os.environ, "STRIPE_API_KEY": KEY, "STRIPE_API_BASE": url, "DATABASE_URL": database_url}
+    subprocess.run([sys.executable, "-m", "indexer.cli", "migrate"], env=env, check=True,
+                   capture_output=True)
+    cmd = [sys.executable, "-m", "indexer.cli", "backfill", "--concurrency", str(concurrency)]
+    if rate:
+        cmd += ["--rate", str(rate)]
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        started = time.monotonic()
+        child = subprocess.Popen(cmd, env=env, stdout=out, stderr=err, text=True)
+        _, status, usage = os.wait4(child.pid, 0)  # reaps it: its own peak RSS, no other child's
+        seconds = time.monotonic() - started
+        out.seek(0)
+        err.seek(0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise SystemExit(f"backfill failed: {err.read().strip()[-2000:]}")
+        return seconds, usage.ru_maxrss, out.read().strip()
+
+
+def index_vs_truth(database_url: str, store: Store) -> dict[str, int]:
+    from sqlalchemy import text
+
+    from indexer import db
+
+    engine = db.make_engine(database_url)
+    with engine.begin() as conn:
+        sources = {r[0] for r in conn.execute(text("SELECT DISTINCT source_id FROM purchases "
+                                                   "WHERE account = '' AND NOT livemode"))}
+        pairs = conn.execute(text("SELECT product_id, customer, email FROM product_customers "
+                                  "WHERE account = '' AND NOT livemode")).all()
+    engine.dispose()
+    got: dict[str, set[str]] = {}
+    for product, customer, email in pairs:
+        got.setdefault(product, set()).add(customer or (email or "").lower())
+    want = truth(store)
+    missed_pairs = sum(len(want[p] - got.get(p, set())) for p in want)
+    extra_pairs = sum(len(got[p] - want.get(p, set())) for p in got)
+    paid_sessions = {s.id for s in store.sessions.values() if not s.live and s.account is None
+                     and s.status == "complete" and s.payment_status in ("paid", "no_payment_required")
+                     and not s.invoice and s.lines}
+    paid_invoices = {i.id for i in store.invoices.values() if not i.live and i.account is None
+                     and i.status == "paid" and i.lines}
+    return {
+        "sessions missed": len(paid_sessions - sources),
+        "invoices missed": len(paid_invoices - sources),
+        "customer pairs missed": missed_pairs,
+        "customer pairs extra": extra_pairs,
+    }
+
+
+def fetch_only(url: str, concurrency: int) -> tuple[int, float]:
+    """The same streams with writes switched off, in process: the client's own ceiling."""
+    from indexer import backfill, db
+    from indexer.stripe_api import StripeAPI
+
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = db.make_engine(f"sqlite:///{tmp}/f.db")
+        db.migrate(engine)
+        api = StripeAPI(KEY, api_base=url)
+        job = backfill.Backfill(engine, api, concurrency=concurrency)
+        phases = backfill.full_phases(api, job, backfill.EPOCH, int(time.time()))
+        phases = [[(replace(s, write=lambda conn, items: None), a, b) for s, a, b in p] for p in phases]
+        result = job.run(phases)
+        engine.dispose()
+    return result.requests, result.seconds
+
+
+def rate_bench(args: argparse.Namespace) -> None:
+    store = Store()
+    started = time.monotonic()
+    summary = generate(store, args.sessions, 0)
+    print(f"seeded {args.sessions} sessions in {time.monotonic() - started:.1f} s: "
+          f"{json.dumps({k: v for k, v in summary.items() if isinstance(v, int)})}")
+    minimum = minimum_requests(store)
+    least = sum(minimum.values())
+    print(f"minimum requests: {least} ({', '.join(f'{k} {v}' for k, v in minimum.items())})")
+    pid, url = serve(store, latency_ms=args.latency_ms, rate_limit=args.rate_limit)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            database_url = args.database_url or f"sqlite:///{tmp}/bench.db"
+            seconds, rss, line = run_cli(url, database_url, args.concurrency, None)
+            served = stats(url)
+            print(line)
+            made = served["total"] - served["rate_limited"]
+            print(f"requests made: {served['total']} ({served['rate_limited']} answered 429) = "
+                  f"{served['total'] / least:.3f} x the minimum; {made / least:.3f} x without the 429s")
+            print(f"rate: {served['total'] / seconds:.1f} req/s over {seconds:.1f} s = "
+                  f"{100 * served['total'] / seconds / args.rate_limit:.0f}% of the {args.rate_limit:g}/s limit"
+                  f" (whole command, start-up and database writes included); peak RSS {rss / 1024:.0f} MiB")
+            print(f"missed: {json.dumps(index_vs_truth(database_url, store))}")
+        before = stats(url)["total"]
+        requests, fetch_seconds = fetch_only(url, args.concurrency)
+        after = stats(url)
+        print(f"fetch only (writes off): {after['total'] - before} requests in {fetch_seconds:.1f} s = "
+              f"{100 * (after['total'] - before) / fetch_seconds / args.rate_limit:.0f}% of the limit")
+    finally:
+        stop(pid)
+
+
+def rss_bench(args: argparse.Namespace) -> None:
+    for size in args.rss_sizes:
+        store = Store()
+        generate(store, size, 0)
+        pid, url = serve(store)
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                database_url = f"sqlite:///{tmp}/rss.db"
+                seconds, rss, line = run_cli(url, database_url, args.concurrency, 100000.0)
+                print(f"{size} sessions: {line}; {seconds:.1f} s; peak RSS of `indexer backfill` "
+                      f"{rss / 1024:.0f} MiB")
+        finally:
+            stop(pid)
+        del store
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sessions", type=int, default=20000)
+    parser.add_argument("--rate-limit", type=float, default=25.0)
+    parser.add_argument("--latency-ms", type=float, default=200.0)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--rss-sizes", type=int, nargs="*", default=[10000, 100000])
+    parser.add_argument("--database-url", help="default: a fresh SQLite file")
+    parser.add_argument("--skip-rate", action="store_true")
+    args = parser.parse_args()
+    if not args.skip_rate:
+        rate_bench(args)
+    if args.rss_sizes:
+        rss_bench(args)
+
+
+if __name__ == "__main__":
+    main()
