@@ -1,10 +1,13 @@
 """Seed-data generation speed and memory: ``generate(store, size)`` for 10k and 100k sessions.
 
 Usage: .venv/bin/python bench/sandbox_generate.py [--sizes 10000 100000] [--seed 0] [--profile]
+       [--webhooks SIZE [--concurrency 4] [--compact]]
 
 Each size runs in a fresh child process, so its peak RSS is its own (the interpreter and the
 imports included; the baseline line shows what those alone take). Target: 100,000 sessions in
-under 30 s.
+under 30 s. ``--webhooks SIZE`` also delivers the whole history of a SIZE-session store as
+signed webhooks to a minimal receiver in another process (which verifies each signature) and
+prints events/s.
 """
 
 from __future__ import annotations
@@ -50,13 +53,74 @@ def one(size: int, seed: int, profile: bool) -> dict[str, object]:
             "events": objects["event"], "objects": sum(objects.values())}
 
 
+RECEIVER = r"""
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+sys.path.insert(0, sys.argv[1])
+from indexer import signatures
+
+class H(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        signatures.verify(body, self.headers["Stripe-Signature"], ("whsec_bench",))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *a):
+        pass
+
+srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
+print(srv.server_address[1], flush=True)
+srv.serve_forever()
+"""
+
+
+def deliver(size: int, seed: int, concurrency: int, pretty: bool) -> None:
+    from indexer.sandbox.generator import generate
+    from indexer.sandbox.store import Store
+    from indexer.sandbox.webhooks import WebhookSender
+
+    store = Store()
+    generate(store, size, seed, now=NOW)
+    proc = subprocess.Popen([sys.executable, "-c", RECEIVER, str(ROOT)], stdout=subprocess.PIPE,
+                            text=True)
+    try:
+        assert proc.stdout is not None
+        port = int(proc.stdout.readline())
+        sender = WebhookSender(store, f"http://127.0.0.1:{port}/webhooks/stripe", "whsec_bench",
+                               concurrency=concurrency, pretty=pretty)
+        start = time.perf_counter()
+        sender.start()
+        idle = sender.wait_idle(600)
+        seconds = time.perf_counter() - start
+        sender.stop()
+    finally:
+        proc.terminate()
+        proc.wait()
+    st = sender.status()
+    print(f"webhooks: {st['delivered']} of {len(store.events)} events delivered in {seconds:.1f} s "
+          f"= {st['delivered'] / seconds:.0f} events/s ({concurrency} threads, "
+          f"{'pretty' if pretty else 'compact'} JSON; failed "
+          f"{st['failed']}, retries {st['retries']}{'' if idle else ', NOT idle'})")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--profile", action="store_true", help="cProfile each run (to stderr)")
+    parser.add_argument("--webhooks", type=int, metavar="SIZE",
+                        help="deliver a SIZE-session history as webhooks and time it")
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--compact", action="store_true", help="compact JSON bodies")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.webhooks:
+        deliver(args.webhooks, args.seed, args.concurrency, not args.compact)
     if args.one is not None:
         print(json.dumps(one(args.one, args.seed, args.profile)))
         return 0

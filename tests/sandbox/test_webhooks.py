@@ -120,6 +120,7 @@ def test_backlog_is_delivered_oldest_first_signed_and_then_live_events(receiver:
     assert status["pending"] == status["failed"] == status["retries"] == 0
     assert status["attempts"] == len(events)
     for headers, body in receiver.requests:
+        assert body.startswith(b'{\n  "id": "evt_')  # pretty-printed, as Stripe sends it
         assert headers["Content-Type"].startswith("application/json")
         sig = headers["Stripe-Signature"]
         assert signatures.verify(body, sig, (SECRET,)) > time.time() - 60
@@ -139,13 +140,15 @@ def test_backlog_is_delivered_oldest_first_signed_and_then_live_events(receiver:
 
 def test_no_backlog_sends_only_new_events(receiver: Receiver) -> None:
     store = small_store()
-    with sender(store, receiver, backlog=False) as ws:
+    with sender(store, receiver, backlog=False, pretty=False) as ws:
         b.create_customer(b.Ctx(store, (True, None)), email="live@example.com")
         assert ws.wait_idle(10)
     events = receiver.events()
     assert [e["type"] for e in events] == ["customer.created"]
     assert events[0]["livemode"] is True
-    assert ",v0=" not in receiver.requests[0][0]["Stripe-Signature"]
+    headers, body = receiver.requests[0]
+    assert ",v0=" not in headers["Stripe-Signature"]
+    assert b"\n" not in body and signatures.verify(body, headers["Stripe-Signature"], (SECRET,))
 
 
 def test_retries_after_500s_then_succeeds() -> None:
