@@ -27,7 +27,18 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, distinct, func, or_, select, tuple_
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Engine,
+    and_,
+    bindparam,
+    distinct,
+    func,
+    or_,
+    select,
+    tuple_,
+)
 from sqlalchemy.sql import ColumnElement, Select
 
 from indexer.db import products_t, purchases_t, transaction
@@ -323,7 +334,11 @@ def product_purchases(conn: Connection, product_id: str, filters: Filters, page:
     if page.cursor is not None:
         param = "ending_before" if page.backwards else "starting_after"
         row_id = _int_cursor(page.cursor, param)
-        at = conn.execute(select(p.purchased_at, p.id).where(*scope, p.id == row_id)).first()
+        # Bound as BIGINT: the cursor may exceed the id column's INTEGER, which PostgreSQL
+        # would refuse to cast (an error, where "no such purchase" is the answer).
+        at = conn.execute(
+            select(p.purchased_at, p.id).where(*scope, p.id == bindparam("row_id", row_id, type_=BigInteger()))
+        ).first()
         if at is None:
             raise UsageError(f"No such purchase: '{page.cursor}'", param=param)
         where.append(position > tuple_(*at) if page.backwards else position < tuple_(*at))

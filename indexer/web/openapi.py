@@ -24,10 +24,19 @@ def _query(name: str, schema: Schema, description: str) -> Schema:
     return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
 
 
-def _path(name: str, description: str) -> Schema:
+# What the parser takes as an id or a cursor: 1 to 512 characters, no control characters.
+IDENTIFIER: Schema = {"type": "string", "minLength": 1, "maxLength": 512, "pattern": "^[^\\u0000-\\u001f\\u007f]*$"}
+
+# Examples in the document; the fuzz test indexes purchases under exactly these ids.
+EXAMPLE_PRODUCT = "prod_QfHkVideoCourse"
+EXAMPLE_CUSTOMER = "cus_QfHkAnnLee01"
+EXAMPLE_EMAIL = "Jenny.Rosen@example.com"
+
+
+def _path(name: str, description: str, examples: list[str]) -> Schema:
     return {
         "name": name, "in": "path", "required": True, "description": description,
-        "schema": {"type": "string", "minLength": 1, "maxLength": 512},
+        "schema": {**IDENTIFIER, "examples": examples},
     }
 
 
@@ -208,10 +217,11 @@ def _operation(summary: str, description: str, path_param: Schema, list_ref: str
 
 
 def document() -> Schema:
-    key = {"type": "string", "minLength": 1, "maxLength": 512}
-    product = _path("product", "A product id (`prod_...`).")
+    key = IDENTIFIER
+    product = _path("product", "A product id (`prod_...`).", [EXAMPLE_PRODUCT])
     customer = _path("customer", "A `cus_...` id, the `id` of a customer entry (`guest_...`), or an email "
-                                 "address (compared case-insensitively; matches guests and customers alike).")
+                                 "address (compared case-insensitively; matches guests and customers alike).",
+                     [EXAMPLE_CUSTOMER, EXAMPLE_EMAIL])
     return {
         "openapi": "3.1.0",
         "info": {

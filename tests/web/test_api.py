@@ -147,7 +147,10 @@ def test_a_repeated_parameter_and_a_bad_purchase_cursor_are_400(client: FlaskCli
     shop.checkout(("prod_A", 100))
     response = client.get("/v1/products/prod_A/customers?limit=1&limit=2", headers=AUTH)
     assert (response.status_code, response.get_json()["error"]["param"]) == (400, "limit")
-    response = get(client, "/v1/products/prod_A/purchases", starting_after="999999")
+    for cursor in ("999999", "2147483648", "999999999999999999"):  # past INTEGER too (was a 500 on PostgreSQL)
+        response = get(client, "/v1/products/prod_A/purchases", starting_after=cursor)
+        assert (response.status_code, response.get_json()["error"]["param"]) == (400, "starting_after")
+    response = get(client, "/v1/products/prod_A/customers", starting_after="a\x11b")
     assert (response.status_code, response.get_json()["error"]["param"]) == (400, "starting_after")
 
 

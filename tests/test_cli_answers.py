@@ -1,0 +1,186 @@
+"""``indexer customers`` and ``indexer products`` on both databases; ``--live`` against the sandbox."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from indexer.cli import main
+from indexer.commands.answers import major_units, parse_time
+from indexer.errors import UsageError
+from indexer.purchases import guest_key
+from tests.conftest import engine_url
+from tests.test_queries import T0, Shop, many_buyers
+
+ROOT = Path(__file__).resolve().parent.parent
+DAY = 86_400
+
+
+@pytest.fixture
+def shop(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Shop:
+    monkeypatch.setenv("DATABASE_URL", engine_url(engine))
+    return Shop(engine)
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_customers_as_rfc4180_csv_in_a_pipe(shop: Shop, capsys: pytest.CaptureFixture[str]) -> None:
+    shop.checkout(("prod_A", 1500, 2), email="Jenny@Example.com", name='Rosen, Jenny "J"', created=T0)
+    shop.checkout(("prod_A", 900), customer="cus_1", email="ann@example.com", name="Ann", currency="eur", created=T0 + 5)
+    shop.checkout(("prod_A", 100), customer="cus_1", email="ann@example.com", name="Ann", currency="usd", created=T0 + 9)
+
+    code, out, err = run(capsys, "customers", "prod_A")
+
+    assert (code, err) == (0, "")
+    assert out.startswith("id,customer,email,name,currency,purchases,quantity,amount_total,amount_refunded,"
+                          "first_purchased_at,last_purchased_at\r\n")
+    assert '"Rosen, Jenny ""J"""' in out
+    rows = list(csv.DictReader(io.StringIO(out, newline="")))
+    assert [(r["id"], r["currency"], r["amount_total"]) for r in rows] == [
+        ("cus_1", "eur", "900"), ("cus_1", "usd", "100"), (guest_key("jenny@example.com"), "usd", "1500"),
+    ]
+    jenny = rows[2]
+    assert (jenny["customer"], jenny["email"], jenny["name"], jenny["quantity"]) == ("", "Jenny@Example.com", 'Rosen, Jenny "J"', "2")
+    assert jenny["first_purchased_at"] == str(T0)
+
+
+def test_customers_as_json_and_as_a_table(shop: Shop, capsys: pytest.CaptureFixture[str]) -> None:
+    shop.checkout(("prod_A", 150000), customer="cus_1", email="ann@example.com", name="Ann", created=T0)
+    shop.checkout(("prod_A", 500), email="yen@example.com", name="Yen", currency="jpy", created=T0 + 60)
+
+    code, out, _ = run(capsys, "customers", "prod_A", "--format", "json")
+    assert code == 0
+    data = json.loads(out)
+    assert [(d["id"], d["amount_total"], d["currency"]) for d in data] == [
+        ("cus_1", 150000, "usd"), (guest_key("yen@example.com"), 500, "jpy")
+    ]
+
+    code, out, _ = run(capsys, "customers", "prod_A", "--format", "table")
+    assert code == 0
+    header, first, second = out.splitlines()
+    assert header.split()[:4] == ["id", "customer", "email", "name"]
+    assert "1,500.00 usd" in first and "2025-11-24 16:00" in first
+    assert "500 jpy" in second
+
+
+def test_dates_and_refunds_filter_the_customers(shop: Shop, capsys: pytest.CaptureFixture[str]) -> None:
+    shop.checkout(("prod_A", 100), customer="cus_old", created=T0 - 3 * DAY)
+    shop.checkout(("prod_A", 100), customer="cus_new", created=T0)
+    refunded = shop.checkout(("prod_A", 100), customer="cus_gone", created=T0)
+    shop.refund(refunded, 100)
+    day = "2025-11-24"  # the UTC day of T0
+
+    def ids(*extra: str) -> list[str]:
+        code, out, err = run(capsys, "customers", "prod_A", "--format", "json", *extra)
+        assert code == 0, err
+        return [d["id"] for d in json.loads(out)]
+
+    assert parse_time(day, "--since") <= T0 < parse_time(day, "--until", end_of_day=True)
+    assert ids() == ["cus_new", "cus_old"]
+    assert ids("--since", day) == ["cus_new"]
+    assert ids("--until", "2025-11-21") == ["cus_old"]
+    assert ids("--since", day, "--until", day, "--include-refunded") == ["cus_gone", "cus_new"]
+    assert ids("--since", str(T0 + 1)) == []
+
+
+def test_bad_dates_and_unknown_products_are_one_line_errors(shop: Shop, capsys: pytest.CaptureFixture[str]) -> None:
+    shop.checkout(("prod_A", 100))
+    code, out, err = run(capsys, "customers", "prod_A", "--since", "2025-02-30")
+    assert (code, out) == (2, "")
+    assert err == "indexer customers: --since: expected a date YYYY-MM-DD or Unix seconds, got '2025-02-30'\n"
+    code, _, err = run(capsys, "customers", "prod_A", "--since", "2025-03-02", "--until", "2025-03-01")
+    assert code == 2 and len(err.splitlines()) == 1
+    code, out, err = run(capsys, "customers", "prod_nope")
+    assert (code, out, err) == (3, "", "indexer customers: No such product: 'prod_nope'\n")
+    with pytest.raises(UsageError):
+        parse_time("yesterday", "--until")
+
+
+def test_products_with_customers_and_revenue_per_currency(shop: Shop, capsys: pytest.CaptureFixture[str]) -> None:
+    shop.product("prod_A", "Course, the video")
+    shop.checkout(("prod_A", 1000), ("prod_B", 300), customer="cus_1")
+    shop.checkout(("prod_A", 2000), email="g@example.com")
+    shop.checkout(("prod_A", 700), email="g@example.com", currency="eur")
+
+    code, out, _ = run(capsys, "products")
+    assert code == 0
+    rows = list(csv.DictReader(io.StringIO(out, newline="")))
+    assert [(r["product_id"], r["name"], r["currency"], r["customers"], r["amount_total"], r["livemode"]) for r in rows] == [
+        ("prod_A", "Course, the video", "eur", "1", "700", "false"),
+        ("prod_A", "Course, the video", "usd", "2", "3000", "false"),
+        ("prod_B", "", "usd", "1", "300", "false"),
+    ]
+    code, out, _ = run(capsys, "products", "--format", "table")
+    assert code == 0 and "30.00 usd" in out and "test" in out
+
+
+def test_an_empty_index_lists_no_products(shop: Shop, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "products", "--format", "json") == (0, "[]\n", "")
+    assert run(capsys, "products", "--format", "table") == (0, "(none)\n", "")
+
+
+def test_streams_many_customers_through_a_pipe(engine: Engine, shop: Shop) -> None:
+    """A real process writing into a pipe that closes early (``| head``): no traceback, exit 0."""
+    expected = many_buyers(shop, "prod_A", 700)
+    env = {**os.environ, "DATABASE_URL": engine_url(engine)}
+    full = subprocess.run([sys.executable, "-m", "indexer.cli", "customers", "prod_A"], env=env,
+                          capture_output=True, text=True, cwd=ROOT, check=True)
+    assert [row["id"] for row in csv.DictReader(io.StringIO(full.stdout, newline=""))] == expected
+    head = subprocess.run(f"{sys.executable} -m indexer.cli customers prod_A | head -n 3", shell=True, env=env,
+                          capture_output=True, text=True, cwd=ROOT)
+    assert (head.returncode, len(head.stdout.splitlines()), head.stderr) == (0, 3, "")
+
+
+def test_a_database_without_the_index_says_to_migrate(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'empty.db'}")
+    code, out, err = run(capsys, "customers", "prod_A")
+    assert (code, out) == (2, "")
+    assert err == "indexer customers: the database holds no index yet: run `indexer migrate` first\n"
+
+
+def test_major_units_follow_the_currency() -> None:
+    assert major_units(123456, "usd") == "1,234.56 usd"
+    assert major_units(-5, "eur") == "-0.05 eur"
+    assert major_units(1500, "JPY") == "1,500 jpy"
+    assert major_units(1234, "kwd") == "1.234 kwd"
+    assert major_units(None, "usd") == ""
+
+
+def test_live_reads_stripe_not_the_index(sandbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("indexer.live")
+    from indexer.sandbox import billing as b
+
+    ctx = b.Ctx(sandbox.store, (False, None), now=T0)
+    course = b.create_product(ctx, "Course")
+    price = b.create_price(ctx, course, "usd", 4900)
+    for email in ("Buyer@Example.com", "buyer@example.com", "other@example.com"):
+        session = b.create_session(ctx, "payment", [(price.id, 1, "Course")])
+        b.complete_session(ctx, session, email=email, name=email.split("@")[0])
+    monkeypatch.setenv("STRIPE_API_KEY", "sk_test_cli")
+    monkeypatch.setenv("STRIPE_API_BASE", sandbox.url)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'never-created.db'}")
+
+    code, out, err = run(capsys, "customers", course.id, "--live", "--format", "json")
+
+    assert code == 0, err
+    entries = {d["id"]: d for d in json.loads(out)}
+    assert set(entries) == {guest_key("buyer@example.com"), guest_key("other@example.com")}
+    assert (entries[guest_key("buyer@example.com")]["purchases"], entries[guest_key("buyer@example.com")]["amount_total"]) == (2, 9800)
+    assert not (tmp_path / "never-created.db").exists()
+    code, _, err = run(capsys, "customers", course.id, "--live", "--since", "2025-01-01")
+    assert code == 2 and "--live" in err
