@@ -165,6 +165,8 @@ class Generator:
         self.highlights["guest_email"] = "jenny.rosen@example.com"
         for _ in range(max(2, self.size // 5000)):
             self.at(self.when(), self.pending_items_invoice, main)
+        for _ in range(max(3, self.size // 500)):
+            self.at(self.when(), self.bare_payment, main)
         for frac in (0.3, 0.75):
             self.at(self.start + int((self.now - self.start) * frac), self.rename_star, main)
 
@@ -335,6 +337,9 @@ class Generator:
             if star is not None and star not in picked and rng.random() < 0.3:
                 picked[0] = star
             lines = [(p.id, rng.choice((1, 1, 1, 2, 3)), self._name(p)) for p in picked]
+            if rng.random() < 0.15:  # embedded Checkout: no redirect URLs, a return URL
+                fields.update(ui_mode="embedded_page", success_url=None, cancel_url=None)
+                self.count("sessions_embedded")
             if kind == "known":
                 fields["customer"] = self.customer(shop, t).id
             elif kind == "invoice_creation":
@@ -488,6 +493,16 @@ class Generator:
             self.count("invoices_with_amount_only_lines")
         self.count("elements_invoices")
         self.at(t + rng.randint(60, 3600), self.finish_invoice, shop, inv.id)
+
+    def bare_payment(self, t: int, shop: Shop) -> None:
+        """A PaymentIntent confirmed through Elements with no session or invoice: no product,
+        so no purchase, though it has charges, refunds and disputes like any other."""
+        cus = self.customer(shop, t) if self.rng.random() < 0.5 else None
+        pi = b.create_payment(self.ctx(shop, t), self.rng.choice((1000, 2500, 5000)), "usd",
+                              customer=cus, email=cus.email if cus else None,
+                              description="Custom order")
+        self.count("payments_without_products")
+        self.maybe_refund(t, shop, pi.latest_charge)
 
     def pending_items_invoice(self, t: int, shop: Shop) -> None:
         """Invoice items created first, then swept into a new invoice (``include``)."""

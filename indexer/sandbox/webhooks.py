@@ -10,7 +10,9 @@ the event is counted as failed. A few threads with keep-alive connections delive
 
 For tests of an indexer: ``duplicate_rate`` delivers that share of events a second time, and
 ``shuffle`` takes each next event at random from the first ``shuffle`` waiting ones, both
-driven by ``seed``. Bodies are pretty-printed like Stripe's; ``pretty=False`` sends compact
+driven by ``seed``. A Stripe endpoint belongs to one mode, and is either an account endpoint
+or a Connect endpoint: ``livemode`` and ``connect`` (None: both) choose which events it gets.
+Bodies are pretty-printed like Stripe's; ``pretty=False`` sends compact
 JSON, which renders about four times faster (the indenting encoder is pure Python).
 """
 
@@ -76,6 +78,8 @@ class WebhookSender:
         shuffle: int = 0,
         seed: int = 0,
         pretty: bool = True,
+        livemode: bool | None = None,
+        connect: bool | None = None,
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -93,6 +97,8 @@ class WebhookSender:
         self.duplicate_rate = duplicate_rate
         self.shuffle = shuffle
         self._indent = 2 if pretty else None
+        self.livemode = livemode
+        self.connect = connect
         self._parts = parts
         self._path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         self._renderer = Renderer(store)
@@ -117,7 +123,7 @@ class WebhookSender:
         # Under the store's lock nothing is emitted between the snapshot and the subscription:
         # an event is either in the backlog or reaches the listener, never both or neither.
         with store.lock:
-            history = store.ordered("event") if self.backlog else []
+            history = [e for e in store.ordered("event") if self.wants(e)] if self.backlog else []
             store.subscribe(self._on_event)
         with self._cond:
             self._ready.extend(_Delivery(e) for e in history)
@@ -168,7 +174,15 @@ class WebhookSender:
         return True
 
     # -- queue -----------------------------------------------------------------------------
+    def wants(self, event: r.Event) -> bool:
+        """Whether this endpoint gets the event: its mode, and own account vs Connect."""
+        if self.livemode is not None and event.live != self.livemode:
+            return False
+        return self.connect is None or bool(event.account) == self.connect
+
     def _on_event(self, event: r.Event) -> None:
+        if not self.wants(event):
+            return
         with self._cond:
             self._ready.append(_Delivery(event))
             self._cond.notify()

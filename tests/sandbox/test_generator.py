@@ -179,6 +179,14 @@ def test_expired_and_open_sessions_and_other_modes(seeded: tuple[Store, dict]) -
     assert any(s.payment_status == "no_payment_required" and s.mode == "payment"
                for s in store.sessions.values())
     assert any(s.mode == "setup" and s.status == "complete" for s in store.sessions.values())
+    assert any(s.ui_mode == "embedded_page" and s.status == "complete"
+               for s in store.sessions.values())
+    # Payments with no session and no invoice: money, but no product bought.
+    linked = {s.payment_intent for s in store.sessions.values()} | {
+        i.payment_intent for i in store.invoices.values()}
+    bare = [pi for pi in store.payment_intents.values() if pi.id not in linked and pi.invoice is None]
+    assert len(bare) >= 3 and all(pi.status == "succeeded" for pi in bare)
+    assert not {p.charge for p in purchases(store)} & {pi.latest_charge for pi in bare}
 
 
 def test_live_mode_and_a_connect_account(seeded: tuple[Store, dict]) -> None:

@@ -138,13 +138,16 @@ def test_backlog_is_delivered_oldest_first_signed_and_then_live_events(receiver:
         "Ann@Example.com", "bob@example.com"]
 
 
-def test_no_backlog_sends_only_new_events(receiver: Receiver) -> None:
+def test_no_backlog_sends_only_new_events_of_the_endpoint(receiver: Receiver) -> None:
     store = small_store()
-    with sender(store, receiver, backlog=False, pretty=False) as ws:
+    with sender(store, receiver, backlog=False, pretty=False, livemode=True, connect=False) as ws:
+        b.create_customer(b.Ctx(store, (False, None)), email="test@example.com")
+        b.create_customer(b.Ctx(store, (True, "acct_1connected000000")), email="c@example.com")
         b.create_customer(b.Ctx(store, (True, None)), email="live@example.com")
         assert ws.wait_idle(10)
     events = receiver.events()
-    assert [e["type"] for e in events] == ["customer.created"]
+    assert [(e["type"], e["data"]["object"]["email"]) for e in events] == [
+        ("customer.created", "live@example.com")]
     assert events[0]["livemode"] is True
     headers, body = receiver.requests[0]
     assert ",v0=" not in headers["Stripe-Signature"]
