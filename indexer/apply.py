@@ -5,8 +5,9 @@ after ``async_payment_succeeded``, and the session's current state is the truth 
 are batched: the line items of many sessions come from one ``GET /v1/checkout/sessions`` page with
 ``expand[]=data.line_items`` over their ``created`` range, so a burst costs fewer Stripe requests
 than events. Invoices are taken from the payload (``paid`` is final), completed from the API only
-where the payload is a first page or lacks the payment. Each event is written and marked done in
-one transaction, so a crash never leaves an event half applied.
+where the payload is a first page or lacks the payment. A batch of events is written and marked
+done in one transaction (each event alone if the batch fails), so a crash never leaves an event
+half applied.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 
 from indexer import db, purchases
 from indexer.errors import IndexerError, StripeError
@@ -30,12 +31,13 @@ from indexer.events import (
     REFUND_TYPES,
     SESSION_TYPES,
 )
-from indexer.stripe_api import StripeAPI
+from indexer.stripe_api import StripeAPI, session_list_params
 
 log = logging.getLogger(__name__)
 
 CLUSTER_GAP_SECONDS = 600
 MIN_CLUSTER_FOR_LIST = 3
+LIST_CHUNK = 100
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,8 @@ class ClaimedEvent:
         return cls(row.id, row.type, row.account, bool(row.livemode), row.created, row.attempts,
                    payload["data"]["object"])
 
+
+T = TypeVar("T")
 
 Outcome = Exception | None
 """``None`` once the event is applied and marked done; else the error that stopped it."""
@@ -104,20 +108,24 @@ class Applier:
         for account, wanted in by_account.items():
             fetched.update(self._fetch_sessions(account, wanted))
 
-        def write(event: ClaimedEvent) -> Callable[[Any], None]:
+        def source_of(event: ClaimedEvent) -> purchases.PurchaseSource:
             session = fetched[(event.account, event.obj["id"])]
             if isinstance(session, Exception):
                 raise session
             items = session.get("line_items", {}).get("data", [])
-            source = purchases.session_purchase(session, items, account=event.account)
-            return lambda conn: db.write_source(conn, source)
+            return purchases.session_purchase(session, items, account=event.account)
 
-        return self._write_each(events, write)
+        return self._write_all(events, source_of, db.write_sources)
 
     def _fetch_sessions(
         self, account: str, wanted: dict[str, int]
     ) -> dict[tuple[str, str], dict[str, Any] | Exception]:
-        """Fetch sessions with all their line items: listed by ``created`` cluster where dense."""
+        """Fetch sessions with all their line items: listed by ``created`` range where dense.
+
+        Dense clusters are cut into chunks of about a page each, listed in parallel; sessions
+        whose embedded line items have more pages are completed in parallel afterwards; sparse
+        sessions are retrieved one by one, also in parallel.
+        """
         found: dict[tuple[str, str], dict[str, Any] | Exception] = {}
         singles: list[str] = []
         jobs = []
@@ -125,18 +133,25 @@ class Applier:
             if len(cluster) < MIN_CLUSTER_FOR_LIST:
                 singles.extend(cluster)
                 continue
-            lo, hi = min(wanted[s] for s in cluster), max(wanted[s] for s in cluster)
-            jobs.append((set(cluster), self.pool.submit(self._list_range, account, lo, hi, set(cluster))))
-        for cluster, job in jobs:
+            for start in range(0, len(cluster), LIST_CHUNK):
+                chunk = cluster[start : start + LIST_CHUNK]
+                lo, hi = wanted[chunk[0]], wanted[chunk[-1]]
+                jobs.append((set(chunk), self.pool.submit(self._list_range, account, lo, hi, set(chunk))))
+        listed: dict[str, dict[str, Any]] = {}
+        for chunk_ids, job in jobs:
             try:
-                listed = job.result()
+                sessions = job.result()
             except IndexerError as exc:
-                found.update({(account, sid): exc for sid in cluster})
+                found.update({(account, sid): exc for sid in chunk_ids})
                 continue
-            found.update({(account, sid): s for sid, s in listed.items()})
-            singles.extend(cluster - listed.keys())
+            listed.update(sessions)
+            singles.extend(chunk_ids - sessions.keys())
+        completions = {
+            sid: self.pool.submit(self.api.complete_session, session, account=account)
+            for sid, session in listed.items()
+        }
         retrieves = {sid: self.pool.submit(self.api.retrieve_session, sid, account=account) for sid in singles}
-        for sid, job in retrieves.items():
+        for sid, job in {**completions, **retrieves}.items():
             try:
                 found[(account, sid)] = job.result()
             except IndexerError as exc:
@@ -144,10 +159,13 @@ class Applier:
         return found
 
     def _list_range(self, account: str, lo: int, hi: int, wanted: set[str]) -> dict[str, dict[str, Any]]:
+        """The wanted sessions among those created in ``[lo, hi]``, line items as embedded."""
         listed: dict[str, dict[str, Any]] = {}
-        for session in self.api.sessions_with_line_items(created_gte=lo, created_lte=hi, account=account):
-            if session["id"] in wanted:
-                listed[session["id"]] = session
+        params = session_list_params(lo, hi)
+        for page in self.api.pages("/v1/checkout/sessions", params, account=account):
+            listed.update((s["id"], s) for s in page.data if s["id"] in wanted)
+            if len(listed) == len(wanted):
+                break
         return listed
 
     def _apply_invoices(self, events: list[ClaimedEvent]) -> dict[str, Outcome]:
@@ -163,14 +181,11 @@ class Applier:
             if not (key in indexed and event.obj.get("status") == "paid")
         }
 
-        def write(event: ClaimedEvent) -> Callable[[Any], None]:
+        def source_of(event: ClaimedEvent) -> purchases.PurchaseSource | None:
             job = jobs.get((event.account, event.obj["id"]))
-            if job is None:
-                return lambda conn: None
-            source = job.result()
-            return lambda conn: db.write_source(conn, source)
+            return None if job is None else job.result()
 
-        return self._write_each(events, write)
+        return self._write_all(events, source_of, db.write_sources)
 
     def _invoice_source(self, event: ClaimedEvent) -> purchases.PurchaseSource:
         invoice = event.obj
@@ -211,12 +226,11 @@ class Applier:
                     path = f"/v1/refunds/{event.obj['id']}"
                     jobs[key] = self.pool.submit(lambda p=path, a=event.account: [self.api.retrieve(p, account=a)])
 
-        def write(event: ClaimedEvent) -> Callable[[Any], None]:
+        def rows_of(event: ClaimedEvent) -> list[purchases.RefundRow]:
             found = jobs[(event.account, charge_of(event) or event.obj["id"])].result()
-            rows = [purchases.refund_row(r, account=event.account, livemode=event.livemode) for r in found]
-            return lambda conn: db.write_refunds(conn, rows)
+            return [purchases.refund_row(r, account=event.account, livemode=event.livemode) for r in found]
 
-        return self._write_each(events, write)
+        return self._write_all(events, rows_of, lambda conn, rows: db.write_refunds(conn, _flat(rows)))
 
     def _apply_disputes(self, events: list[ClaimedEvent]) -> dict[str, Outcome]:
         jobs = {
@@ -226,33 +240,48 @@ class Applier:
             for e in events
         }
 
-        def write(event: ClaimedEvent) -> Callable[[Any], None]:
-            row = purchases.dispute_row(jobs[(event.account, event.obj["id"])].result(), account=event.account)
-            return lambda conn: db.write_disputes(conn, [row])
+        def row_of(event: ClaimedEvent) -> purchases.DisputeRow:
+            return purchases.dispute_row(jobs[(event.account, event.obj["id"])].result(), account=event.account)
 
-        return self._write_each(events, write)
+        return self._write_all(events, row_of, db.write_disputes)
 
     def _apply_products(self, events: list[ClaimedEvent]) -> dict[str, Outcome]:
-        def write(event: ClaimedEvent) -> Callable[[Any], None]:
-            row = purchases.product_row(
-                event.obj, account=event.account, deleted=event.type == "product.deleted"
-            )
-            return lambda conn: db.write_products(conn, [row])
+        def row_of(event: ClaimedEvent) -> purchases.ProductRow:
+            return purchases.product_row(event.obj, account=event.account, deleted=event.type == "product.deleted")
 
-        return self._write_each(events, write)
+        return self._write_all(events, row_of, db.write_products)
 
     # --- writing ------------------------------------------------------------------------
 
-    def _write_each(
-        self, events: list[ClaimedEvent], prepare: Callable[[ClaimedEvent], Callable[[Any], None]]
+    def _write_all(
+        self,
+        events: list[ClaimedEvent],
+        prepare: Callable[[ClaimedEvent], T | None],
+        write: Callable[[Connection, list[T]], None],
     ) -> dict[str, Outcome]:
+        """Write what ``prepare`` makes of each event and mark the events done: all in one
+        transaction when that succeeds, else one transaction per event, so one bad event never
+        holds back the others."""
         outcomes: dict[str, Outcome] = {}
+        ready: list[tuple[ClaimedEvent, T | None]] = []
         for event in events:
             try:
-                apply = prepare(event)
+                ready.append((event, prepare(event)))
+            except Exception as exc:  # noqa: BLE001 - the worker decides: retry or park
+                outcomes[event.id] = exc
+        try:
+            with db.transaction(self.engine) as conn:
+                write(conn, [item for _, item in ready if item is not None])
+                db.finish_events(conn, [event.id for event, _ in ready], "done")
+            outcomes.update((event.id, None) for event, _ in ready)
+            return outcomes
+        except Exception:  # noqa: BLE001 - written one by one below to find the culprit
+            log.debug("batch write failed; writing events one by one", exc_info=True)
+        for event, item in ready:
+            try:
                 with db.transaction(self.engine) as conn:
-                    apply(conn)
-                    db.finish_event(conn, event.id, "done")
+                    write(conn, [] if item is None else [item])
+                    db.finish_events(conn, [event.id], "done")
                 outcomes[event.id] = None
             except Exception as exc:  # noqa: BLE001 - the worker decides: retry or park
                 outcomes[event.id] = exc
@@ -261,6 +290,10 @@ class Applier:
     def _finish(self, event: ClaimedEvent, status: str) -> None:
         with db.transaction(self.engine) as conn:
             db.finish_event(conn, event.id, status)
+
+
+def _flat(groups: list[list[purchases.RefundRow]]) -> list[purchases.RefundRow]:
+    return [row for group in groups for row in group]
 
 
 def _family(event_type: str) -> str:

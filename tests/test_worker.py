@@ -1,0 +1,191 @@
+"""The worker end to end: seeded Stripe history, stored as webhooks would store it, applied by the
+worker through the sandbox over HTTP, must give exactly the customers the sandbox's own records say
+bought each product, on SQLite and PostgreSQL, whatever the order, duplicates or retries."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, select, text, update
+
+from indexer import cli, db
+from indexer.events import store_event
+from indexer.sandbox import generator
+from indexer.sandbox.render import Renderer, version
+from indexer.sandbox.server import SandboxServer
+from indexer.sandbox.store import Store
+from indexer.stripe_api import StripeAPI
+from indexer.worker import Worker
+from tests.conftest import engine_url
+
+TEST_KEY = "sk_test_worker"
+LIVE_KEY = "sk_live_worker"
+
+
+@pytest.fixture(scope="module")
+def seeded() -> Iterator[SandboxServer]:
+    """A sandbox holding a deterministic year of sales in both modes and a Connect account."""
+    store = Store()
+    generator.generate(store, size=160, seed=11)
+    server = SandboxServer(store, host="127.0.0.1", port=0)
+    server.start()
+    yield server
+    server.stop()
+
+
+def event_bodies(store: Store, *, live: bool) -> list[str]:
+    renderer = Renderer(store)
+    return [
+        json.dumps(renderer.event(e, version(e.api_version)))
+        for e in store.ordered("event", live=live)
+    ]
+
+
+def deliver(engine: Engine, bodies: list[str]) -> int:
+    stored = 0
+    with db.transaction(engine) as conn:
+        for body in bodies:
+            stored += store_event(conn, body, source="webhook")
+    return stored
+
+
+def run_worker(engine: Engine, url: str, key: str = TEST_KEY, **api_options: Any) -> Worker:
+    api = StripeAPI(key, api_base=url, rate=1000.0, **api_options)
+    worker = Worker(engine, api, batch_size=200)
+    try:
+        worker.run(once=True)
+    finally:
+        worker.close()
+    return worker
+
+
+def index_customers(engine: Engine, *, live: bool, account: str = "") -> dict[str, set[str]]:
+    with db.transaction(engine) as conn:
+        rows = conn.execute(
+            text("SELECT product_id, customer, email FROM product_customers "
+                 "WHERE livemode = :live AND account = :account"),
+            {"live": live, "account": account},
+        ).all()
+    found: dict[str, set[str]] = {}
+    for product, customer, email in rows:
+        found.setdefault(product, set()).add(customer or (email or "").lower())
+    return found
+
+
+def truth(server: SandboxServer, *, live: bool, account: str = "") -> dict[str, set[str]]:
+    return generator.truth(server.store, live=live, account=account or None)
+
+
+def accounts(server: SandboxServer) -> list[str]:
+    return ["", *sorted(server.store.accounts)]
+
+
+def event_status(engine: Engine) -> dict[str, int]:
+    with db.transaction(engine) as conn:
+        rows = conn.execute(text("SELECT status, count(*) FROM stripe_events GROUP BY status")).all()
+    return {status: n for status, n in rows}
+
+
+def purchase_rows(engine: Engine) -> list[tuple]:
+    p = db.purchases_t.c
+    with db.transaction(engine) as conn:
+        return [tuple(r) for r in conn.execute(
+            select(p.account, p.livemode, p.source_id, p.line_item_id, p.product_id, p.customer_key,
+                   p.quantity, p.amount_total, p.amount_refunded, p.refunded, p.disputed, p.invoice,
+                   p.checkout_session, p.payment_link).order_by(p.account, p.source_id, p.line_item_id)
+        )]
+
+
+def test_seeded_history_applied_by_the_worker_matches_the_truth(seeded: SandboxServer, engine: Engine) -> None:
+    assert deliver(engine, event_bodies(seeded.store, live=False)) > 0
+    run_worker(engine, seeded.url)
+    assert event_status(engine).get("failed", 0) == 0
+    assert set(event_status(engine)) <= {"done", "skipped"}
+    for account in accounts(seeded):
+        assert index_customers(engine, live=False, account=account) == truth(seeded, live=False, account=account)
+
+
+def test_modes_share_one_database_and_never_mix(seeded: SandboxServer, engine: Engine) -> None:
+    deliver(engine, event_bodies(seeded.store, live=False))
+    deliver(engine, event_bodies(seeded.store, live=True))
+    run_worker(engine, seeded.url, TEST_KEY)
+    assert event_status(engine).get("failed"), "live events are parked by a test-mode worker"
+    with db.transaction(engine) as conn:
+        db.requeue_events(conn, None)
+    run_worker(engine, seeded.url, LIVE_KEY)
+    assert index_customers(engine, live=True) == truth(seeded, live=True)
+    assert index_customers(engine, live=False) == truth(seeded, live=False)
+    assert truth(seeded, live=True), "the seed has live-mode sales"
+
+
+def test_duplicates_reordering_and_reapplying_converge_to_the_same_rows(
+    seeded: SandboxServer, engine: Engine, tmp_path: Any
+) -> None:
+    bodies = event_bodies(seeded.store, live=False)
+    deliver(engine, bodies)
+    run_worker(engine, seeded.url)
+    in_order = purchase_rows(engine)
+
+    other = db.make_engine(f"sqlite:///{tmp_path}/shuffled.db")
+    db.migrate(other)
+    rng = random.Random(5)
+    shuffled = bodies + rng.sample(bodies, len(bodies) // 3)
+    rng.shuffle(shuffled)
+    assert deliver(other, shuffled) == len(bodies), "a duplicate delivery stores nothing"
+    run_worker(other, seeded.url)
+    with db.transaction(other) as conn:
+        conn.execute(update(db.events_t).values(status="pending", available_at=0))
+    run_worker(other, seeded.url)
+    assert purchase_rows(other) == in_order
+    other.dispose()
+
+
+def test_a_transient_stripe_failure_is_retried_later_and_a_permanent_one_is_parked(
+    seeded: SandboxServer, engine: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    completed = next(b for b in event_bodies(seeded.store, live=False) if '"checkout.session.completed"' in b)
+    event = json.loads(completed)
+    ghost = json.loads(completed)
+    ghost["id"] = "evt_ghost"
+    ghost["data"]["object"]["id"] = "cs_test_does_not_exist"
+    deliver(engine, [completed, json.dumps(ghost)])
+
+    run_worker(engine, "http://127.0.0.1:9", max_retries=0)  # nothing listens: Stripe is down
+    e = db.events_t.c
+    with db.transaction(engine) as conn:
+        rows = {r.id: r for r in conn.execute(select(e.id, e.status, e.attempts, e.last_error, e.available_at))}
+    assert rows[event["id"]].status == "pending" and rows[event["id"]].attempts == 1
+    assert "unavailable" in rows[event["id"]].last_error.lower()
+    assert rows[event["id"]].available_at > 0
+
+    with db.transaction(engine) as conn:
+        conn.execute(update(db.events_t).values(available_at=0))
+    run_worker(engine, seeded.url)
+    with db.transaction(engine) as conn:
+        rows = {r.id: r for r in conn.execute(select(e.id, e.status, e.attempts, e.last_error))}
+    assert rows[event["id"]].status == "done"
+    assert rows["evt_ghost"].status == "failed" and "resource_missing" in (rows["evt_ghost"].last_error or "") or \
+        "No such" in (rows["evt_ghost"].last_error or "")
+
+    env = {"DATABASE_URL": engine_url(engine)}
+    with pytest.MonkeyPatch.context() as mp:
+        for k, v in env.items():
+            mp.setenv(k, v)
+        assert cli.main(["events", "--failed"]) == 0
+        assert "evt_ghost" in capsys.readouterr().out
+        assert cli.main(["events", "retry", "--all"]) == 0
+    with db.transaction(engine) as conn:
+        assert conn.execute(select(e.status).where(e.id == "evt_ghost")).scalar_one() == "pending"
+
+
+def test_a_live_event_with_a_test_key_is_parked_with_a_clear_reason(seeded: SandboxServer, engine: Engine) -> None:
+    live = event_bodies(seeded.store, live=True)[:1]
+    deliver(engine, live)
+    run_worker(engine, seeded.url, TEST_KEY)
+    with db.transaction(engine) as conn:
+        row = conn.execute(select(db.events_t.c.status, db.events_t.c.last_error)).one()
+    assert row.status == "failed" and "live-mode event" in row.last_error
