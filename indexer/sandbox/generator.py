@@ -91,7 +91,6 @@ class Generator:
         self.now = now
         self.start = now - HISTORY_DAYS * DAY
         self.upgrade_at = self.start + int(HISTORY_DAYS * DAY * UPGRADE_AT)
-        self.current_version = store.api_version
         self._queue: list[tuple[int, int, Callable[..., None], tuple[Any, ...]]] = []
         self._seq = 0
         self.counts: dict[str, int] = {}
@@ -106,15 +105,15 @@ class Generator:
 
     def run(self) -> None:
         store = self.store
-        store.api_version = OLD_API_VERSION
+        store.event_api_version = OLD_API_VERSION
         try:
             while self._queue:
                 t, _, fn, args = heapq.heappop(self._queue)
-                if t >= self.upgrade_at and store.api_version == OLD_API_VERSION:
-                    store.api_version = self.current_version
+                if t >= self.upgrade_at and store.event_api_version is not None:
+                    store.event_api_version = None
                 fn(t, *args)
         finally:
-            store.api_version = self.current_version
+            store.event_api_version = None
 
     def ctx(self, shop: Shop, t: int) -> b.Ctx:
         return b.Ctx(self.store, shop.scope, now=t)

@@ -87,6 +87,9 @@ class Store:
         self.lock = threading.RLock()
         self.ids = IdFactory(seed)
         self.api_version = api_version
+        # The account's API version when an event is made, if it differs from the version
+        # requests are answered in (the seed generator writes history from before an upgrade).
+        self.event_api_version: str | None = None
         self.event_retention_days = event_retention_days
         self.clock: Callable[[], int] | None = None
         self.products: dict[str, r.Product] = {}
@@ -200,7 +203,7 @@ class Store:
                 type=type_,
                 obj=self.collections[obj.KIND].get(obj.id, obj),
                 previous=previous,
-                api_version=self.api_version,
+                api_version=self.event_api_version or self.api_version,
                 request_id=request_id,
             )
             self.insert(event)
