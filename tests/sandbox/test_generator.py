@@ -54,6 +54,11 @@ def test_same_size_and_seed_give_the_same_history() -> None:
     first, again, other = run(5), run(5), run(6)
     assert first == again
     assert first[0] != other[0] and first[1] != other[1]
+    store = Store()  # seeding one store twice adds a second history, every id new
+    generate(store, 40, seed=5, now=NOW)
+    sessions = len(store.sessions)
+    generate(store, 40, seed=5, now=NOW)
+    assert len(store.sessions) == 2 * sessions and len(store.accounts) == 2
 
 
 def test_history_spans_thirteen_months_written_in_time_order(seeded: tuple[Store, dict]) -> None:
