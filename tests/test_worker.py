@@ -189,3 +189,28 @@ def test_a_live_event_with_a_test_key_is_parked_with_a_clear_reason(seeded: Sand
     with db.transaction(engine) as conn:
         row = conn.execute(select(db.events_t.c.status, db.events_t.c.last_error)).one()
     assert row.status == "failed" and "live-mode event" in row.last_error
+
+
+def test_several_workers_share_the_queue_on_postgresql(seeded: SandboxServer, engine: Engine) -> None:
+    """SKIP LOCKED claims: three workers at once apply every event exactly once."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("one worker at a time on SQLite")
+    import threading
+
+    deliver(engine, event_bodies(seeded.store, live=False))
+    workers = [Worker(engine, StripeAPI(TEST_KEY, api_base=seeded.url, rate=1000.0), batch_size=50)
+               for _ in range(3)]
+    threads = [threading.Thread(target=w.run, kwargs={"once": True}) for w in workers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for w in workers:
+        w.close()
+    assert all(w.stats.applied > 0 for w in workers), [str(w.stats) for w in workers]
+    with db.transaction(engine) as conn:
+        attempts = conn.execute(text("SELECT max(attempts) FROM stripe_events")).scalar_one()
+    assert attempts == 1, "no event was claimed twice"
+    assert set(event_status(engine)) <= {"done", "skipped"}
+    for account in accounts(seeded):
+        assert index_customers(engine, live=False, account=account) == truth(seeded, live=False, account=account)
