@@ -78,7 +78,6 @@ class Shop:
     links: list[r.PaymentLink] = field(default_factory=list)
     customers: list[r.Customer] = field(default_factory=list)
     guests: list[tuple[str, str]] = field(default_factory=list)
-    charges: list[str] = field(default_factory=list)
 
 
 class Generator:
