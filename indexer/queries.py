@@ -212,34 +212,39 @@ def _keyset(key: Any, where: Sequence[ColumnElement[bool]], page: Page) -> Selec
     return query.order_by(order).limit(page.limit + 1)
 
 
-def _page_keys(conn: Connection, key: Any, where: Sequence[ColumnElement[bool]], page: Page) -> tuple[list[str], bool]:
-    keys = [k for (k,) in conn.execute(_keyset(key, where, page))]
+def _grouped_page(
+    conn: Connection, key: Any, where: Sequence[ColumnElement[bool]], page: Page, columns: Sequence[Any]
+) -> tuple[list[Any], bool]:
+    """A page's rows, one per key and currency, in one statement (one round trip).
+
+    The keys come from ``_keyset`` as a subquery (``limit + 1`` of them, to learn ``has_more``);
+    the rows of the extra key, the one beyond the page, are dropped here.
+    """
+    rows = conn.execute(
+        select(key, *columns)
+        .where(*where, key.in_(_keyset(key, where, page)))
+        .group_by(key, p.currency)
+        .order_by(key, p.currency)
+    ).all()
+    keys = list(dict.fromkeys(row[0] for row in rows))
     has_more = len(keys) > page.limit
-    keys = keys[: page.limit]
-    if page.backwards:
-        keys.reverse()
-    return keys, has_more
+    if has_more:
+        extra = keys[0] if page.backwards else keys[-1]
+        rows = [row for row in rows if row[0] != extra]
+    return rows, has_more
 
 
 def product_customers(conn: Connection, product_id: str, filters: Filters, page: Page) -> PageResult:
     """One page of the customers who bought ``product_id``, ordered by entry ``id``."""
     livemode = _resolve_mode(filters, product_livemode(conn, product_id, filters.account), "product", product_id)
     where = [p.product_id == product_id, *filters.rows(livemode)]
-    keys, has_more = _page_keys(conn, p.customer_key, where, page)
-    if not keys:
-        return PageResult([], has_more, livemode)
-    rows = conn.execute(
-        select(
-            p.customer_key,
-            func.max(p.customer_id).label("customer"),
-            func.max(p.email).label("email"),
-            func.max(p.name).label("name"),
-            *_amount_columns(),
-        )
-        .where(*where, p.customer_key.in_(keys))
-        .group_by(p.customer_key, p.currency)
-        .order_by(p.customer_key, p.currency)
-    ).all()
+    columns = [
+        func.max(p.customer_id).label("customer"),
+        func.max(p.email).label("email"),
+        func.max(p.name).label("name"),
+        *_amount_columns(),
+    ]
+    rows, has_more = _grouped_page(conn, p.customer_key, where, page, columns)
     head = {"object": "product_customer", "account": filters.account, "livemode": livemode, "product_id": product_id}
     return PageResult(_entries(rows, "customer_key", head, ("customer", "email", "name")), has_more, livemode)
 
@@ -375,24 +380,13 @@ def customer_products(conn: Connection, customer: str, filters: Filters, page: P
     """One page of the products a buyer (``cus_...``, entry ``id`` or email) bought, by product id."""
     livemode = _resolve_mode(filters, customer_livemode(conn, customer, filters.account), "customer", customer)
     where = [customer_match(customer), p.product_id.is_not(None), *filters.rows(livemode)]
-    keys, has_more = _page_keys(conn, p.product_id, where, page)
-    if not keys:
-        return PageResult([], has_more, livemode)
+    columns = [func.max(p.customer_id).label("customer"), func.max(p.email).label("email"), *_amount_columns()]
+    rows, has_more = _grouped_page(conn, p.product_id, where, page, columns)
     pr = products_t.c
+    keys = list(dict.fromkeys(row[0] for row in rows))
     names = dict(
         conn.execute(select(pr.id, pr.name).where(pr.account == filters.account, pr.id.in_(keys))).all()
-    )
-    rows = conn.execute(
-        select(
-            p.product_id,
-            func.max(p.customer_id).label("customer"),
-            func.max(p.email).label("email"),
-            *_amount_columns(),
-        )
-        .where(*where, p.product_id.in_(keys))
-        .group_by(p.product_id, p.currency)
-        .order_by(p.product_id, p.currency)
-    ).all()
+    ) if keys else {}
     head = {"object": "customer_product", "account": filters.account, "livemode": livemode}
     entries = _entries(rows, "product_id", head, ("customer", "email"))
     for entry in entries:
