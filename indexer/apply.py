@@ -76,17 +76,22 @@ class Applier:
         outcomes: dict[str, Outcome] = {}
         families: dict[str, list[ClaimedEvent]] = defaultdict(list)
         for event in events:
-            if event.livemode != self.api.livemode:
+            family = _family(event.type)
+            if family in ("other", "product"):
+                families[family].append(event)
+            elif event.livemode != self.api.livemode:
                 mode = "live" if event.livemode else "test"
                 outcomes[event.id] = StripeError(
                     f"{mode}-mode event, but STRIPE_API_KEY reads the other mode; "
                     "configure a key of the event's mode"
                 )
             else:
-                families[_family(event.type)].append(event)
-        for event in families.pop("other", []):
-            self._finish(event, "skipped")
-            outcomes[event.id] = None
+                families[family].append(event)
+        skipped = [event.id for event in families.pop("other", [])]
+        if skipped:
+            with db.transaction(self.engine) as conn:
+                db.finish_events(conn, skipped, "skipped")
+            outcomes.update((event_id, None) for event_id in skipped)
         handlers: dict[str, Callable[[list[ClaimedEvent]], dict[str, Outcome]]] = {
             "session": self._apply_sessions,
             "invoice": self._apply_invoices,
@@ -286,10 +291,6 @@ class Applier:
             except Exception as exc:  # noqa: BLE001 - the worker decides: retry or park
                 outcomes[event.id] = exc
         return outcomes
-
-    def _finish(self, event: ClaimedEvent, status: str) -> None:
-        with db.transaction(self.engine) as conn:
-            db.finish_event(conn, event.id, status)
 
 
 def _flat(groups: list[list[purchases.RefundRow]]) -> list[purchases.RefundRow]:

@@ -410,8 +410,13 @@ def reconcile_payments(conn: Connection, account: str, payment_intents: Iterable
 
     Refunds and disputes live in their own tables, so one that arrives before its purchase is
     kept, and applied whenever the purchase rows appear: the result is independent of order.
+    Each payment intent is locked first: a refund and its purchase written at once by two workers
+    are then reconciled one after the other, the second seeing what the first committed.
     """
     pis = sorted(set(payment_intents))
+    if not pis:
+        return
+    _lock_payments(conn, account, [f"pi:{pi}" for pi in pis])
     for start in range(0, len(pis), 500):
         chunk = pis[start : start + 500]
         _reconcile_chunk(conn, account, chunk)
