@@ -23,6 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="random seed of the generated data")
     parser.add_argument("--webhook-url", help="deliver signed webhook events to this URL")
     parser.add_argument("--webhook-secret", help="endpoint signing secret (whsec_...)")
+    parser.add_argument("--webhook-mode", choices=("test", "live", "all"), default="test",
+                        help="which events the endpoint gets: a Stripe endpoint belongs to one mode "
+                        "(default test)")
     parser.add_argument("--latency-ms", type=float, default=0.0,
                         help="added to every API request")
     parser.add_argument("--rate-limit", type=float, default=None, metavar="N",
@@ -78,7 +81,8 @@ def run(args: argparse.Namespace) -> int:
     if args.webhook_url:
         webhooks = _optional("indexer.sandbox.webhooks", "--webhook-url")
         try:
-            sender = webhooks.WebhookSender(store, args.webhook_url, args.webhook_secret)
+            livemode = {"test": False, "live": True, "all": None}[args.webhook_mode]
+            sender = webhooks.WebhookSender(store, args.webhook_url, args.webhook_secret, livemode=livemode)
         except ValueError as exc:
             raise UsageError(str(exc)) from None
     try:
