@@ -33,7 +33,7 @@ from sqlalchemy import Connection, Engine
 
 from indexer import checkpoints, db, purchases
 from indexer.checkpoints import Scope, Shard
-from indexer.errors import NotFound, StripeError
+from indexer.errors import DatabaseUnavailable, NotFound, StripeError
 from indexer.stripe_api import StripeAPI
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,8 @@ Write = Callable[[Connection, list[Any]], None]
 EPOCH = 1262304000  # 2010-01-01
 #: Cut a shard only where this many objects are still expected (two pages).
 MIN_OBJECTS_TO_SPLIT = 200
+#: A page whose transaction the database could not commit is written again, this many times.
+WRITE_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -180,7 +182,9 @@ def product_stream(api: StripeAPI, account: str, seen: Callable[[int], None] | N
 
 
 def _write_sources(conn: Connection, sources: list[Any]) -> None:
-    for source in sources:
+    """In payment order: ``write_source`` locks each payment till the commit, and a page's
+    transaction holds many, so every transaction takes them in the same order."""
+    for source in sorted(sources, key=lambda s: (s.account, s.payment_key)):
         db.write_source(conn, source)
 
 
@@ -341,12 +345,7 @@ class Backfill:
             with self._cond:
                 cut = self._cut(advanced, oldest) if job.cut_wanted and not finished else None
                 job.cut_wanted = False
-            with self._write_lock, db.transaction(self.engine) as conn:
-                stream.write(conn, items)
-                if cut is None:
-                    checkpoints.save(conn, self.scope, advanced)
-                else:
-                    checkpoints.split(conn, self.scope, shard, *cut)
+            self._commit(stream, items, shard, advanced, cut)
             with self._cond:
                 stats.pages += 1
                 stats.objects += len(page.data)
@@ -361,6 +360,27 @@ class Backfill:
                 if finished:
                     stats.shards_done += 1
                     return
+
+    def _commit(
+        self, stream: Stream, items: list[Any], shard: Shard, advanced: Shard, cut: tuple[Shard, Shard] | None
+    ) -> None:
+        """Write a page and its checkpoint in one transaction, retried when the database says
+        it could not (a deadlock with a worker's transaction is rolled back, nothing is half
+        written): the page is rewritten whole."""
+        for attempt in range(WRITE_ATTEMPTS):
+            try:
+                with self._write_lock, db.transaction(self.engine) as conn:
+                    stream.write(conn, items)
+                    if cut is None:
+                        checkpoints.save(conn, self.scope, advanced)
+                    else:
+                        checkpoints.split(conn, self.scope, shard, *cut)
+                return
+            except DatabaseUnavailable as exc:
+                if attempt == WRITE_ATTEMPTS - 1:
+                    raise
+                log.warning("%s: page not written (%s), retrying", stream.label, exc)
+                time.sleep(0.2 * 2**attempt)
 
     def _cut(self, advanced: Shard, oldest: int) -> tuple[Shard, Shard] | None:
         """Cut what is left of a shard, ``[start, oldest]``: it keeps the newer part (and its

@@ -50,7 +50,14 @@ def parse_day(value: str | None, param: str, *, end: bool = False) -> int | None
     return int(day.timestamp()) + (86399 if end else 0)
 
 
+def _quiet_sdk(args: argparse.Namespace) -> None:
+    """The SDK logs every request at INFO: only with ``--verbose``."""
+    if not getattr(args, "verbose", False):
+        logging.getLogger("stripe").setLevel(logging.WARNING)
+
+
 def cmd_backfill(args: argparse.Namespace) -> int:
+    _quiet_sdk(args)
     since = parse_day(args.since, "since")
     until = parse_day(args.until, "until", end=True)
     if since is not None and until is not None and since > until:
@@ -78,6 +85,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
 
 def cmd_catch_up(args: argparse.Namespace) -> int:
+    _quiet_sdk(args)
     since = parse_day(args.since, "since")
     settings = Settings.from_env()
     api = StripeAPI.from_settings(settings)
