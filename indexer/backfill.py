@@ -267,8 +267,10 @@ class Backfill:
                 todo, before = checkpoints.plan(conn, self.scope, stream.name, start, end)
             with self._cond:
                 stats = self.stats.setdefault(stream.name, StreamStats(stream.label))
-                stats.span += end - start + 1
-                stats.covered += end - start + 1 - sum(s.end - s.start + 1 for s in todo)
+                inside = sum(min(s.end, end) - max(s.start, start) + 1 for s in todo)
+                beyond = sum(s.end - s.start + 1 for s in todo) - inside  # earlier, wider runs
+                stats.span += end - start + 1 + beyond
+                stats.covered += end - start + 1 - inside
                 stats.objects_before += before
                 stats.shards += len(todo)
                 self._queue.extend((stream, shard) for shard in todo)

@@ -84,6 +84,23 @@ def load(conn: Connection, scope: Scope, stream: str, start: int, end: int) -> l
     return [Shard(stream, r.shard_start, r.shard_end, r.cursor, int(r.objects), bool(r.done)) for r in rows]
 
 
+def load_overlapping(conn: Connection, scope: Scope, stream: str, start: int, end: int) -> list[Shard]:
+    """The shards of ``stream`` that share any second with ``[start, end]``, oldest first."""
+    c = progress_t.c
+    rows = conn.execute(
+        select(c.shard_start, c.shard_end, c.cursor, c.objects, c.done)
+        .where(
+            c.account == scope.account,
+            c.livemode == scope.livemode,
+            c.stream == stream,
+            c.shard_end >= start,
+            c.shard_start <= end,
+        )
+        .order_by(c.shard_start, c.shard_end)
+    ).all()
+    return [Shard(stream, r.shard_start, r.shard_end, r.cursor, int(r.objects), bool(r.done)) for r in rows]
+
+
 def gaps(shards: list[Shard], start: int, end: int) -> list[tuple[int, int]]:
     """Parts of ``[start, end]`` that no shard covers (shards may overlap; order is free)."""
     holes: list[tuple[int, int]] = []
@@ -101,13 +118,16 @@ def plan(conn: Connection, scope: Scope, stream: str, start: int, end: int) -> t
     """The shards left to fetch for ``[start, end]``, and the objects already written there.
 
     Unfinished shards resume from their cursor; parts of the range no earlier run covered
-    become new shards (saved at once, so a rerun sees the same plan); finished ones are skipped.
+    become new shards (saved at once, so a rerun sees the same plan); finished ones are
+    skipped, including those of an earlier run over a wider range.
     """
-    known = load(conn, scope, stream, start, end)
+    known = load_overlapping(conn, scope, stream, start, end)
+    # A finished shard covers its part of the range even when it reaches past it (an earlier
+    # run over a wider range); an unfinished one is finished whole, not clipped.
     fresh = [Shard(stream, lo, hi) for lo, hi in gaps(known, start, end)]
     save(conn, scope, *fresh)
     todo = [s for s in known if not s.done] + fresh
-    return todo, sum(s.objects for s in known)
+    return todo, sum(s.objects for s in known if start <= s.start and s.end <= end)
 
 
 def save(conn: Connection, scope: Scope, *shards: Shard) -> None:

@@ -253,6 +253,10 @@ def test_rerun_of_finished_range_sends_nothing_and_changes_nothing(
     with engine.begin() as conn:
         after = [tuple(r) for r in conn.execute(select(db.purchases_t).order_by(db.purchases_t.c.id))]
     assert after == before
+    # a narrower range inside the finished one is finished too
+    narrower = client(sandbox)
+    run(engine, narrower, since=until - 10 * DAY, until=until - DAY)
+    assert narrower.request_count == 0
 
 
 @pytest.mark.parametrize("path", ["/v1/checkout/sessions", "/v1/invoices"])
