@@ -23,14 +23,17 @@ query names one account and one ``livemode``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+import operator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Connection,
     Engine,
+    Integer,
     and_,
     bindparam,
     distinct,
@@ -73,17 +76,17 @@ class Created:
     lte: int | None = None
     lt: int | None = None
 
+    def bounds(self) -> dict[str, int]:
+        """The bounds given, by operator name (``gte``...)."""
+        return {op: value for op in BOUNDS if (value := getattr(self, op)) is not None}
+
     def clauses(self, column: Any) -> list[ColumnElement[bool]]:
-        out = []
-        if self.gte is not None:
-            out.append(column >= self.gte)
-        if self.gt is not None:
-            out.append(column > self.gt)
-        if self.lte is not None:
-            out.append(column <= self.lte)
-        if self.lt is not None:
-            out.append(column < self.lt)
-        return out
+        return [BOUNDS[op](column, value) for op, value in self.bounds().items()]
+
+
+BOUNDS: dict[str, Callable[[Any, Any], Any]] = {
+    "gte": operator.ge, "gt": operator.gt, "lte": operator.le, "lt": operator.lt,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +124,8 @@ class Filters:
     created: Created = Created()
     include_refunded: bool = False
 
-    def rows(self, livemode: bool) -> list[ColumnElement[bool]]:
+    def rows(self, livemode: Any) -> list[ColumnElement[bool]]:
+        """Row conditions; ``livemode`` is a bool, or an expression deciding it in SQL."""
         where = [p.account == self.account, p.livemode == livemode, *self.created.clauses(p.purchased_at)]
         if not self.include_refunded:
             where.append(p.refunded.is_(False))
@@ -217,15 +221,19 @@ def _grouped_page(
 ) -> tuple[list[Any], bool]:
     """A page's rows, one per key and currency, in one statement (one round trip).
 
-    The keys come from ``_keyset`` as a subquery (``limit + 1`` of them, to learn ``has_more``);
-    the rows of the extra key, the one beyond the page, are dropped here.
+    The keys come from ``_keyset`` as a subquery (``limit + 1`` of them, to learn ``has_more``).
     """
     rows = conn.execute(
-        select(key, *columns)
+        select(key, p.livemode, *columns)
         .where(*where, key.in_(_keyset(key, where, page)))
-        .group_by(key, p.currency)
+        .group_by(key, p.currency, p.livemode)
         .order_by(key, p.currency)
     ).all()
+    return _trim(rows, page)
+
+
+def _trim(rows: list[Any], page: Page) -> tuple[list[Any], bool]:
+    """Drop the rows of the extra key (the one beyond the page, read to learn ``has_more``)."""
     keys = list(dict.fromkeys(row[0] for row in rows))
     has_more = len(keys) > page.limit
     if has_more:
@@ -234,17 +242,72 @@ def _grouped_page(
     return rows, has_more
 
 
+def _product_mode(product_id: Any, account: Any) -> Any:
+    """``product_livemode``'s probe as a subquery, so that a page costs one statement."""
+    return (
+        select(p.livemode)
+        .where(p.product_id == product_id, p.account == account)
+        .order_by(p.product_id, p.account, p.livemode.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+@cache
+def _customers_statement(mode_given: bool, include_refunded: bool, bounds: tuple[str, ...], cursor: str | None) -> Any:
+    """The statement of a page of ``product_customers``, built once per shape of request.
+
+    Building a statement costs more Python than running it, so each shape (which filters,
+    which direction) is built once, with bound parameters; ``limit + 1`` is rendered inline
+    (``literal_execute``) so that PostgreSQL plans with the real figure.
+    """
+    product, account = bindparam("product_id", type_=p.product_id.type), bindparam("account", type_=p.account.type)
+    mode = bindparam("livemode", type_=p.livemode.type) if mode_given else _product_mode(product, account)
+    where = [p.product_id == product, p.account == account, p.livemode == mode]
+    where += [BOUNDS[op](p.purchased_at, bindparam(f"created_{op}", type_=BigInteger())) for op in bounds]
+    if not include_refunded:
+        where.append(p.refunded.is_(False))
+    key = p.customer_key
+    keys = select(key).where(*where).group_by(key)
+    if cursor is not None:
+        position = bindparam("cursor", type_=key.type)
+        keys = keys.where(key < position if cursor == "before" else key > position)
+    keys = keys.order_by(key.desc() if cursor == "before" else key.asc())
+    keys = keys.limit(bindparam("keys", type_=Integer(), literal_execute=True))
+    return (
+        select(
+            key, p.livemode,
+            func.max(p.customer_id).label("customer"),
+            func.max(p.email).label("email"),
+            func.max(p.name).label("name"),
+            *_amount_columns(),
+        )
+        .where(*where, key.in_(keys))
+        .group_by(key, p.currency, p.livemode)
+        .order_by(key, p.currency)
+    )
+
+
 def product_customers(conn: Connection, product_id: str, filters: Filters, page: Page) -> PageResult:
-    """One page of the customers who bought ``product_id``, ordered by entry ``id``."""
-    livemode = _resolve_mode(filters, product_livemode(conn, product_id, filters.account), "product", product_id)
-    where = [p.product_id == product_id, *filters.rows(livemode)]
-    columns = [
-        func.max(p.customer_id).label("customer"),
-        func.max(p.email).label("email"),
-        func.max(p.name).label("name"),
-        *_amount_columns(),
-    ]
-    rows, has_more = _grouped_page(conn, p.customer_key, where, page, columns)
+    """One page of the customers who bought ``product_id``, ordered by entry ``id``.
+
+    One statement when the page has entries: the mode (when not given) is settled inside it.
+    Only an empty page costs a second one, to tell "no customers here" from "no such product".
+    """
+    bounds = filters.created.bounds()
+    direction = None if page.cursor is None else "before" if page.backwards else "after"
+    statement = _customers_statement(filters.livemode is not None, filters.include_refunded, tuple(bounds), direction)
+    params: dict[str, Any] = {"product_id": product_id, "account": filters.account, "keys": page.limit + 1}
+    params.update({f"created_{op}": value for op, value in bounds.items()})
+    if filters.livemode is not None:
+        params["livemode"] = filters.livemode
+    if page.cursor is not None:
+        params["cursor"] = page.cursor
+    rows, has_more = _trim(conn.execute(statement, params).all(), page)
+    if rows:
+        livemode = bool(rows[0].livemode)
+    else:
+        livemode = _resolve_mode(filters, product_livemode(conn, product_id, filters.account), "product", product_id)
     head = {"object": "product_customer", "account": filters.account, "livemode": livemode, "product_id": product_id}
     return PageResult(_entries(rows, "customer_key", head, ("customer", "email", "name")), has_more, livemode)
 

@@ -1,0 +1,400 @@
+"""The query API and the README's SQL over 1,000,000 purchase rows on PostgreSQL.
+
+Usage: BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/query_api.py
+       [--rows 1000000] [--products 10000] [--big 200000] [--samples 300] [--duration 5] [--rounds 3]
+       [--connections 16] [--workers 4] [--reuse]
+
+Builds a database ``bench_query`` beside the given one (``--reuse`` keeps a loaded one): the
+schema by ``indexer migrate``, then the rows in one server-side ``INSERT ... SELECT`` over
+``generate_series`` (skewed: one product, ``prod_big``, has ``--big`` buyers; the other rows
+spread over the other products and a pool of 300,000 buyers, two in seven of them guests; every
+tenth payment in eur, every fiftieth fully refunded). Then it prints:
+
+1. p50/p99 latency of the first, a middle and the last page of
+   ``/v1/products/prod_big/customers`` (and of a typical product), sequential requests over
+   HTTP to gunicorn;
+2. p50/p99 of every SQL example in README "Querying with SQL", on a typical product and on
+   ``prod_big``;
+3. requests/s of the middle page under ``wrk`` (a separate process) against gunicorn, beside a
+   minimal Flask endpoint (``minimal_app`` below: one indexed 10-row SELECT) in the same run;
+4. wall time and peak RSS of ``indexer customers prod_big --format csv`` (200,000 buyers), beside
+   the same export of a typical product: flat memory means the two peaks are alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+import urllib.parse
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+TOKEN = "bench-token-" + "0" * 32
+T0 = 1_700_000_000
+PORT_OURS, PORT_MINIMAL = 18201, 18202
+
+LOAD_PURCHASES = """
+INSERT INTO purchases (
+    account, livemode, source_type, source_id, line_item_id, payment_key, product_id, price_id,
+    customer_id, customer_key, email, name, description, quantity, currency, amount_subtotal,
+    amount_total, amount_refunded, refunded, disputed, purchased_at, payment_intent, invoice,
+    subscription, payment_link, checkout_session, updated_at)
+SELECT '', false, 'checkout.session', 'cs_' || i, 'li_' || i, 'pi_' || i, product,
+       'price_' || product, CASE WHEN guest THEN NULL ELSE buyer_key END, buyer_key,
+       'buyer' || buyer || '@example.com', 'Buyer ' || buyer, 'Item', 1 + (i % 3),
+       CASE WHEN i % 10 = 0 THEN 'eur' ELSE 'usd' END, 1000 + (i % 5000), 1000 + (i % 5000),
+       CASE WHEN i % 50 = 0 THEN 1000 + (i % 5000) ELSE 0 END, i % 50 = 0, false,
+       :t0 + i * 30, 'pi_' || i, NULL, NULL, NULL, 'cs_' || i, :t0
+FROM (
+    SELECT i, product, buyer, buyer % 7 < 2 AS guest,
+           CASE WHEN buyer % 7 < 2 THEN 'guest_' || substr(md5(buyer::text), 1, 24)
+                ELSE 'cus_' || lpad(buyer::text, 9, '0') END AS buyer_key
+    FROM (
+        SELECT i,
+               CASE WHEN i <= :big THEN 'prod_big'
+                    ELSE 'prod_' || lpad((1 + (i::bigint * 7) % (:products - 1))::text, 5, '0') END AS product,
+               CASE WHEN i <= :big THEN 1000000 + i ELSE (i::bigint * 7919) % 300000 END AS buyer
+        FROM generate_series(1, :rows) AS i
+    ) AS raw
+) AS g
+"""
+
+LOAD_PRODUCTS = """
+INSERT INTO products (account, id, livemode, name, active, deleted, updated)
+SELECT '', 'prod_' || lpad(n::text, 5, '0'), false, 'Product ' || n, true, false, :t0
+FROM generate_series(1, :products - 1) AS n
+UNION ALL SELECT '', 'prod_big', false, 'The big one', true, false, :t0
+"""
+
+
+# --- the yardstick ---------------------------------------------------------------------------
+
+
+def _minimal() -> Any:
+    """A minimal Flask endpoint: one indexed 10-row SELECT, JSON out, no auth, no checks."""
+    from flask import Flask, jsonify
+    from sqlalchemy import create_engine, text
+
+    app = Flask("minimal")
+    engine = create_engine(os.environ["DATABASE_URL"], pool_size=2)
+    query = text(
+        "SELECT customer_key, email, amount_total FROM purchases WHERE product_id = :p "
+        "AND customer_key > :after ORDER BY product_id, customer_key LIMIT 10"
+    )
+
+    @app.get("/minimal/<product>")
+    def minimal(product: str) -> Any:
+        from flask import request
+
+        with engine.connect() as conn:
+            rows = conn.execute(query, {"p": product, "after": request.args.get("after", "")}).all()
+        return jsonify([dict(r._mapping) for r in rows])
+
+    return app
+
+
+def __getattr__(name: str) -> Any:  # gunicorn bench.query_api:minimal_app, built only there
+    if name == "minimal_app":
+        return _minimal()
+    raise AttributeError(name)
+
+
+# --- setup -----------------------------------------------------------------------------------
+
+
+def sa_url(url: str) -> str:
+    return re.sub(r"^postgres(ql)?(\+psycopg)?://", "postgresql+psycopg://", url)
+
+
+def prepare(admin_url: str, args: argparse.Namespace) -> str:
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(sa_url(admin_url), isolation_level="AUTOCOMMIT")
+    url = sa_url(admin_url).rsplit("/", 1)[0] + "/bench_query"
+    with admin.connect() as conn:
+        exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = 'bench_query'")).first()
+        if not (exists and args.reuse):
+            conn.execute(text("DROP DATABASE IF EXISTS bench_query"))
+            conn.execute(text("CREATE DATABASE bench_query"))
+    admin.dispose()
+    subprocess.run([str(ROOT / ".venv/bin/indexer"), "migrate"], env={**os.environ, "DATABASE_URL": url},
+                   check=True, capture_output=True)
+    if exists and args.reuse:
+        return url
+    engine = create_engine(url)
+    started = time.perf_counter()
+    with engine.begin() as conn:
+        params = {"t0": T0, "big": args.big, "products": args.products, "rows": args.rows}
+        conn.execute(text(LOAD_PURCHASES), params)
+        conn.execute(text(LOAD_PRODUCTS), params)
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE"))
+    print(f"loaded {args.rows:,} purchase rows ({args.products:,} products, prod_big with {args.big:,} buyers) "
+          f"in {time.perf_counter() - started:.1f} s")
+    engine.dispose()
+    return url
+
+
+def cursors(url: str) -> dict[str, str]:
+    """Cursors for the middle and last pages (found with OFFSET here, in setup only)."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        count = conn.execute(text(
+            "SELECT count(DISTINCT customer_key) FROM purchases WHERE product_id = 'prod_big' AND NOT refunded"
+        )).scalar_one()
+
+        def at(n: int) -> str:
+            return conn.execute(text(
+                "SELECT DISTINCT customer_key FROM purchases WHERE product_id = 'prod_big' AND NOT refunded "
+                "ORDER BY customer_key OFFSET :n LIMIT 1"), {"n": n}).scalar_one()
+
+        typical = conn.execute(text(
+            "SELECT product_id FROM purchases WHERE product_id <> 'prod_big' GROUP BY product_id "
+            "ORDER BY count(*) DESC, product_id LIMIT 1 OFFSET 5000"
+        )).scalar_one()
+        middle, last = at(count // 2), at(count - 11)
+        guest_email = conn.execute(text(
+            "SELECT email FROM purchases WHERE product_id = :p AND customer_id IS NULL LIMIT 1"), {"p": typical}
+        ).scalar_one()
+        customer = conn.execute(text(
+            "SELECT customer_key FROM purchases WHERE product_id = :p AND customer_id IS NOT NULL LIMIT 1"),
+            {"p": typical}).scalar_one()
+    engine.dispose()
+    return {"middle": middle, "last": last, "typical": typical, "email": guest_email, "customer": customer,
+            "count": str(count)}
+
+
+def start_gunicorn(app: str, port: int, workers: int, env: dict[str, str]) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [str(ROOT / ".venv/bin/gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+         "--log-level", "warning", app],
+        cwd=ROOT, env={**os.environ, **env},
+    )
+    for _ in range(150):
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            conn.request("GET", "/healthz")
+            conn.getresponse().read()
+            return proc
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"{app} did not start")
+
+
+# --- measurements ----------------------------------------------------------------------------
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    return statistics.median(ordered), ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+
+
+def http_latency(port: int, path: str, samples: int) -> tuple[float, float, int]:
+    times = []
+    size = 0
+    for i in range(samples + 20):
+        conn = http.client.HTTPConnection("127.0.0.1", port)
+        started = time.perf_counter()
+        conn.request("GET", path, headers={"Authorization": f"Bearer {TOKEN}"})
+        response = conn.getresponse()
+        body = response.read()
+        elapsed = (time.perf_counter() - started) * 1000
+        conn.close()
+        if response.status != 200:
+            raise RuntimeError(f"{path}: {response.status} {body[:200]!r}")
+        if i >= 20:
+            times.append(elapsed)
+            size = len(body)
+    p50, p99 = percentiles(times)
+    return p50, p99, size
+
+
+def readme_examples() -> list[str]:
+    section = (ROOT / "README.md").read_text().split("## Querying with SQL", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```sql\n(.*?)```", section, flags=re.S)
+
+
+def sql_latency(url: str, sql: str, samples: int) -> tuple[float, float, int]:
+    import psycopg
+
+    times = []
+    rows = 0
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
+        for i in range(samples + 10):
+            started = time.perf_counter()
+            rows = len(conn.execute(sql).fetchall())
+            if i >= 10:
+                times.append((time.perf_counter() - started) * 1000)
+    p50, p99 = percentiles(times)
+    return p50, p99, rows
+
+
+def run_wrk(port: int, path: str, args: argparse.Namespace) -> dict[str, float]:
+    out = subprocess.run(
+        ["wrk", "-t", "2", "-c", str(args.connections), "-d", f"{args.duration}s", "--latency",
+         "-H", f"Authorization: Bearer {TOKEN}", f"http://127.0.0.1:{port}{path}"],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    lat = {p: _ms(re.search(rf"\s{p}%\s+([\d.]+\w+)", out).group(1)) for p in ("50", "99")}
+    return {"rps": rps, "p50": lat["50"], "p99": lat["99"], "non2xx": int(non2xx.group(1)) if non2xx else 0}
+
+
+def _ms(value: str) -> float:
+    number, unit = re.match(r"([\d.]+)(\w+)", value).groups()
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def export(url: str, product: str) -> tuple[float, float, int]:
+    """Wall seconds, peak RSS (MiB) and lines of one ``indexer customers --format csv`` process."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [str(ROOT / ".venv/bin/python"), "-c",
+         "import resource, sys\n"
+         "from indexer.cli import main\n"
+         "code = main(sys.argv[1:])\n"
+         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+         "sys.exit(code)\n",
+         "customers", product, "--format", "csv"],
+        env={**os.environ, "DATABASE_URL": url}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    lines = 0
+    assert proc.stdout is not None
+    for _ in proc.stdout:
+        lines += 1
+    err = proc.stderr.read().decode() if proc.stderr else ""
+    if proc.wait() != 0:
+        raise RuntimeError(f"export failed: {err}")
+    peak_kib = int(err.strip().splitlines()[-1])
+    return time.perf_counter() - started, peak_kib / 1024, lines - 1
+
+
+# --- main ------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--products", type=int, default=10_000)
+    parser.add_argument("--big", type=int, default=200_000)
+    parser.add_argument("--samples", type=int, default=300)
+    parser.add_argument("--duration", type=int, default=5, help="seconds per wrk round")
+    parser.add_argument("--rounds", type=int, default=3, help="wrk rounds per server, alternating")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--reuse", action="store_true", help="keep an already loaded bench_query database")
+    parser.add_argument("--skip", default="", help="comma-separated parts to skip: pages,sql,wrk,export")
+    args = parser.parse_args()
+    skip = set(filter(None, args.skip.split(",")))
+    admin = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
+    if not admin:
+        sys.exit("set BENCH_DATABASE_URL to a PostgreSQL URL (a database bench_query is created beside it)")
+
+    url = prepare(admin, args)
+    c = cursors(url)
+    big = "/v1/products/prod_big/customers"
+    q = urllib.parse.quote
+    pages = {
+        "prod_big first page": big,
+        "prod_big middle page": f"{big}?starting_after={q(c['middle'])}",
+        "prod_big last page": f"{big}?starting_after={q(c['last'])}",
+        "prod_big last page (ending_before)": f"{big}?ending_before=~",
+        "prod_big middle, limit=100": f"{big}?limit=100&starting_after={q(c['middle'])}",
+        f"{c['typical']} first page": f"/v1/products/{c['typical']}/customers",
+        f"{c['typical']} purchases": f"/v1/products/{c['typical']}/purchases",
+        "customer by email": f"/v1/customers/{q(c['email'])}/products",
+    }
+    print(f"prod_big: {int(c['count']):,} customers; typical product {c['typical']}")
+    env = {"DATABASE_URL": url, "INDEXER_API_TOKENS": TOKEN}
+
+    if "pages" not in skip:
+        server = start_gunicorn("indexer.wsgi:app", PORT_OURS, 2, env)
+        try:
+            print(f"\n1. sequential HTTP requests to gunicorn, {args.samples} each (p99 target < 10 ms)")
+            for name, path in pages.items():
+                p50, p99, size = http_latency(PORT_OURS, path, args.samples)
+                print(f"   {name:<38} p50 {p50:6.2f} ms  p99 {p99:6.2f} ms  ({size:,} bytes)")
+        finally:
+            server.terminate()
+            server.wait()
+
+    if "sql" not in skip:
+        print(f"\n2. README 'Querying with SQL' examples, psycopg, {args.samples} runs each (p99 target < 10 ms)")
+        for n, example in enumerate(readme_examples(), 1):
+            first_line = " ".join(example.split())[:70]
+            for label, product in (("typical", c["typical"]), ("prod_big", "prod_big")):
+                sql = (example.replace("prod_...", product).replace("cus_...", c["customer"])
+                       .replace("buyer@example.com", c["email"]))
+                if label == "prod_big" and "prod_..." not in example:
+                    continue
+                p50, p99, rows = sql_latency(url, sql, args.samples if label == "typical" else max(20, args.samples // 10))
+                print(f"   #{n} {label:<8} p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  rows {rows:>7,}  {first_line}")
+
+    if "wrk" not in skip:
+        path = pages["prod_big middle page"]
+        print(f"\n3. wrk -t2 -c{args.connections} -d{args.duration}s x {args.rounds} rounds, alternating, gunicorn "
+              f"--workers {args.workers} (sync), middle page of prod_big; median round per server")
+        targets = {
+            "minimal": (PORT_MINIMAL, f"/minimal/prod_big?after={q(c['middle'])}"),
+            "indexer": (PORT_OURS, path),
+        }
+        servers = [start_gunicorn("indexer.wsgi:app", PORT_OURS, args.workers, env),
+                   _start_minimal(PORT_MINIMAL, args, env)]
+        rounds: dict[str, list[dict[str, float]]] = {name: [] for name in targets}
+        try:
+            for _ in range(args.rounds):
+                for name, (port, target) in targets.items():
+                    rounds[name].append(run_wrk(port, target, args))
+        finally:
+            for server in servers:
+                server.terminate()
+                server.wait()
+        results = {}
+        for name, runs in rounds.items():
+            r = results[name] = sorted(runs, key=lambda run: run["rps"])[len(runs) // 2]
+            every = ", ".join(f"{run['rps']:.0f}" for run in runs)
+            print(f"   {name:<8} {r['rps']:8.0f} req/s  p50 {r['p50']:6.2f} ms  p99 {r['p99']:6.2f} ms  "
+                  f"non-2xx {sum(run['non2xx'] for run in runs)}  (rounds: {every})")
+        ratio = results["indexer"]["rps"] / results["minimal"]["rps"]
+        print(f"   indexer / minimal = {ratio:.0%} (targets: >= 1,500 req/s and >= 50%)")
+
+    if "export" not in skip:
+        print("\n4. indexer customers PRODUCT --format csv (streamed; peak RSS of the process)")
+        for product in (c["typical"], "prod_big"):
+            seconds, peak, lines = export(url, product)
+            print(f"   {product:<10} {lines:>8,} lines  {seconds:6.2f} s  peak RSS {peak:6.1f} MiB")
+
+
+def _start_minimal(port: int, args: argparse.Namespace, env: dict[str, str]) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [str(ROOT / ".venv/bin/gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers),
+         "--log-level", "warning", "bench.query_api:minimal_app"],
+        cwd=ROOT, env={**os.environ, **env},
+    )
+    for _ in range(150):
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            conn.request("GET", "/minimal/none")
+            conn.getresponse().read()
+            return proc
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("minimal app did not start")
+
+
+if __name__ == "__main__":
+    main()
