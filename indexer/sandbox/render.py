@@ -484,7 +484,7 @@ class Renderer:
     def refund(self, x: r.Refund, ver: Version) -> dict[str, Any]:
         charge = self.store.charges.get(x.charge) if x.charge else None
         card = charge is not None and charge.method_type == "card"
-        return {
+        obj = {
             "id": x.id, "object": "refund", "amount": x.amount,
             "balance_transaction": x.balance_transaction, "charge": x.charge,
             "created": x.created, "currency": x.currency,
@@ -497,6 +497,9 @@ class Renderer:
             "reason": x.reason, "receipt_number": None, "source_transfer_reversal": None,
             "status": x.status, "transfer_reversal": None,
         }
+        if obj["destination_details"] is None:  # omitted, never null (spec: optional)
+            del obj["destination_details"]
+        return obj
 
     def dispute(self, d: r.Dispute, ver: Version) -> dict[str, Any]:
         closed = d.status in ("won", "lost")
