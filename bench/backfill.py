@@ -186,7 +186,7 @@ def rate_bench(args: argparse.Namespace) -> None:
     pid, url = serve(store, latency_ms=args.latency_ms, rate_limit=args.rate_limit)
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            database_url = args.database_url or f"sqlite:///{tmp}/bench.db"
+            database_url = emptied(args.database_url) if args.database_url else f"sqlite:///{tmp}/bench.db"
             seconds, rss, line = run_cli(url, database_url, args.concurrency, None)
             served = stats(url)
             print(line)
@@ -206,6 +206,22 @@ def rate_bench(args: argparse.Namespace) -> None:
         stop(pid)
 
 
+def emptied(database_url: str) -> str:
+    """A PostgreSQL database given to the bench is emptied first (its ``public`` schema)."""
+    from sqlalchemy import create_engine, text
+
+    from indexer.config import normalize_database_url
+
+    url = normalize_database_url(database_url)
+    if url.startswith("postgresql"):
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+    return url
+
+
 def rss_bench(args: argparse.Namespace) -> None:
     for size in args.rss_sizes:
         store = Store()
@@ -213,7 +229,7 @@ def rss_bench(args: argparse.Namespace) -> None:
         pid, url = serve(store)
         try:
             with tempfile.TemporaryDirectory() as tmp:
-                database_url = f"sqlite:///{tmp}/rss.db"
+                database_url = emptied(args.database_url) if args.database_url else f"sqlite:///{tmp}/rss.db"
                 seconds, rss, line = run_cli(url, database_url, args.concurrency, 100000.0)
                 print(f"{size} sessions: {line}; {seconds:.1f} s; peak RSS of `indexer backfill` "
                       f"{rss / 1024:.0f} MiB")
