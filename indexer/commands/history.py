@@ -97,8 +97,8 @@ def cmd_catch_up(args: argparse.Namespace) -> int:
     if result.gap_since is not None:
         when = datetime.fromtimestamp(result.gap_since, UTC).strftime("%Y-%m-%d")
         print(
-            f"indexer catch-up: the newest stored event is from {when}, older than Stripe's 30-day "
-            f"event retention: events in between are lost; run `indexer backfill --since {when}`",
+            f"indexer catch-up: the gap starts {when}, older than Stripe's 30-day event retention: "
+            f"the events of its first days are gone from Stripe; run `indexer backfill --since {when}`",
             file=sys.stderr,
         )
     return 0
