@@ -15,6 +15,7 @@ import logging
 import random
 import re
 import socket
+import sys
 import threading
 import time
 from collections import OrderedDict
@@ -979,6 +980,12 @@ class _HTTPServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
     sandbox: SandboxServer
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up mid-answer is routine (timeouts, benches); say nothing."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
