@@ -340,7 +340,7 @@ def main() -> None:
                        .replace("buyer@example.com", c["email"]))
                 if label == "prod_big" and "prod_..." not in example:
                     continue
-                p50, p99, rows = sql_latency(url, sql, args.samples if label == "typical" else max(20, args.samples // 10))
+                p50, p99, rows = sql_latency(url, sql, args.samples if label == "typical" else max(20, args.samples // 15))
                 print(f"   #{n} {label:<8} p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  rows {rows:>7,}  {first_line}")
 
     if "wrk" not in skip:
