@@ -1126,13 +1126,15 @@ class SandboxServer:
                 if self.latency:
                     time.sleep(self.latency)
                 if self.bucket is not None and not self.bucket.take():
-                    self.rate_limited += 1
+                    with self._count_lock:
+                        self.rate_limited += 1
                     out_headers["Stripe-Should-Retry"] = "true"
                     raise StripeError(
                         429, "Request rate limit exceeded. You can learn more about rate "
                         "limits here https://stripe.com/docs/rate-limits.", code="rate_limit")
                 if self.fail_rate and self._random() < self.fail_rate:
-                    self.injected_failures += 1
+                    with self._count_lock:
+                        self.injected_failures += 1
                     out_headers["Stripe-Should-Retry"] = "true"
                     raise StripeError(500, "An unknown error occurred", type_="api_error")
             scope = self._scope(headers, required=is_api)
