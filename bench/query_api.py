@@ -163,7 +163,7 @@ def cursors(url: str) -> dict[str, str]:
             "SELECT product_id FROM purchases WHERE product_id <> 'prod_big' GROUP BY product_id "
             "ORDER BY count(*) DESC, product_id LIMIT 1 OFFSET 5000"
         )).scalar_one()
-        middle, last = at(count // 2), at(count - 11)
+        middle, last, end = at(count // 2), at(count - 11), at(count - 1)
         guest_email = conn.execute(text(
             "SELECT email FROM purchases WHERE product_id = :p AND customer_id IS NULL LIMIT 1"), {"p": typical}
         ).scalar_one()
@@ -171,7 +171,7 @@ def cursors(url: str) -> dict[str, str]:
             "SELECT customer_key FROM purchases WHERE product_id = :p AND customer_id IS NOT NULL LIMIT 1"),
             {"p": typical}).scalar_one()
     engine.dispose()
-    return {"middle": middle, "last": last, "typical": typical, "email": guest_email, "customer": customer,
+    return {"middle": middle, "last": last, "end": end, "typical": typical, "email": guest_email, "customer": customer,
             "count": str(count)}
 
 
@@ -311,7 +311,7 @@ def main() -> None:
         "prod_big first page": big,
         "prod_big middle page": f"{big}?starting_after={q(c['middle'])}",
         "prod_big last page": f"{big}?starting_after={q(c['last'])}",
-        "prod_big last page (ending_before)": f"{big}?ending_before=~",
+        "prod_big last page (ending_before)": f"{big}?ending_before={q(c['end'])}",
         "prod_big middle, limit=100": f"{big}?limit=100&starting_after={q(c['middle'])}",
         f"{c['typical']} first page": f"/v1/products/{c['typical']}/customers",
         f"{c['typical']} purchases": f"/v1/products/{c['typical']}/purchases",

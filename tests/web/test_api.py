@@ -74,8 +74,8 @@ def test_paging_over_http_gives_each_customer_once_both_ways(client: FlaskClient
         params = {"limit": 4, "starting_after": forward[-1]}
     assert forward == expected
 
-    backward: list[str] = []
-    params = {"limit": 5, "ending_before": "~"}
+    backward = [expected[-1]]
+    params = {"limit": 5, "ending_before": expected[-1]}
     while True:
         body = get(client, "/v1/products/prod_A/customers", **params).get_json()
         backward = [e["id"] for e in body["data"]] + backward
