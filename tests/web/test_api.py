@@ -195,3 +195,12 @@ def test_token_comparison_tries_every_token() -> None:
     assert not token_matches("", ("a",))
     assert not token_matches("a" * 10_000, ("a",))
     assert not token_matches("\udcff", ("a",))
+
+
+def test_an_unreachable_database_is_a_503() -> None:
+    app = create_app(Settings(database_url="postgresql+psycopg://nobody@127.0.0.1:9/none?connect_timeout=2",
+                              api_tokens=(TOKEN,)))
+    response = app.test_client().get("/v1/products/prod_A/customers", headers=AUTH)
+    assert response.status_code == 503
+    assert response.get_json()["error"]["type"] == "api_error"
+    app.extensions["indexer.engine"].dispose()
