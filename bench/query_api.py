@@ -303,6 +303,7 @@ def main() -> None:
     if not admin:
         sys.exit("set BENCH_DATABASE_URL to a PostgreSQL URL (a database bench_query is created beside it)")
 
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (figures scale with it)")
     url = prepare(admin, args)
     c = cursors(url)
     big = "/v1/products/prod_big/customers"
@@ -376,6 +377,7 @@ def main() -> None:
         for product in (c["typical"], "prod_big"):
             seconds, peak, lines = export(url, product)
             print(f"   {product:<10} {lines:>8,} lines  {seconds:6.2f} s  peak RSS {peak:6.1f} MiB")
+    print(f"\nload average {os.getloadavg()[0]:.1f} at the end")
 
 
 def _start_minimal(port: int, args: argparse.Namespace, env: dict[str, str]) -> subprocess.Popen:
