@@ -140,6 +140,7 @@ def create_payment_link(ctx: Ctx, lines: Sequence[r.Line], **fields: Any) -> r.P
 
 def create_session(ctx: Ctx, mode: str, lines: Sequence[r.Line], **fields: Any) -> r.Session:
     store = ctx.store
+    requested = fields.pop("currency", None)
     currency: str | None = None
     subtotal = 0
     for price_id, quantity, _ in lines:
@@ -150,15 +151,19 @@ def create_session(ctx: Ctx, mode: str, lines: Sequence[r.Line], **fields: Any) 
                 "All line items must use the same currency.", "line_items", "parameter_invalid_string"
             )
         subtotal += (price.unit_amount or 0) * quantity
+    if requested and currency and requested.lower() != currency:
+        raise invalid(
+            f"The currency {requested.lower()} does not match the currency of the line items ({currency}).",
+            "currency", "parameter_invalid_string",
+        )
     sess_id = ctx.new_id("cs")
     amount: int | None = subtotal
     if mode == "setup":
-        currency = fields.pop("currency", None) or currency
         amount = None
     sess = r.Session(
         id=sess_id, created=ctx.now, live=ctx.live, account=ctx.account,
         expires_at=fields.pop("expires_at", None) or ctx.now + SESSION_TTL, mode=mode,
-        currency=currency or fields.pop("currency", None), amount_subtotal=amount,
+        currency=currency or (requested.lower() if requested else None), amount_subtotal=amount,
         amount_total=amount, lines=tuple(lines), **fields,
     )
     if sess.customer:

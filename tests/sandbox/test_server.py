@@ -606,3 +606,17 @@ def test_cli_usage_errors() -> None:
     done = subprocess.run(_indexer("sandbox", "--fail-rate", "2"),
                           capture_output=True, text=True, timeout=30)
     assert done.returncode == 2 and "--fail-rate" in done.stderr
+
+
+def test_a_session_may_name_its_currency_but_not_contradict_its_prices(sandbox: Any) -> None:
+    client = stripe.StripeClient("sk_test_currency", base_addresses={"api": sandbox.url})
+    product = client.v1.products.create(params={"name": "Mug"})
+    price = client.v1.prices.create(params={"product": product.id, "currency": "usd", "unit_amount": 900})
+    line = [{"price": price.id, "quantity": 1}]
+    session = client.v1.checkout.sessions.create(params={
+        "mode": "payment", "currency": "USD", "line_items": line, "success_url": "https://example.com/ok"})
+    assert session.currency == "usd"
+    with pytest.raises(stripe.InvalidRequestError) as err:
+        client.v1.checkout.sessions.create(params={
+            "mode": "payment", "currency": "eur", "line_items": line, "success_url": "https://example.com/ok"})
+    assert err.value.param == "currency"
