@@ -12,8 +12,12 @@ from indexer.errors import IndexerError
 log = logging.getLogger(__name__)
 
 
-def error_response(status: int, error_type: str, message: str, param: str | None = None) -> Response:
+def error_response(
+    status: int, error_type: str, message: str, param: str | None = None, code: str | None = None
+) -> Response:
     body: dict[str, str] = {"type": error_type, "message": message}
+    if code:
+        body["code"] = code
     if param:
         body["param"] = param
     response = jsonify({"error": body})
@@ -26,7 +30,8 @@ def register(app: Flask) -> None:
     def _indexer_error(err: IndexerError) -> Response:
         if err.http_status >= 500:
             log.error("%s: %s", type(err).__name__, err.message)
-        return error_response(err.http_status, err.error_type, err.message, err.param)
+        code = getattr(err, "code", None) or ("resource_missing" if err.http_status == 404 else None)
+        return error_response(err.http_status, err.error_type, err.message, err.param, code)
 
     @app.errorhandler(HTTPException)
     def _http_error(err: HTTPException) -> Response:
@@ -36,7 +41,11 @@ def register(app: Flask) -> None:
             message = "Unrecognized request URL. Please see the API reference at /openapi.json."
         else:
             message = err.description or err.name
-        return error_response(status, kind, message)
+        response = error_response(status, kind, message)
+        for name, value in err.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception) -> Response:

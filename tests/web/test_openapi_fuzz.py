@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
-from schemathesis.specs.openapi.checks import positive_data_acceptance, unsupported_method
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 from sqlalchemy import Engine
 
 from indexer import create_app
@@ -87,10 +87,7 @@ def valid_data_accepted_but_for_cursor_rules(ctx: Any, response: Any, case: Any)
     return positive_data_acceptance(ctx, response, case)
 
 
-# ``unsupported_method`` is left out for now: a 405 lacks ``Allow`` because the app's one
-# error handler (indexer/web/errors.py) rebuilds HTTP errors without their headers; see
-# ``test_a_405_names_the_allowed_methods`` below, which fails once that is fixed.
-EXCLUDED = [positive_data_acceptance, unsupported_method]
+EXCLUDED = [positive_data_acceptance]
 
 
 @schema.parametrize()
@@ -99,7 +96,6 @@ def test_the_api_keeps_the_promises_of_its_document(case: Any, app: Any) -> None
     case.call_and_validate(headers=AUTH, excluded_checks=EXCLUDED)
 
 
-@pytest.mark.xfail(strict=True, reason="indexer/web/errors.py drops the Allow header of a 405")
 def test_a_405_names_the_allowed_methods(app: Any) -> None:
     response = app.test_client().post(f"/v1/products/{EXAMPLE_PRODUCT}/customers", headers=AUTH)
     assert response.status_code == 405
