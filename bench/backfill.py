@@ -117,13 +117,30 @@ def run_cli(url: str, database_url: str, concurrency: int, rate: float | None) -
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         started = time.monotonic()
         child = subprocess.Popen(cmd, env=env, stdout=out, stderr=err, text=True)
-        _, status, usage = os.wait4(child.pid, 0)  # reaps it: its own peak RSS, no other child's
+        peak = 0
+        while child.poll() is None:
+            peak = max(peak, _hwm(child.pid))
+            time.sleep(0.2)
         seconds = time.monotonic() - started
         out.seek(0)
         err.seek(0)
-        if os.waitstatus_to_exitcode(status) != 0:
+        if child.returncode != 0:
             raise SystemExit(f"backfill failed: {err.read().strip()[-2000:]}")
-        return seconds, usage.ru_maxrss, out.read().strip()
+        return seconds, peak, out.read().strip()
+
+
+def _hwm(pid: int) -> int:
+    """The child's peak RSS (KiB) since its ``exec``: ``VmHWM``. Not ``ru_maxrss``, which
+    also counts the moment between fork and exec, when the child still maps this process
+    and the whole seeded store."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
 def index_vs_truth(database_url: str, store: Store) -> dict[str, int]:
