@@ -7,7 +7,9 @@ events (``FOR UPDATE SKIP LOCKED``), and serialising writes to one payment (advi
 
 from __future__ import annotations
 
+import threading
 import time
+import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
@@ -132,12 +134,13 @@ def store_event_row(engine: Engine, row: dict[str, Any]) -> bool:
     """``insert_event`` as one autocommitted statement: durable when it returns, one round trip.
 
     This is the webhook's hot path. On PostgreSQL it runs one prepared ``INSERT ... ON CONFLICT DO
-    NOTHING`` on a pooled driver connection in autocommit mode, skipping statement compilation and
-    the ``BEGIN``/``COMMIT`` round trips; a single ``INSERT`` is atomic on its own.
+    NOTHING`` on a driver connection kept for that, in autocommit mode: no statement
+    compilation, no pool checkout, no ``BEGIN``/``COMMIT`` round trips (a single ``INSERT`` is
+    atomic on its own).
     """
     try:
         if is_postgres(engine):
-            return _store_event_row_postgres(engine, row)
+            return _event_writer(engine).insert({c: row.get(c) for c in _EVENT_COLUMNS})
         with engine.connect() as conn:
             return insert_event(conn.execution_options(isolation_level="AUTOCOMMIT"), row)
     except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
@@ -151,35 +154,74 @@ _INSERT_EVENT_SQL = (
 )
 
 
-def _is_driver_operational(exc: BaseException | None) -> bool:
-    import psycopg
+class _EventWriter:
+    """A few idle autocommit psycopg connections that only insert events.
 
-    return isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError)
+    A free list rather than SQLAlchemy's pool: taking and returning a connection costs no reset
+    round trip and no checkout bookkeeping. Connections are opened lazily (after a gunicorn fork),
+    a broken one is dropped so the next request reconnects, and all are closed when the engine
+    is disposed.
+    """
 
+    def __init__(self, engine: Engine, max_idle: int = 8) -> None:
+        self.cargs, self.cparams = engine.dialect.create_connect_args(engine.url)
+        self.max_idle = max_idle
+        self.idle: list[Any] = []
+        self.lock = threading.Lock()
 
-def _store_event_row_postgres(engine: Engine, row: dict[str, Any]) -> bool:
-    params = {c: row.get(c) for c in _EVENT_COLUMNS}
-    try:
-        raw = engine.raw_connection()
-    except Exception as exc:
-        if _is_driver_operational(exc):
-            raise DatabaseUnavailable(f"database unavailable: {_short(exc)}") from exc
-        raise
-    try:
-        driver = raw.driver_connection
-        driver.autocommit = True
+    def insert(self, params: dict[str, Any]) -> bool:
+        import psycopg
+
+        conn = None
         try:
-            return driver.execute(_INSERT_EVENT_SQL, params, prepare=True).rowcount == 1
-        finally:
-            if not driver.closed:
-                driver.autocommit = False
-    except Exception as exc:
-        if _is_driver_operational(exc):
-            raw.invalidate(exc)
+            conn = self._take() or psycopg.connect(*self.cargs, **self.cparams, autocommit=True)
+            inserted = conn.execute(_INSERT_EVENT_SQL, params, prepare=True).rowcount == 1
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            if conn is not None:
+                conn.close()
             raise DatabaseUnavailable(f"database unavailable: {_short(exc)}") from exc
-        raise
-    finally:
-        raw.close()
+        except BaseException:
+            if conn is not None:
+                self._give(conn)
+            raise
+        self._give(conn)
+        return bool(inserted)
+
+    def _take(self) -> Any:
+        with self.lock:
+            while self.idle:
+                conn = self.idle.pop()
+                if not conn.closed:
+                    return conn
+        return None
+
+    def _give(self, conn: Any) -> None:
+        with self.lock:
+            if len(self.idle) < self.max_idle and not conn.closed:
+                self.idle.append(conn)
+                return
+        conn.close()
+
+    def close(self) -> None:
+        with self.lock:
+            idle, self.idle = self.idle, []
+        for conn in idle:
+            conn.close()
+
+
+_event_writers: weakref.WeakKeyDictionary[Engine, _EventWriter] = weakref.WeakKeyDictionary()
+_event_writers_lock = threading.Lock()
+
+
+def _event_writer(engine: Engine) -> _EventWriter:
+    writer = _event_writers.get(engine)
+    if writer is None:
+        with _event_writers_lock:
+            writer = _event_writers.get(engine)
+            if writer is None:
+                writer = _event_writers[engine] = _EventWriter(engine)
+                event.listen(engine, "engine_disposed", lambda _engine: writer.close())
+    return writer
 
 
 def claim_events(conn: Connection, *, limit: int, lease_seconds: int) -> list[Any]:
