@@ -182,10 +182,10 @@ def product_stream(api: StripeAPI, account: str, seen: Callable[[int], None] | N
 
 
 def _write_sources(conn: Connection, sources: list[Any]) -> None:
-    """In payment order: ``write_source`` locks each payment till the commit, and a page's
-    transaction holds many, so every transaction takes them in the same order."""
-    for source in sorted(sources, key=lambda s: (s.account, s.payment_key)):
-        db.write_source(conn, source)
+    """In payment order: writers lock each payment till the commit, and a page's transaction
+    holds many, so every transaction takes them in the same order. ``db.write_sources`` writes
+    a page's plain purchases in a few statements."""
+    db.write_sources(conn, sorted(sources, key=lambda s: (s.account, s.payment_key)))
 
 
 def _holds(source: purchases.PurchaseSource, product: str) -> bool:

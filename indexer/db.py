@@ -415,7 +415,7 @@ def _session_link(conn: Connection, account: str, invoice: str) -> tuple[str, st
 
 def _payment_intents(conn: Connection, where: Any) -> set[str]:
     p = purchases_t.c
-    return {pi for (pi,) in conn.execute(select(p.payment_intent).where(where).distinct()) if pi}
+    return {pi for (pi,) in conn.execute(select(p.payment_intent).where(where)) if pi}
 
 
 def write_refunds(conn: Connection, refunds: Sequence[RefundRow]) -> None:
