@@ -309,34 +309,76 @@ def _lock_payments(conn: Connection, account: str, payment_keys: Iterable[str]) 
 
 
 def write_sources(conn: Connection, sources: Sequence[PurchaseSource]) -> None:
-    """``write_source`` for many sources, in a handful of statements for the common case.
+    """``write_source`` for many sources, in a handful of statements per hundred.
 
-    Plain Checkout Session purchases (no invoice behind them) are written together: one lock
-    statement, one delete of vanished lines, one upsert, one reconcile. Anything else (a session
-    with an invoice, an invoice, a source that stopped counting) goes through ``write_source``.
+    Sources that count as purchases are written together: one lock statement for all their
+    payments, then invoices take over their sessions' rows, sessions whose invoice is indexed
+    lend it their ids, the rest is one delete of vanished lines, one upsert and one reconcile.
+    A source that stopped counting goes through ``write_source``. Same rows as writing each
+    source alone, in any order.
     """
     latest = {(s.account, s.source_id): s for s in sources}
-    plain: dict[str, list[PurchaseSource]] = {}
+    batches: dict[str, list[PurchaseSource]] = {}
     for source in latest.values():
-        if source.source_type == "checkout.session" and source.is_purchase and source.rows and not source.invoice:
-            plain.setdefault(source.account, []).append(source)
+        if source.is_purchase and source.rows:
+            batches.setdefault(source.account, []).append(source)
         else:
             write_source(conn, source)
-    for account, group in plain.items():
+    for account, group in batches.items():
         for start in range(0, len(group), 100):
-            _write_plain_sessions(conn, account, group[start : start + 100])
+            _write_batch(conn, account, group[start : start + 100])
 
 
-def _write_plain_sessions(conn: Connection, account: str, group: list[PurchaseSource]) -> None:
+def _write_batch(conn: Connection, account: str, group: list[PurchaseSource]) -> None:
     p = purchases_t.c
     _lock_payments(conn, account, [s.payment_key for s in group])
-    mine = (p.account == account) & p.source_id.in_([s.source_id for s in group])
-    rows = [_row_dict(r, s.payment_key) for s in group for r in s.rows]
-    pis = _payment_intents(conn, mine)
+    rows_of = {s.source_id: [_row_dict(r, s.payment_key) for r in s.rows] for s in group}
+    invoices = [s.source_id for s in group if s.source_type == "invoice"]
+    if invoices:
+        links = {
+            inv: (cs, link)
+            for inv, cs, link in conn.execute(
+                select(p.invoice, p.checkout_session, p.payment_link)
+                .where(p.account == account, p.invoice.in_(invoices), p.checkout_session.is_not(None))
+            )
+        }
+        for inv in invoices:
+            if inv in links:
+                for row in rows_of[inv]:
+                    row["checkout_session"] = row["checkout_session"] or links[inv][0]
+                    row["payment_link"] = row["payment_link"] or links[inv][1]
+        conn.execute(purchases_t.delete().where(
+            (p.account == account) & (p.source_type == "checkout.session") & p.invoice.in_(invoices)
+        ))
+    behind_invoice = [s for s in group if s.source_type == "checkout.session" and s.invoice]
+    absorbed: list[PurchaseSource] = []
+    if behind_invoice:
+        wanted = {s.invoice for s in behind_invoice}
+        indexed = set(invoices) | {
+            sid for (sid,) in conn.execute(
+                select(p.source_id).where(p.account == account, p.source_id.in_(wanted)).distinct()
+            )
+        }
+        absorbed = [s for s in behind_invoice if s.invoice in indexed]
+    absorbed_ids = {s.source_id for s in absorbed}
+    writing = [s for s in group if s.source_id not in absorbed_ids]
+    everyone = (p.account == account) & p.source_id.in_([s.source_id for s in group])
+    pis = _payment_intents(conn, everyone)
+    rows = [row for s in writing for row in rows_of[s.source_id]]
     keep = [(r["source_id"], r["line_item_id"]) for r in rows]
-    conn.execute(purchases_t.delete().where(mine & tuple_(p.source_id, p.line_item_id).not_in(keep)))
-    upsert(conn, purchases_t, rows, ["account", "source_id", "line_item_id"],
-           update=[c for c in rows[0] if c not in _NOT_UPDATED])
+    conn.execute(purchases_t.delete().where(everyone & tuple_(p.source_id, p.line_item_id).not_in(keep)))
+    if rows:
+        upsert(conn, purchases_t, rows, ["account", "source_id", "line_item_id"],
+               update=[c for c in rows[0] if c not in _NOT_UPDATED])
+    if absorbed:
+        from sqlalchemy import bindparam
+
+        conn.execute(
+            purchases_t.update()
+            .where(p.account == account, p.source_id == bindparam("_invoice"))
+            .values(checkout_session=bindparam("_session"), payment_link=bindparam("_link")),
+            [{"_invoice": s.invoice, "_session": s.source_id, "_link": s.rows[0].payment_link} for s in absorbed],
+        )
     reconcile_payments(conn, account, pis | {r["payment_intent"] for r in rows if r["payment_intent"]})
 
 

@@ -211,3 +211,29 @@ def test_every_order_of_session_invoice_and_refund_converges(engine: Engine) -> 
         results.append(purchases(engine))
     assert all(r == results[0] for r in results)
     assert results[0][0]["refunded"]
+
+
+def test_writing_in_batches_gives_the_same_rows_as_one_by_one(engine: Engine) -> None:
+    """``write_sources`` (the worker's and the backfill's path) against ``write_source``."""
+    plain = source("cs_1", [row("cs_1", "li_1"), row("cs_1", "li_2", product_id="prod_B")])
+    other = source("cs_2", [row("cs_2", "li_3", payment_intent="pi_2")])
+    every = [SUB_SESSION, SUB_INVOICE, plain, other]
+
+    def reset() -> None:
+        with db.transaction(engine) as conn:
+            conn.execute(db.purchases_t.delete())
+
+    apply(engine, *every)
+    expected = purchases(engine)
+    assert {r["source_id"] for r in expected} == {"in_1", "cs_1", "cs_2"}
+    for order in permutations(every):
+        reset()
+        with db.transaction(engine) as conn:
+            db.write_sources(conn, list(order))
+        assert purchases(engine) == expected, [s.source_id for s in order]
+        for split in range(1, len(order)):
+            reset()
+            for part in (order[:split], order[split:]):
+                with db.transaction(engine) as conn:
+                    db.write_sources(conn, list(part))
+            assert purchases(engine) == expected, ([s.source_id for s in order], split)
