@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, replace
 
-from sqlalchemy import Connection, and_, select
+from sqlalchemy import ColumnElement, Connection, and_, select
 
 from indexer.db import progress_t, upsert
 
@@ -70,32 +70,20 @@ def _row(scope: Scope, shard: Shard) -> dict[str, object]:
 def load(conn: Connection, scope: Scope, stream: str, start: int, end: int) -> list[Shard]:
     """The shards of ``stream`` lying inside ``[start, end]``, oldest range first."""
     c = progress_t.c
-    rows = conn.execute(
-        select(c.shard_start, c.shard_end, c.cursor, c.objects, c.done)
-        .where(
-            c.account == scope.account,
-            c.livemode == scope.livemode,
-            c.stream == stream,
-            c.shard_start >= start,
-            c.shard_end <= end,
-        )
-        .order_by(c.shard_start, c.shard_end)
-    ).all()
-    return [Shard(stream, r.shard_start, r.shard_end, r.cursor, int(r.objects), bool(r.done)) for r in rows]
+    return _shards(conn, scope, stream, c.shard_start >= start, c.shard_end <= end)
 
 
 def load_overlapping(conn: Connection, scope: Scope, stream: str, start: int, end: int) -> list[Shard]:
     """The shards of ``stream`` that share any second with ``[start, end]``, oldest first."""
     c = progress_t.c
+    return _shards(conn, scope, stream, c.shard_end >= start, c.shard_start <= end)
+
+
+def _shards(conn: Connection, scope: Scope, stream: str, *bounds: ColumnElement[bool]) -> list[Shard]:
+    c = progress_t.c
     rows = conn.execute(
         select(c.shard_start, c.shard_end, c.cursor, c.objects, c.done)
-        .where(
-            c.account == scope.account,
-            c.livemode == scope.livemode,
-            c.stream == stream,
-            c.shard_end >= start,
-            c.shard_start <= end,
-        )
+        .where(c.account == scope.account, c.livemode == scope.livemode, c.stream == stream, *bounds)
         .order_by(c.shard_start, c.shard_end)
     ).all()
     return [Shard(stream, r.shard_start, r.shard_end, r.cursor, int(r.objects), bool(r.done)) for r in rows]
