@@ -237,3 +237,27 @@ def test_writing_in_batches_gives_the_same_rows_as_one_by_one(engine: Engine) ->
                 with db.transaction(engine) as conn:
                     db.write_sources(conn, list(part))
             assert purchases(engine) == expected, ([s.source_id for s in order], split)
+
+
+def test_sqlite_transactions_take_the_write_lock_up_front(tmp_path: Any) -> None:
+    """A read-then-write transaction cannot interleave with another process's writer."""
+    import threading
+
+    engine = db.make_engine(f"sqlite:///{tmp_path}/locks.db")
+    db.migrate(engine)
+    second_done = threading.Event()
+
+    def second_writer() -> None:
+        apply(engine, source("cs_2", [row("cs_2", "li_2", payment_intent="pi_2")]))
+        second_done.set()
+
+    with db.transaction(engine) as first:
+        first.execute(select(db.purchases_t.c.id)).all()
+        thread = threading.Thread(target=second_writer)
+        thread.start()
+        assert not second_done.wait(0.5), "the second writer waits for the first transaction"
+        db.write_source(first, source("cs_1", [row("cs_1", "li_1")]))
+    thread.join(30)
+    assert second_done.is_set()
+    assert [r["source_id"] for r in purchases(engine)] == ["cs_1", "cs_2"]
+    engine.dispose()
