@@ -181,7 +181,7 @@ class Applier:
                 latest[key] = event
         indexed = self._indexed_sources(latest.keys())
         jobs = {
-            key: self.pool.submit(self._invoice_source, event)
+            key: self.pool.submit(invoice_source, self.api, event.obj, account=event.account)
             for key, event in latest.items()
             if not (key in indexed and event.obj.get("status") == "paid")
         }
@@ -191,16 +191,6 @@ class Applier:
             return None if job is None else job.result()
 
         return self._write_all(events, source_of, db.write_sources)
-
-    def _invoice_source(self, event: ClaimedEvent) -> purchases.PurchaseSource:
-        invoice = event.obj
-        if invoice.get("status") != "paid":
-            return purchases.invoice_purchase(invoice, [], account=event.account)
-        lines = self.api.invoice_lines(invoice, account=event.account)
-        intent = purchases.invoice_payment_intent(invoice)
-        if intent is None and purchases.invoice_needs_payments_lookup(invoice):
-            intent = self.api.invoice_payment_intent(invoice["id"], account=event.account)
-        return purchases.invoice_purchase(invoice, lines, account=event.account, payment_intent=intent)
 
     def _indexed_sources(self, keys: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
         """Invoices already indexed: a paid invoice never changes, so a redelivery costs nothing."""
@@ -291,6 +281,17 @@ class Applier:
             except Exception as exc:  # noqa: BLE001 - the worker decides: retry or park
                 outcomes[event.id] = exc
         return outcomes
+
+
+def invoice_source(api: StripeAPI, invoice: dict[str, Any], *, account: str = "") -> purchases.PurchaseSource:
+    """An invoice's rows with all its lines and its PaymentIntent; shared with the backfill."""
+    if invoice.get("status") != "paid":
+        return purchases.invoice_purchase(invoice, [], account=account)
+    lines = api.invoice_lines(invoice, account=account)
+    intent = purchases.invoice_payment_intent(invoice)
+    if intent is None and purchases.invoice_needs_payments_lookup(invoice):
+        intent = api.invoice_payment_intent(invoice["id"], account=account)
+    return purchases.invoice_purchase(invoice, lines, account=account, payment_intent=intent)
 
 
 def _flat(groups: list[list[purchases.RefundRow]]) -> list[purchases.RefundRow]:

@@ -32,6 +32,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from indexer import checkpoints, db, purchases
+from indexer.apply import invoice_source
 from indexer.checkpoints import Scope, Shard
 from indexer.errors import DatabaseUnavailable, NotFound, StripeError
 from indexer.stripe_api import StripeAPI
@@ -127,17 +128,6 @@ def session_stream(
 
     params = {"status": "complete", "expand": ["data.line_items"], **filters}
     return Stream(name, label, "/v1/checkout/sessions", params, prepare, _write_sources, splittable)
-
-
-def invoice_source(api: StripeAPI, invoice: Obj, *, account: str = "") -> purchases.PurchaseSource:
-    """An invoice's rows with all its lines and its PaymentIntent (as ``Applier`` does for events)."""
-    if invoice.get("status") != "paid":
-        return purchases.invoice_purchase(invoice, [], account=account)
-    lines = api.invoice_lines(invoice, account=account)
-    intent = purchases.invoice_payment_intent(invoice)
-    if intent is None and purchases.invoice_needs_payments_lookup(invoice):
-        intent = api.invoice_payment_intent(invoice["id"], account=account)
-    return purchases.invoice_purchase(invoice, lines, account=account, payment_intent=intent)
 
 
 def invoice_stream(

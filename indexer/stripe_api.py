@@ -259,16 +259,6 @@ class StripeAPI:
         session = self.get(f"/v1/checkout/sessions/{session_id}", {"expand": ["line_items"]}, account=account)
         return self.complete_session(session, account=account)
 
-    def sessions_with_line_items(
-        self, *, created_gte: int, created_lte: int, account: str = "", **filters: Any
-    ) -> Iterator[dict[str, Any]]:
-        """Sessions created in ``[created_gte, created_lte]`` (newest first), each with all its
-        line items. ``filters`` are list parameters (``payment_link=``, ``status=``...)."""
-        params = session_list_params(created_gte, created_lte, **filters)
-        for page in self.pages("/v1/checkout/sessions", params, account=account):
-            for session in page.data:
-                yield self.complete_session(session, account=account)
-
     # --- invoices ---------------------------------------------------------------------------
 
     def invoice_lines(self, invoice: dict[str, Any], *, account: str = "") -> list[dict[str, Any]]:
