@@ -300,17 +300,9 @@ def requeue_events(conn: Connection, event_ids: Iterable[str] | None) -> int:
 # --- purchases ------------------------------------------------------------------------------
 
 
-def _lock_payment(conn: Connection, account: str, payment_key: str) -> None:
-    """Serialise writers of one payment (a session and its invoice may be applied at once)."""
-    if is_postgres(conn):
-        conn.execute(
-            text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
-            {"k": f"{account}:{payment_key}"},
-        )
-
-
 def _lock_payments(conn: Connection, account: str, payment_keys: Iterable[str]) -> None:
-    """``_lock_payment`` for many payments at once, in a fixed order so writers cannot deadlock."""
+    """Serialise the writers of these payments (a session and its invoice may be applied at
+    once, by two workers), taking the locks in a fixed order so writers cannot deadlock."""
     if is_postgres(conn):
         conn.execute(
             text("SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) "
@@ -320,21 +312,20 @@ def _lock_payments(conn: Connection, account: str, payment_keys: Iterable[str]) 
 
 
 def write_sources(conn: Connection, sources: Sequence[PurchaseSource]) -> None:
-    """``write_source`` for many sources, in a handful of statements per hundred.
+    """Make the index hold what each source says, in a handful of statements per hundred.
 
     Sources that count as purchases are written together: one lock statement for all their
     payments, then invoices take over their sessions' rows, sessions whose invoice is indexed
     lend it their ids, the rest is one delete of vanished lines, one upsert and one reconcile.
-    A source that stopped counting goes through ``write_source``. Same rows as writing each
-    source alone, in any order.
+    A source that stopped counting loses its rows. Any order gives the same rows.
     """
     latest = {(s.account, s.source_id): s for s in sources}
     batches: dict[str, list[PurchaseSource]] = {}
     for source in latest.values():
-        if source.is_purchase and source.rows:
+        if source.is_purchase:
             batches.setdefault(source.account, []).append(source)
         else:
-            write_source(conn, source)
+            _remove_source(conn, source)
     for account, group in batches.items():
         for start in range(0, len(group), 100):
             _write_batch(conn, account, group[start : start + 100])
@@ -381,14 +372,15 @@ def _write_batch(conn: Connection, account: str, group: list[PurchaseSource]) ->
     if rows:
         upsert(conn, purchases_t, rows, ["account", "source_id", "line_item_id"],
                update=[c for c in rows[0] if c not in _NOT_UPDATED])
-    if absorbed:
+    if any(s.rows for s in absorbed):
         from sqlalchemy import bindparam
 
         conn.execute(
             purchases_t.update()
             .where(p.account == account, p.source_id == bindparam("_invoice"))
             .values(checkout_session=bindparam("_session"), payment_link=bindparam("_link")),
-            [{"_invoice": s.invoice, "_session": s.source_id, "_link": s.rows[0].payment_link} for s in absorbed],
+            [{"_invoice": s.invoice, "_session": s.source_id, "_link": s.rows[0].payment_link}
+             for s in absorbed if s.rows],
         )
     reconcile_payments(conn, account, pis | {r["payment_intent"] for r in rows if r["payment_intent"]})
 
@@ -401,48 +393,16 @@ def write_source(conn: Connection, source: PurchaseSource) -> None:
     lends them its ``checkout_session`` and ``payment_link``. Applying in any order, any number
     of times, converges to the same rows.
     """
-    _lock_payment(conn, source.account, source.payment_key)
-    p = purchases_t.c
-    mine = (p.account == source.account) & (p.source_id == source.source_id)
+    write_sources(conn, [source])
 
-    if source.source_type == "checkout.session" and source.invoice:
-        invoice_rows = (p.account == source.account) & (p.source_id == source.invoice)
-        if conn.execute(select(p.id).where(invoice_rows).limit(1)).first():
-            conn.execute(purchases_t.delete().where(mine))
-            if source.is_purchase and source.rows:
-                conn.execute(
-                    purchases_t.update().where(invoice_rows).values(
-                        checkout_session=source.source_id, payment_link=source.rows[0].payment_link
-                    )
-                )
-            return
 
-    if not source.is_purchase:
-        pis = _payment_intents(conn, mine)
-        conn.execute(purchases_t.delete().where(mine))
-        reconcile_payments(conn, source.account, pis)
-        return
-
-    rows = [_row_dict(r, source.payment_key) for r in source.rows]
-    if source.source_type == "invoice":
-        link = _session_link(conn, source.account, source.source_id)
-        if link is not None:
-            for row in rows:
-                row["checkout_session"] = row["checkout_session"] or link[0]
-                row["payment_link"] = row["payment_link"] or link[1]
-        conn.execute(
-            purchases_t.delete().where(
-                (p.account == source.account)
-                & (p.source_type == "checkout.session")
-                & (p.invoice == source.source_id)
-            )
-        )
-    keep = [r["line_item_id"] for r in rows]
+def _remove_source(conn: Connection, source: PurchaseSource) -> None:
+    """A source that does not (or no longer) count: its rows go, its payments are reconciled."""
+    _lock_payments(conn, source.account, [source.payment_key])
+    mine = (purchases_t.c.account == source.account) & (purchases_t.c.source_id == source.source_id)
     pis = _payment_intents(conn, mine)
-    conn.execute(purchases_t.delete().where(mine & p.line_item_id.not_in(keep)))
-    upsert(conn, purchases_t, rows, ["account", "source_id", "line_item_id"],
-           update=[c for c in rows[0] if c not in _NOT_UPDATED] if rows else None)
-    reconcile_payments(conn, source.account, pis | {r["payment_intent"] for r in rows if r["payment_intent"]})
+    conn.execute(purchases_t.delete().where(mine))
+    reconcile_payments(conn, source.account, pis)
 
 
 _NOT_UPDATED = {"account", "source_id", "line_item_id", "amount_refunded", "refunded", "disputed"}
@@ -453,17 +413,6 @@ def _row_dict(row: Any, payment_key: str) -> dict[str, Any]:
     data["payment_key"] = payment_key
     data["updated_at"] = int(time.time())
     return data
-
-
-def _session_link(conn: Connection, account: str, invoice: str) -> tuple[str, str | None] | None:
-    """The Checkout Session (and its payment link) behind an invoice, if the index has seen it."""
-    p = purchases_t.c
-    found = conn.execute(
-        select(p.checkout_session, p.payment_link)
-        .where(p.account == account, p.invoice == invoice, p.checkout_session.is_not(None))
-        .limit(1)
-    ).first()
-    return (found[0], found[1]) if found else None
 
 
 def _payment_intents(conn: Connection, where: Any) -> set[str]:
