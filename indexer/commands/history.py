@@ -7,7 +7,7 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
@@ -118,7 +118,6 @@ def rich_progress(job: backfill.Backfill) -> Iterator[None]:
         TextColumn("{task.fields[objects]:>8} objects"), TextColumn("{task.fields[rate]:>7.1f}/s"),
         TimeRemainingColumn(),
     )
-    stop = threading.Event()
     with Progress(*columns, transient=False) as bars:
         tasks: dict[str, object] = {}
 
@@ -131,24 +130,13 @@ def rich_progress(job: backfill.Backfill) -> Iterator[None]:
                             objects=stats.objects_before + stats.objects,
                             rate=stats.objects / elapsed if elapsed > 0 else 0.0)
 
-        def loop() -> None:
-            while not stop.wait(0.2):
-                refresh()
-
-        ticker = threading.Thread(target=loop, daemon=True)
-        ticker.start()
-        try:
+        with _ticking(0.2, refresh, refresh):
             yield
-        finally:
-            stop.set()
-            ticker.join()
-            refresh()
 
 
 @contextmanager
 def log_progress(job: backfill.Backfill, every: float = 10.0) -> Iterator[None]:
     """Plain log lines (not a terminal): each stream's state every ``every`` seconds and at the end."""
-    stop = threading.Event()
     reported: set[str] = set()
 
     def report(final: bool = False) -> None:
@@ -162,9 +150,18 @@ def log_progress(job: backfill.Backfill, every: float = 10.0) -> Iterator[None]:
             if stats.done or final:
                 reported.add(name)
 
+    with _ticking(every, report, lambda: report(final=True)):
+        yield
+
+
+@contextmanager
+def _ticking(every: float, tick: Callable[[], None], last: Callable[[], None]) -> Iterator[None]:
+    """Call ``tick`` every ``every`` seconds from a thread while the block runs, ``last`` after it."""
+    stop = threading.Event()
+
     def loop() -> None:
         while not stop.wait(every):
-            report()
+            tick()
 
     ticker = threading.Thread(target=loop, daemon=True)
     ticker.start()
@@ -173,4 +170,4 @@ def log_progress(job: backfill.Backfill, every: float = 10.0) -> Iterator[None]:
     finally:
         stop.set()
         ticker.join()
-        report(final=True)
+        last()
