@@ -47,6 +47,8 @@ Write = Callable[[Connection, list[Any]], None]
 EPOCH = 1262304000  # 2010-01-01
 #: Cut a shard only where this many objects are still expected (two pages).
 MIN_OBJECTS_TO_SPLIT = 200
+#: Statistics are refreshed when this many objects are written, then at each doubling.
+FIRST_ANALYZE = 1000
 #: A page whose transaction the database could not commit is written again, this many times.
 WRITE_ATTEMPTS = 5
 
@@ -230,6 +232,8 @@ class Backfill:
         self._jobs: dict[int, _Job] = {}
         self._error: BaseException | None = None
         self._idle = 0
+        self._written = 0
+        self._next_analyze = FIRST_ANALYZE
         # SQLite has one writer at a time anyway, and no advisory locks: without this, a
         # subscription's session and its invoice written at once could both keep their rows.
         self._write_lock: AbstractContextManager[Any] = (
@@ -338,6 +342,7 @@ class Backfill:
                 cut = self._cut(advanced, oldest) if job.cut_wanted and not finished else None
                 job.cut_wanted = False
             self._commit(stream, items, shard, advanced, cut)
+            self._wrote(len(items))
             with self._cond:
                 stats.pages += 1
                 stats.objects += len(page.data)
@@ -373,6 +378,20 @@ class Backfill:
                     raise
                 log.warning("%s: page not written (%s), retrying", stream.label, exc)
                 time.sleep(0.2 * 2**attempt)
+
+    def _wrote(self, objects: int) -> None:
+        """Count written objects; refresh the planner's statistics when they double (see
+        ``db.refresh_statistics``: a growing table is otherwise planned as an empty one)."""
+        with self._cond:
+            self._written += objects
+            due = self._written >= self._next_analyze
+            if due:
+                self._next_analyze = 2 * self._written
+        if due:
+            try:
+                db.refresh_statistics(self.engine)
+            except DatabaseUnavailable as exc:
+                log.warning("statistics not refreshed (%s)", exc)
 
     def _cut(self, advanced: Shard, oldest: int) -> tuple[Shard, Shard] | None:
         """Cut what is left of a shard, ``[start, oldest]``: it keeps the newer part (and its

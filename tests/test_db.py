@@ -261,3 +261,43 @@ def test_sqlite_transactions_take_the_write_lock_up_front(tmp_path: Any) -> None
     assert second_done.is_set()
     assert [r["source_id"] for r in purchases(engine)] == ["cs_1", "cs_2"]
     engine.dispose()
+
+
+def many_sources(count: int, *, amount: int = 1000) -> list[PurchaseSource]:
+    return [
+        source(f"cs_{n:03}", [row(f"cs_{n:03}", f"li_{n:03}", payment_intent=f"pi_{n:03}", amount_total=amount)])
+        for n in range(count)
+    ]
+
+
+def test_a_big_batch_upserts_like_small_ones(engine: Engine) -> None:
+    """Many rows at once take the bulk path on PostgreSQL (``COPY`` into a staging table);
+    a second write of the same sources updates them, with no row written twice."""
+    count = db.COPY_AT_LEAST * 3
+    with db.transaction(engine) as conn:
+        db.write_sources(conn, many_sources(count))
+    with db.transaction(engine) as conn:
+        db.write_sources(conn, many_sources(count, amount=1500))
+    rows = purchases(engine)
+    assert len(rows) == count
+    assert {r["amount_total"] for r in rows} == {1500}
+
+
+def test_a_rolled_back_batch_leaves_the_next_one_working(engine: Engine) -> None:
+    """The staging table made in a transaction that is rolled back is gone with it; the next
+    bulk write on the same pooled connection makes it again."""
+    with pytest.raises(RuntimeError), db.transaction(engine) as conn:
+        db.write_sources(conn, many_sources(db.COPY_AT_LEAST))
+        raise RuntimeError("rolled back")
+    assert purchases(engine) == []
+    for _ in range(2):
+        with db.transaction(engine) as conn:
+            db.write_sources(conn, many_sources(db.COPY_AT_LEAST))
+    assert len(purchases(engine)) == db.COPY_AT_LEAST
+
+
+def test_refresh_statistics_runs_on_both_databases(engine: Engine) -> None:
+    with db.transaction(engine) as conn:
+        db.write_sources(conn, many_sources(3))
+    db.refresh_statistics(engine)
+    assert len(purchases(engine)) == 3
