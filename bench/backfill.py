@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -106,8 +107,10 @@ def minimum_requests(store: Store) -> dict[str, int]:
     }
 
 
-def run_cli(url: str, database_url: str, concurrency: int, rate: float | None) -> tuple[float, int, str]:
-    """``indexer backfill`` as a child: seconds, peak RSS (KiB) and its summary line."""
+def run_cli(
+    url: str, database_url: str, concurrency: int, rate: float | None
+) -> tuple[float, int, float, str]:
+    """``indexer backfill`` as a child: seconds, peak RSS (KiB), CPU seconds and its summary line."""
     env = {**os.environ, "STRIPE_API_KEY": KEY, "STRIPE_API_BASE": url, "DATABASE_URL": database_url}
     subprocess.run([sys.executable, "-m", "indexer.cli", "migrate"], env=env, check=True,
                    capture_output=True)
@@ -115,18 +118,24 @@ def run_cli(url: str, database_url: str, concurrency: int, rate: float | None) -
     if rate:
         cmd += ["--rate", str(rate)]
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        started = time.monotonic()
+        started, cpu = time.monotonic(), _children_cpu()
         child = subprocess.Popen(cmd, env=env, stdout=out, stderr=err, text=True)
         peak = 0
         while child.poll() is None:
             peak = max(peak, _hwm(child.pid))
             time.sleep(0.2)
-        seconds = time.monotonic() - started
+        seconds, cpu = time.monotonic() - started, _children_cpu() - cpu
         out.seek(0)
         err.seek(0)
         if child.returncode != 0:
             raise SystemExit(f"backfill failed: {err.read().strip()[-2000:]}")
-        return seconds, peak, out.read().strip()
+        return seconds, peak, cpu, out.read().strip()
+
+
+def _children_cpu() -> float:
+    """User + system CPU seconds of the children waited for so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _hwm(pid: int) -> int:
@@ -204,7 +213,7 @@ def rate_bench(args: argparse.Namespace) -> None:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             database_url = emptied(args.database_url) if args.database_url else f"sqlite:///{tmp}/bench.db"
-            seconds, rss, line = run_cli(url, database_url, args.concurrency, None)
+            seconds, rss, cpu, line = run_cli(url, database_url, args.concurrency, None)
             served = stats(url)
             print(line)
             made = served["total"] - served["rate_limited"]
@@ -212,7 +221,8 @@ def rate_bench(args: argparse.Namespace) -> None:
                   f"{served['total'] / least:.3f} x the minimum; {made / least:.3f} x without the 429s")
             print(f"rate: {served['total'] / seconds:.1f} req/s over {seconds:.1f} s = "
                   f"{100 * served['total'] / seconds / args.rate_limit:.0f}% of the {args.rate_limit:g}/s limit"
-                  f" (whole command, start-up and database writes included); peak RSS {rss / 1024:.0f} MiB")
+                  f" (whole command, start-up and database writes included); peak RSS {rss / 1024:.0f} MiB;"
+                  f" CPU {cpu:.1f} s ({100 * cpu / seconds:.0f}% of one core)")
             print(f"missed: {json.dumps(index_vs_truth(database_url, store))}")
         before = stats(url)["total"]
         requests, fetch_seconds = fetch_only(url, args.concurrency)
@@ -247,7 +257,7 @@ def rss_bench(args: argparse.Namespace) -> None:
         try:
             with tempfile.TemporaryDirectory() as tmp:
                 database_url = emptied(args.database_url) if args.database_url else f"sqlite:///{tmp}/rss.db"
-                seconds, rss, line = run_cli(url, database_url, args.concurrency, 100000.0)
+                seconds, rss, _, line = run_cli(url, database_url, args.concurrency, 100000.0)
                 print(f"{size} sessions: {line}; {seconds:.1f} s; peak RSS of `indexer backfill` "
                       f"{rss / 1024:.0f} MiB")
         finally:
