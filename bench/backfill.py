@@ -192,7 +192,7 @@ def fetch_only(url: str, concurrency: int) -> tuple[int, float]:
         engine = db.make_engine(f"sqlite:///{tmp}/f.db")
         db.migrate(engine)
         api = StripeAPI(KEY, api_base=url)
-        job = backfill.Backfill(engine, api, concurrency=concurrency)
+        job = backfill.Backfill(engine, api, concurrency=concurrency, writes_in_process=True)
         phases = backfill.full_phases(api, job, backfill.EPOCH, int(time.time()))
         phases = [[(replace(s, write=lambda conn, items: None), a, b) for s, a, b in p] for p in phases]
         result = job.run(phases)

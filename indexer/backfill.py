@@ -14,6 +14,10 @@ older half. The owner does so in the transaction of its next page, so the cut is
 the cursor. A cut is only asked for where at least two more pages are expected, so cutting
 costs little more than one partial last page per shard.
 
+Pages are written by ``indexer.page_writer`` (in a process of its own, so that writing does not
+compete with fetching for the GIL), in the order they were fetched; a thread fetches its shard's
+next page while the last one is written.
+
 Objects go through the same pure mapping (``indexer.purchases``) and the same writes
 (``db.write_source``, ``write_refunds``, ``write_disputes``, ``write_products``) as the webhook
 worker, so backfill alone, webhooks alone and any mix of the two give the same rows.
@@ -21,20 +25,23 @@ worker, so backfill alone, webhooks alone and any mix of the two give the same r
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from indexer import checkpoints, db, purchases
+from indexer import checkpoints, db, page_writer, purchases
 from indexer.apply import invoice_source
 from indexer.checkpoints import Scope, Shard
-from indexer.errors import DatabaseUnavailable, NotFound, StripeError
+from indexer.errors import NotFound, StripeError
+from indexer.page_writer import Checkpoint, PageWriter
 from indexer.stripe_api import StripeAPI
 
 log = logging.getLogger(__name__)
@@ -47,10 +54,6 @@ Write = Callable[[Connection, list[Any]], None]
 EPOCH = 1262304000  # 2010-01-01
 #: Cut a shard only where this many objects are still expected (two pages).
 MIN_OBJECTS_TO_SPLIT = 200
-#: Statistics are refreshed when this many objects are written, then at each doubling.
-FIRST_ANALYZE = 1000
-#: A page whose transaction the database could not commit is written again, this many times.
-WRITE_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -205,6 +208,16 @@ class _Job:
         return self.fetched / consumed * (self.pos - self.shard.start)
 
 
+@dataclass(frozen=True)
+class _Written:
+    """A page handed to the writer: what to count once it is committed."""
+
+    done: Future[None]
+    objects: int
+    covered: int
+    finished: bool
+
+
 Phase = Sequence[tuple[Stream, int, int]]
 
 
@@ -216,7 +229,7 @@ class Backfill:
 
     def __init__(
         self, engine: Engine, api: StripeAPI, *, account: str = "", concurrency: int = 8,
-        restart: bool = False,
+        restart: bool = False, writes_in_process: bool | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -232,13 +245,8 @@ class Backfill:
         self._jobs: dict[int, _Job] = {}
         self._error: BaseException | None = None
         self._idle = 0
-        self._written = 0
-        self._next_analyze = FIRST_ANALYZE
-        # SQLite has one writer at a time anyway, and no advisory locks: without this, a
-        # subscription's session and its invoice written at once could both keep their rows.
-        self._write_lock: AbstractContextManager[Any] = (
-            nullcontext() if db.is_postgres(engine) else threading.Lock()
-        )
+        self.writes_in_process = writes_in_process
+        self._writer: PageWriter | None = None
 
     def note_oldest(self, created: int) -> None:
         """No sale is older than the oldest product: where the first cut of a stream goes."""
@@ -249,8 +257,12 @@ class Backfill:
         """Run each phase's ``(stream, start, end)`` to completion, one phase after the other."""
         started = time.monotonic()
         requests = self.api.request_count
-        for phase in phases:
-            self._run_phase(phase)
+        self._writer = page_writer.writer_for(self.engine, self.scope, in_process=self.writes_in_process)
+        try:
+            for phase in phases:
+                self._run_phase(phase)
+        finally:
+            self._writer.close()
         return Result(self.stats, self.api.request_count - requests, time.monotonic() - started)
 
     def _run_phase(self, phase: Phase) -> None:
@@ -326,72 +338,61 @@ class Backfill:
         return None
 
     def _fetch(self, job: _Job) -> None:
-        stream, stats, account = job.stream, self.stats[job.stream.name], self.scope.account
-        while True:
-            with self._cond:
-                if self._error is not None:
-                    return
-            shard = job.shard
-            params = {**stream.params, "created": {"gte": shard.start, "lte": shard.end}}
-            page = self.api.page(stream.path, params, starting_after=shard.cursor, account=account)
-            items = stream.prepare(page.data)
-            finished = not page.has_more or not page.data
-            oldest = int(page.data[-1]["created"]) if page.data else shard.start
-            advanced = shard.advanced(page.last_id, len(page.data), finished)
-            with self._cond:
-                cut = self._cut(advanced, oldest) if job.cut_wanted and not finished else None
-                job.cut_wanted = False
-            self._commit(stream, items, shard, advanced, cut)
-            self._wrote(len(items))
-            with self._cond:
-                stats.pages += 1
-                stats.objects += len(page.data)
-                stats.covered += job.pos - (shard.start if finished else oldest)
-                job.fetched += len(page.data)
-                job.pos = oldest
-                job.shard = advanced if cut is None else cut[0]
-                if cut is not None:
-                    self._queue.append((stream, cut[1]))
-                    stats.shards += 1
-                self._cond.notify_all()  # idle threads look again for a shard worth cutting
+        """Fetch a shard page by page. Each page goes to the writer with its checkpoint, and
+        the next page is fetched while it is written; a page is counted once it is committed."""
+        stream, account = job.stream, self.scope.account
+        assert self._writer is not None
+        pending: _Written | None = None
+        try:
+            while True:
+                with self._cond:
+                    if self._error is not None:
+                        break
+                shard = job.shard
+                params = {**stream.params, "created": {"gte": shard.start, "lte": shard.end}}
+                page = self.api.page(stream.path, params, starting_after=shard.cursor, account=account)
+                items = stream.prepare(page.data)
+                finished = not page.has_more or not page.data
+                oldest = int(page.data[-1]["created"]) if page.data else shard.start
+                advanced = shard.advanced(page.last_id, len(page.data), finished)
+                with self._cond:
+                    cut = self._cut(advanced, oldest) if job.cut_wanted and not finished else None
+                    job.cut_wanted = False
+                if pending is not None:
+                    self._settle(stream, pending)
+                    pending = None
+                done = self._writer.submit(stream.label, stream.write, items, Checkpoint(shard, advanced, cut))
+                with self._cond:
+                    covered = job.pos - (shard.start if finished else oldest)
+                    pending = _Written(done, len(page.data), covered, finished)
+                    job.fetched += len(page.data)
+                    job.pos = oldest
+                    job.shard = advanced if cut is None else cut[0]
+                    if cut is not None:
+                        # Its pages are written after the cut: the writer keeps submission order.
+                        self._queue.append((stream, cut[1]))
+                        self.stats[stream.name].shards += 1
+                    self._cond.notify_all()  # idle threads look again for a shard worth cutting
                 if finished:
-                    stats.shards_done += 1
-                    return
+                    break
+        except BaseException:
+            if pending is not None:  # let it land before the error stops the run
+                with contextlib.suppress(Exception):
+                    pending.done.result()
+            raise
+        if pending is not None:
+            self._settle(stream, pending)
 
-    def _commit(
-        self, stream: Stream, items: list[Any], shard: Shard, advanced: Shard, cut: tuple[Shard, Shard] | None
-    ) -> None:
-        """Write a page and its checkpoint in one transaction, retried when the database says
-        it could not (a deadlock with a worker's transaction is rolled back, nothing is half
-        written): the page is rewritten whole."""
-        for attempt in range(WRITE_ATTEMPTS):
-            try:
-                with self._write_lock, db.transaction(self.engine) as conn:
-                    stream.write(conn, items)
-                    if cut is None:
-                        checkpoints.save(conn, self.scope, advanced)
-                    else:
-                        checkpoints.split(conn, self.scope, shard, *cut)
-                return
-            except DatabaseUnavailable as exc:
-                if attempt == WRITE_ATTEMPTS - 1:
-                    raise
-                log.warning("%s: page not written (%s), retrying", stream.label, exc)
-                time.sleep(0.2 * 2**attempt)
-
-    def _wrote(self, objects: int) -> None:
-        """Count written objects; refresh the planner's statistics when they double (see
-        ``db.refresh_statistics``: a growing table is otherwise planned as an empty one)."""
+    def _settle(self, stream: Stream, written: _Written) -> None:
+        """Wait for a page to be committed (raising what the writer raised), then count it."""
+        written.done.result()
         with self._cond:
-            self._written += objects
-            due = self._written >= self._next_analyze
-            if due:
-                self._next_analyze = 2 * self._written
-        if due:
-            try:
-                db.refresh_statistics(self.engine)
-            except DatabaseUnavailable as exc:
-                log.warning("statistics not refreshed (%s)", exc)
+            stats = self.stats[stream.name]
+            stats.pages += 1
+            stats.objects += written.objects
+            stats.covered += written.covered
+            if written.finished:
+                stats.shards_done += 1
 
     def _cut(self, advanced: Shard, oldest: int) -> tuple[Shard, Shard] | None:
         """Cut what is left of a shard, ``[start, oldest]``: it keeps the newer part (and its
