@@ -101,6 +101,17 @@ def _short(exc: BaseException) -> str:
     return str(getattr(exc, "orig", exc)).strip().splitlines()[0] if str(exc) else type(exc).__name__
 
 
+def commit_without_waiting_for_disk(conn: Connection) -> None:
+    """Let this transaction's commit return before its WAL reaches the disk (PostgreSQL).
+
+    For writes a rerun would redo anyway: a backfill page and its checkpoint commit together,
+    so a crash of the database server can lose only the last few pages together with their
+    checkpoints (never one without the other), and the rerun fetches them again.
+    """
+    if is_postgres(conn):
+        conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
+
+
 def ping(engine: Engine) -> None:
     with transaction(engine) as conn:
         conn.execute(text("SELECT 1"))
