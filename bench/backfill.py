@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
 import signal
 import socket
@@ -213,9 +214,14 @@ def rate_bench(args: argparse.Namespace) -> None:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             database_url = emptied(args.database_url) if args.database_url else f"sqlite:///{tmp}/bench.db"
-            seconds, rss, cpu, line = run_cli(url, database_url, args.concurrency, None)
+            seconds, rss, cpu, line = run_cli(url, database_url, args.concurrency, args.client_rate)
             served = stats(url)
             print(line)
+            in_run = re.search(r"(\d+) requests in ([\d.]+) s", line)
+            if in_run:
+                print(f"rate inside the run: {int(in_run[1]) / float(in_run[2]):.1f} req/s = "
+                      f"{100 * int(in_run[1]) / float(in_run[2]) / args.rate_limit:.0f}% of the limit "
+                      "(first request to last commit, as the command reports it)")
             made = served["total"] - served["rate_limited"]
             print(f"requests made: {served['total']} ({served['rate_limited']} answered 429) = "
                   f"{served['total'] / least:.3f} x the minimum; {made / least:.3f} x without the 429s")
@@ -271,6 +277,7 @@ def main() -> None:
     parser.add_argument("--rate-limit", type=float, default=25.0)
     parser.add_argument("--latency-ms", type=float, default=200.0)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--client-rate", type=float, help="`indexer backfill --rate` (default: its own)")
     parser.add_argument("--rss-sizes", type=int, nargs="*", default=[10000, 100000])
     parser.add_argument("--database-url", help="default: a fresh SQLite file")
     parser.add_argument("--skip-rate", action="store_true")

@@ -7,13 +7,19 @@ query API share it, under ``indexer serve`` and under gunicorn alike.
 from __future__ import annotations
 
 import logging
-
-from flask import Flask
+from typing import TYPE_CHECKING
 
 from indexer.config import Settings
 
+if TYPE_CHECKING:
+    from flask import Flask
+
 
 def create_app(settings: Settings | None = None) -> Flask:
+    """The app. Flask is imported here, not with the package: commands that serve nothing
+    (``indexer backfill``, ``customers``...) start without loading it."""
+    from flask import Flask
+
     from indexer import db
     from indexer.web import api, errors, health, webhooks
 
