@@ -111,7 +111,8 @@ def minimum_requests(store: Store) -> dict[str, int]:
 def run_cli(
     url: str, database_url: str, concurrency: int, rate: float | None
 ) -> tuple[float, int, float, str]:
-    """``indexer backfill`` as a child: seconds, peak RSS (KiB), CPU seconds and its summary line."""
+    """``indexer backfill`` as a child: seconds, peak RSS (KiB, its own plus its writer
+    process's), CPU seconds and its summary line."""
     env = {**os.environ, "STRIPE_API_KEY": KEY, "STRIPE_API_BASE": url, "DATABASE_URL": database_url}
     subprocess.run([sys.executable, "-m", "indexer.cli", "migrate"], env=env, check=True,
                    capture_output=True)
@@ -123,7 +124,7 @@ def run_cli(
         child = subprocess.Popen(cmd, env=env, stdout=out, stderr=err, text=True)
         peak = 0
         while child.poll() is None:
-            peak = max(peak, _hwm(child.pid))
+            peak = max(peak, _hwm(child.pid) + sum(_hwm(pid) for pid in _children(child.pid)))
             time.sleep(0.2)
         seconds, cpu = time.monotonic() - started, _children_cpu() - cpu
         out.seek(0)
@@ -137,6 +138,15 @@ def _children_cpu() -> float:
     """User + system CPU seconds of the children waited for so far."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
+
+
+def _children(pid: int) -> list[int]:
+    """Processes ``pid`` started (the backfill's page writer)."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as children:
+            return [int(c) for c in children.read().split()]
+    except OSError:
+        return []
 
 
 def _hwm(pid: int) -> int:
@@ -265,7 +275,7 @@ def rss_bench(args: argparse.Namespace) -> None:
                 database_url = emptied(args.database_url) if args.database_url else f"sqlite:///{tmp}/rss.db"
                 seconds, rss, _, line = run_cli(url, database_url, args.concurrency, 100000.0)
                 print(f"{size} sessions: {line}; {seconds:.1f} s; peak RSS of `indexer backfill` "
-                      f"{rss / 1024:.0f} MiB")
+                      f"{rss / 1024:.0f} MiB (with its writer process)")
         finally:
             stop(pid)
         del store
