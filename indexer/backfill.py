@@ -41,14 +41,13 @@ from indexer import checkpoints, db, page_writer, purchases
 from indexer.apply import invoice_source
 from indexer.checkpoints import Scope, Shard
 from indexer.errors import NotFound, StripeError
-from indexer.page_writer import Checkpoint, PageWriter
+from indexer.page_writer import Checkpoint, PageWriter, Write
 from indexer.stripe_api import StripeAPI
 
 log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
 Prepare = Callable[[list[Obj]], list[Any]]
-Write = Callable[[Connection, list[Any]], None]
 
 #: Stripe did not exist before 2010: the default ``--since``.
 EPOCH = 1262304000  # 2010-01-01
@@ -224,7 +223,9 @@ Phase = Sequence[tuple[Stream, int, int]]
 class Backfill:
     """Fetches streams shard by shard on ``concurrency`` threads sharing one ``StripeAPI``.
 
-    ``stats`` (per stream) may be read by a progress display while it runs.
+    ``stats`` (per stream) may be read by a progress display while it runs. Pages are written
+    by ``page_writer.writer_for``: ``writes_in_process=True`` keeps the writes in this process,
+    ``False`` forces the writer process, ``None`` picks by database.
     """
 
     def __init__(
