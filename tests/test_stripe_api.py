@@ -7,6 +7,7 @@ and headers on demand); paging and line items against the sandbox.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -15,6 +16,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+import stripe
 
 from indexer.errors import StripeAuthError, StripeError, StripeUnavailable
 from indexer.stripe_api import StripeAPI, TokenBucket
@@ -216,3 +218,28 @@ def test_invoice_lines_page_past_the_embedded_first_page(scripted: Any) -> None:
     invoice_small = {"id": "in_2", "lines": {"data": lines[:3], "has_more": False}}
     assert len(api.invoice_lines(invoice_small)) == 3
     assert api.request_count == 2
+
+
+def test_success_bodies_are_plain_dicts_and_bodies_are_logged_only_when_asked(
+    scripted: Any, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The client decodes 2xx bodies itself (plain dicts, not the SDK's OrderedDicts), and the
+    SDK formats its debug line with the whole body when ``stripe`` logs at DEBUG, and only then."""
+    formatted_bodies = []
+    logfmt = stripe._util.logfmt
+
+    def counting_logfmt(props: dict[str, Any]) -> str:
+        if "body" in props:
+            formatted_bodies.append(props["body"])
+        return logfmt(props)
+
+    monkeypatch.setattr(stripe._util, "logfmt", counting_logfmt)
+    server = scripted(lambda p, q, h: (200, {}, {"id": "re_1", "object": "refund", "metadata": {"k": "v"}}))
+    api = _api(server.url)
+    with caplog.at_level(logging.INFO, logger="stripe"):
+        found = api.retrieve("/v1/refunds/re_1")
+    assert type(found) is dict and type(found["metadata"]) is dict
+    assert formatted_bodies == []
+    with caplog.at_level(logging.DEBUG, logger="stripe"):
+        api.retrieve("/v1/refunds/re_1")
+    assert any("API response body" in r.getMessage() and "re_1" in r.getMessage() for r in caplog.records)
