@@ -1,8 +1,8 @@
 """The query API and the README's SQL over 1,000,000 purchase rows on PostgreSQL.
 
 Usage: BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/query_api.py
-       [--rows 1000000] [--products 10000] [--big 200000] [--samples 300] [--duration 5] [--rounds 3]
-       [--connections 16] [--workers 4] [--reuse]
+       [--rows 1000000] [--products 10000] [--big 200000] [--samples 300] [--reuse] [--skip PARTS]
+       [--connections 8] [--duration 5] [--rounds 3] [--workers 3] [--worker-class sync|gthread] [--threads N]
 
 Builds a database ``bench_query`` beside the given one (``--reuse`` keeps a loaded one): the
 schema by ``indexer migrate``, then the rows in one server-side ``INSERT ... SELECT`` over
@@ -16,7 +16,8 @@ tenth payment in eur, every fiftieth fully refunded). Then it prints:
 2. p50/p99 of every SQL example in README "Querying with SQL", on a typical product and on
    ``prod_big``;
 3. requests/s of the middle page under ``wrk`` (a separate process) against gunicorn, beside a
-   minimal Flask endpoint (``minimal_app`` below: one indexed 10-row SELECT) in the same run;
+   minimal Flask endpoint (``minimal_app`` below: one indexed 10-row SELECT) in the same run,
+   same gunicorn options, alternating rounds after a warm-up (``bench/http_load.py``);
 4. wall time and peak RSS of ``indexer customers prod_big --format csv`` (200,000 buyers), beside
    the same export of a typical product: flat memory means the two peaks are alike.
 """
@@ -37,6 +38,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench import http_load  # noqa: E402
 
 TOKEN = "bench-token-" + "0" * 32
 T0 = 1_700_000_000
@@ -175,24 +178,6 @@ def cursors(url: str) -> dict[str, str]:
             "count": str(count)}
 
 
-def start_gunicorn(app: str, port: int, workers: int, env: dict[str, str]) -> subprocess.Popen:
-    proc = subprocess.Popen(
-        [str(ROOT / ".venv/bin/gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-         "--log-level", "warning", app],
-        cwd=ROOT, env={**os.environ, **env},
-    )
-    for _ in range(150):
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-            conn.request("GET", "/healthz")
-            conn.getresponse().read()
-            return proc
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError(f"{app} did not start")
-
-
 # --- measurements ----------------------------------------------------------------------------
 
 
@@ -241,23 +226,6 @@ def sql_latency(url: str, sql: str, samples: int) -> tuple[float, float, int]:
     return p50, p99, rows
 
 
-def run_wrk(port: int, path: str, args: argparse.Namespace) -> dict[str, float]:
-    out = subprocess.run(
-        ["wrk", "-t", "2", "-c", str(args.connections), "-d", f"{args.duration}s", "--latency",
-         "-H", f"Authorization: Bearer {TOKEN}", f"http://127.0.0.1:{port}{path}"],
-        capture_output=True, text=True, check=True,
-    ).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    lat = {p: _ms(re.search(rf"\s{p}%\s+([\d.]+\w+)", out).group(1)) for p in ("50", "99")}
-    return {"rps": rps, "p50": lat["50"], "p99": lat["99"], "non2xx": int(non2xx.group(1)) if non2xx else 0}
-
-
-def _ms(value: str) -> float:
-    number, unit = re.match(r"([\d.]+)(\w+)", value).groups()
-    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-
-
 def export(url: str, product: str) -> tuple[float, float, int]:
     """Wall seconds, peak RSS (MiB) and lines of one ``indexer customers --format csv`` process."""
     started = time.perf_counter()
@@ -291,10 +259,7 @@ def main() -> None:
     parser.add_argument("--products", type=int, default=10_000)
     parser.add_argument("--big", type=int, default=200_000)
     parser.add_argument("--samples", type=int, default=300)
-    parser.add_argument("--duration", type=int, default=5, help="seconds per wrk round")
-    parser.add_argument("--rounds", type=int, default=3, help="wrk rounds per server, alternating")
-    parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--workers", type=int, default=4)
+    http_load.add_load_arguments(parser, connections=8, workers=3)
     parser.add_argument("--reuse", action="store_true", help="keep an already loaded bench_query database")
     parser.add_argument("--skip", default="", help="comma-separated parts to skip: pages,sql,wrk,export")
     args = parser.parse_args()
@@ -322,15 +287,11 @@ def main() -> None:
     env = {"DATABASE_URL": url, "INDEXER_API_TOKENS": TOKEN}
 
     if "pages" not in skip:
-        server = start_gunicorn("indexer.wsgi:app", PORT_OURS, 2, env)
-        try:
+        with http_load.gunicorn("indexer.wsgi:app", PORT_OURS, env, args):
             print(f"\n1. sequential HTTP requests to gunicorn, {args.samples} each (p99 target < 10 ms)")
             for name, path in pages.items():
                 p50, p99, size = http_latency(PORT_OURS, path, args.samples)
                 print(f"   {name:<38} p50 {p50:6.2f} ms  p99 {p99:6.2f} ms  ({size:,} bytes)")
-        finally:
-            server.terminate()
-            server.wait()
 
     if "sql" not in skip:
         print(f"\n2. README 'Querying with SQL' examples, psycopg, {args.samples} runs each (p99 target < 10 ms)")
@@ -345,31 +306,18 @@ def main() -> None:
                 print(f"   #{n} {label:<8} p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  rows {rows:>7,}  {first_line}")
 
     if "wrk" not in skip:
-        path = pages["prod_big middle page"]
-        print(f"\n3. wrk -t2 -c{args.connections} -d{args.duration}s x {args.rounds} rounds, alternating, gunicorn "
-              f"--workers {args.workers} (sync), middle page of prod_big; median round per server")
-        targets = {
-            "minimal": (PORT_MINIMAL, f"/minimal/prod_big?after={q(c['middle'])}"),
-            "indexer": (PORT_OURS, path),
-        }
-        servers = [start_gunicorn("indexer.wsgi:app", PORT_OURS, args.workers, env),
-                   _start_minimal(PORT_MINIMAL, args, env)]
-        rounds: dict[str, list[dict[str, float]]] = {name: [] for name in targets}
-        try:
-            for _ in range(args.rounds):
-                for name, (port, target) in targets.items():
-                    rounds[name].append(run_wrk(port, target, args))
-        finally:
-            for server in servers:
-                server.terminate()
-                server.wait()
-        results = {}
-        for name, runs in rounds.items():
-            r = results[name] = sorted(runs, key=lambda run: run["rps"])[len(runs) // 2]
-            every = ", ".join(f"{run['rps']:.0f}" for run in runs)
-            print(f"   {name:<8} {r['rps']:8.0f} req/s  p50 {r['p50']:6.2f} ms  p99 {r['p99']:6.2f} ms  "
-                  f"non-2xx {sum(run['non2xx'] for run in runs)}  (rounds: {every})")
-        ratio = results["indexer"]["rps"] / results["minimal"]["rps"]
+        print(f"\n3. middle page of prod_big under load: {http_load.describe(args)}")
+        auth = (f"Authorization: Bearer {TOKEN}",)
+        with http_load.gunicorn("indexer.wsgi:app", PORT_OURS, env, args), \
+                http_load.gunicorn("bench.query_api:minimal_app", PORT_MINIMAL, env, args, "/minimal/none"):
+            rounds = http_load.alternate({
+                "minimal": lambda _: http_load.wrk(PORT_MINIMAL, f"/minimal/prod_big?after={q(c['middle'])}", args),
+                "indexer": lambda _: http_load.wrk(PORT_OURS, pages["prod_big middle page"], args, headers=auth),
+            }, args.rounds)
+        results = {name: http_load.summarize(runs) for name, runs in rounds.items()}
+        for name, summary in results.items():
+            print(f"   {summary.line(name, 'req/s')}")
+        ratio = results["indexer"].rps / results["minimal"].rps
         print(f"   indexer / minimal = {ratio:.0%} (targets: >= 1,500 req/s and >= 50%)")
 
     if "export" not in skip:
@@ -378,24 +326,6 @@ def main() -> None:
             seconds, peak, lines = export(url, product)
             print(f"   {product:<10} {lines:>8,} lines  {seconds:6.2f} s  peak RSS {peak:6.1f} MiB")
     print(f"\nload average {os.getloadavg()[0]:.1f} at the end")
-
-
-def _start_minimal(port: int, args: argparse.Namespace, env: dict[str, str]) -> subprocess.Popen:
-    proc = subprocess.Popen(
-        [str(ROOT / ".venv/bin/gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers),
-         "--log-level", "warning", "bench.query_api:minimal_app"],
-        cwd=ROOT, env={**os.environ, **env},
-    )
-    for _ in range(150):
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-            conn.request("GET", "/minimal/none")
-            conn.getresponse().read()
-            return proc
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("minimal app did not start")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,147 @@
+"""Load from a separate process: gunicorn servers under ``wrk``, compared in alternating rounds.
+
+The HTTP benchmarks (webhook ingest, query API) each measure our app beside a minimal Flask app
+on the same machine in the same run. Both servers run with the same gunicorn options, each gets
+an unmeasured warm-up round (workers import the app and open their database connections on the
+first requests), then the rounds alternate so a noisy minute hits both. The figure per server is
+the median of its rounds; every round is printed too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import re
+import statistics
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Round:
+    rps: float
+    p50: float
+    p99: float
+    requests: int
+    non2xx: int
+
+
+def add_load_arguments(parser: argparse.ArgumentParser, *, connections: int, workers: int) -> None:
+    group = parser.add_argument_group("load")
+    group.add_argument("--connections", type=int, default=connections, help="wrk connections")
+    group.add_argument("--duration", type=int, default=5, help="seconds per wrk round")
+    group.add_argument("--rounds", type=int, default=3, help="measured rounds per server, alternating")
+    group.add_argument("--workers", type=int, default=workers, help="gunicorn workers")
+    group.add_argument("--worker-class", default="sync", help="gunicorn worker class (sync, gthread)")
+    group.add_argument("--threads", type=int, default=1, help="threads per gthread worker")
+
+
+def describe(args: argparse.Namespace) -> str:
+    threads = f" --threads {args.threads}" if args.worker_class == "gthread" else ""
+    return (f"gunicorn --workers {args.workers} --worker-class {args.worker_class}{threads}; "
+            f"wrk -t2 -c{args.connections} -d{args.duration}s; warm-up + {args.rounds} rounds each, alternating")
+
+
+@contextmanager
+def gunicorn(app: str, port: int, env: dict[str, str], args: argparse.Namespace,
+             probe: str = "/healthz") -> Iterator[subprocess.Popen]:
+    """``app`` served on ``port`` until the block ends; ready once ``probe`` answers at all."""
+    proc = subprocess.Popen(
+        [str(ROOT / ".venv/bin/gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers),
+         "--worker-class", args.worker_class, "--threads", str(args.threads), "--log-level", "warning", app],
+        cwd=ROOT, env={**os.environ, **env},
+    )
+    try:
+        _wait_until_up(port, probe, proc)
+        yield proc
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+def _wait_until_up(port: int, probe: str, proc: subprocess.Popen) -> None:
+    for _ in range(150):
+        if proc.poll() is not None:
+            raise RuntimeError(f"gunicorn on port {port} exited with {proc.returncode}")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            conn.request("GET", probe)
+            conn.getresponse().read()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"gunicorn on port {port} did not answer {probe}")
+
+
+def wrk(port: int, path: str, args: argparse.Namespace, *, script: Path | None = None,
+        headers: tuple[str, ...] = (), env: dict[str, str] | None = None) -> Round:
+    command = ["wrk", "-t", "2", "-c", str(args.connections), "-d", f"{args.duration}s", "--latency"]
+    for header in headers:
+        command += ["-H", header]
+    if script is not None:
+        command += ["-s", str(script)]
+    out = subprocess.run(command + [f"http://127.0.0.1:{port}{path}"], env={**os.environ, **(env or {})},
+                         capture_output=True, text=True, check=True).stdout
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return Round(
+        rps=float(_match(r"Requests/sec:\s+([\d.]+)", out)),
+        p50=_ms(_match(r"\s50%\s+([\d.]+\w+)", out)),
+        p99=_ms(_match(r"\s99%\s+([\d.]+\w+)", out)),
+        requests=int(_match(r"(\d+) requests in", out)),
+        non2xx=int(non2xx.group(1)) if non2xx else 0,
+    )
+
+
+def _match(pattern: str, text: str) -> str:
+    found = re.search(pattern, text)
+    if found is None:
+        raise RuntimeError(f"wrk printed no {pattern!r}:\n{text}")
+    return found.group(1)
+
+
+def _ms(value: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(\w+)", value).groups()  # type: ignore[union-attr]
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+def alternate(runs: dict[str, Callable[[int], Round]], rounds: int) -> dict[str, list[Round]]:
+    """Round 0 of each server is the warm-up and is dropped; then rounds 1..N alternate."""
+    measured: dict[str, list[Round]] = {name: [] for name in runs}
+    for number in range(rounds + 1):
+        for name, run in runs.items():
+            result = run(number)
+            if number:
+                measured[name].append(result)
+    return measured
+
+
+@dataclass(frozen=True)
+class Summary:
+    rps: float
+    p50: float
+    p99: float
+    non2xx: int
+    rounds: list[Round]
+
+    def line(self, name: str, unit: str) -> str:
+        every = ", ".join(f"{r.rps:.0f}/{r.p99:.1f}" for r in self.rounds)
+        return (f"{name:<8} {self.rps:8.0f} {unit}  p50 {self.p50:6.2f} ms  p99 {self.p99:6.2f} ms  "
+                f"non-2xx {self.non2xx}  (rounds, {unit} / p99 ms: {every})")
+
+
+def summarize(rounds: list[Round]) -> Summary:
+    """Medians over the rounds, each figure on its own."""
+    return Summary(
+        rps=statistics.median(r.rps for r in rounds),
+        p50=statistics.median(r.p50 for r in rounds),
+        p99=statistics.median(r.p99 for r in rounds),
+        non2xx=sum(r.non2xx for r in rounds),
+        rounds=rounds,
+    )
