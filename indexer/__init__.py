@@ -26,7 +26,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     app = Flask(__name__)
     app.config["INDEXER_SETTINGS"] = settings
-    app.extensions["indexer.engine"] = db.make_engine(settings.database_url)
+    app.extensions["indexer.engine"] = db.make_engine(settings.database_url, reads=True)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)

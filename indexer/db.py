@@ -33,6 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
 
 from indexer.errors import DatabaseUnavailable
 from indexer.models import BackfillProgress, Dispute, Product, Purchase, Refund, StripeEvent
@@ -49,11 +50,17 @@ LIVE_REFUND_STATUSES = ("succeeded", "pending", "requires_action")
 CLOSED_DISPUTE_STATUSES = ("won", "warning_closed", "prevented")
 
 
-def make_engine(url: str, *, pool_size: int = 5) -> Engine:
+def make_engine(url: str, *, pool_size: int = 5, reads: bool = False) -> Engine:
     """An engine tuned per dialect: WAL and a busy timeout on SQLite, a pool on both.
 
     SQLite connections are pooled too: closing the last connection of a WAL database checkpoints
     it, which would cost milliseconds on every transaction.
+
+    ``reads``: an engine that serves the index's keyset pages (the web app, the answer
+    commands). On PostgreSQL its sessions plan a prepared statement once, generically
+    (``plan_cache_mode``): psycopg prepares a statement on its fifth run, and PostgreSQL would
+    otherwise plan each run of a page afresh, which costs more than running it. A page's plan is
+    the same for every product: walk one index from the cursor.
     """
     if url.startswith("sqlite"):
         engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size, connect_args={"timeout": 30})
@@ -78,9 +85,19 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
+    engine = create_engine(
+        url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800,
+        connect_args=_generic_plans(url) if reads else {},
+    )
     event.listen(engine, "rollback", _forget_staging)
     return engine
+
+
+def _generic_plans(url: str) -> dict[str, str]:
+    """libpq ``options`` asking for generic plans, after any the URL already gives."""
+    given = make_url(url).query.get("options", "")
+    given = " ".join(given) if isinstance(given, tuple) else given
+    return {"options": f"{given} -c plan_cache_mode=force_generic_plan".strip()}
 
 
 def is_postgres(conn: Connection | Engine) -> bool:

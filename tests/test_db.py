@@ -8,11 +8,12 @@ from itertools import permutations
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text
 
 from indexer import db
 from indexer.events import event_row
 from indexer.purchases import DisputeRow, ProductRow, PurchaseRow, PurchaseSource, RefundRow
+from tests.conftest import engine_url
 
 
 def row(source_id: str, line: str, **kw: Any) -> PurchaseRow:
@@ -301,3 +302,15 @@ def test_refresh_statistics_runs_on_both_databases(engine: Engine) -> None:
         db.write_sources(conn, many_sources(3))
     db.refresh_statistics(engine)
     assert len(purchases(engine)) == 3
+
+
+def test_a_reads_engine_plans_pages_once_and_keeps_the_urls_options(engine: Engine) -> None:
+    reads = db.make_engine(engine_url(engine), reads=True)
+    try:
+        with reads.connect() as conn:
+            if db.is_postgres(conn):
+                assert conn.exec_driver_sql("SHOW plan_cache_mode").scalar_one() == "force_generic_plan"
+                assert conn.exec_driver_sql("SHOW search_path").scalar_one() == engine.url.query["options"].split("=", 1)[1]
+            assert conn.execute(text("SELECT count(*) FROM purchases")).scalar_one() == 0
+    finally:
+        reads.dispose()

@@ -83,7 +83,7 @@ def cmd_customers(args: argparse.Namespace) -> int:
     if args.live:
         return _live_customers(args, since, until)
     settings = Settings.from_env()
-    engine = db.make_engine(settings.database_url)
+    engine = db.make_engine(settings.database_url, reads=True)
     filters = queries.Filters(
         account=args.account, livemode=args.livemode, created=queries.Created(gte=since, lt=until),
         include_refunded=args.include_refunded,
