@@ -11,10 +11,10 @@ from __future__ import annotations
 import threading
 import time
 import weakref
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     Column,
@@ -129,9 +129,31 @@ def commit_without_waiting_for_disk(conn: Connection) -> None:
         conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
 
 
+T = TypeVar("T")
+
+
+def read(engine: Engine, query: Callable[[Connection], T]) -> T:
+    """``query(conn)`` on a connection in autocommit (a read needs no transaction).
+
+    A pooled connection may have died with a server restart since it was last used; SQLAlchemy
+    then invalidates the pool, and the read runs once more on a fresh connection. A database
+    that cannot be reached is ``DatabaseUnavailable``.
+    """
+    for attempt in (1, 2):
+        try:
+            with engine.connect() as conn:
+                return query(conn.execution_options(isolation_level="AUTOCOMMIT"))
+        except sa_exc.DBAPIError as exc:
+            if exc.connection_invalidated and attempt == 1:
+                continue
+            if isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError)):
+                raise DatabaseUnavailable(f"database unavailable: {_short(exc)}") from exc
+            raise
+    raise AssertionError("unreachable")
+
+
 def ping(engine: Engine) -> None:
-    with transaction(engine) as conn:
-        conn.execute(text("SELECT 1"))
+    read(engine, lambda conn: conn.execute(text("SELECT 1")))
 
 
 #: The tables a backfill or a burst of events fills; see ``refresh_statistics``.
@@ -309,11 +331,22 @@ class _EventWriter:
         self.lock = threading.Lock()
 
     def insert(self, params: dict[str, Any]) -> bool:
+        """An idle connection may have died with a server restart since it was last used: if it
+        fails, the others (as old) are closed and the insert, idempotent, runs once more on a
+        new connection."""
+        idle = self._take()
+        if idle is not None:
+            try:
+                return self._insert(idle, params)
+            except DatabaseUnavailable:
+                self.close()
+        return self._insert(None, params)
+
+    def _insert(self, conn: Any, params: dict[str, Any]) -> bool:
         import psycopg
 
-        conn = None
         try:
-            conn = self._take() or psycopg.connect(*self.cargs, **self.cparams, autocommit=True)
+            conn = conn or psycopg.connect(*self.cargs, **self.cparams, autocommit=True)
             inserted = conn.execute(_INSERT_EVENT_SQL, params, prepare=True).rowcount == 1
         except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
             if conn is not None:

@@ -13,17 +13,14 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, request
-from sqlalchemy import Connection
-from sqlalchemy import exc as sa_exc
 from werkzeug.datastructures import MultiDict
 
-from indexer import queries
-from indexer.errors import DatabaseUnavailable, Unauthorized, UsageError
+from indexer import db, queries
+from indexer.errors import Unauthorized, UsageError
 from indexer.web import engine, settings
 from indexer.web.openapi import document_bytes
 
@@ -186,22 +183,9 @@ def _list(lister: Lister, ident: str, what: str) -> Response:
     filters, page = list_params(request.args)
     if not ident or len(ident) > MAX_ID or not _printable(ident):
         raise queries.ResourceMissing(f"No such {what}: '{ident[:100]}'", param=what)
-    with _reading() as conn:
-        result = lister(conn, ident, filters, page)
+    result = db.read(engine(), lambda conn: lister(conn, ident, filters, page))
     body = {"object": "list", "url": request.path, "has_more": result.has_more, "data": result.data}
     return Response(json.dumps(body, ensure_ascii=False), mimetype="application/json")
-
-
-@contextmanager
-def _reading() -> Iterator[Connection]:
-    """A connection in autocommit: a page is (usually) one statement, so no BEGIN and COMMIT
-    round trips around it; a read needs no transaction. Unreachable database: 503, as
-    ``indexer.db.transaction`` maps it."""
-    try:
-        with engine().connect() as conn:
-            yield conn.execution_options(isolation_level="AUTOCOMMIT")
-    except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
-        raise DatabaseUnavailable(f"database unavailable: {type(exc.orig or exc).__name__}") from exc
 
 
 @bp.get("/v1/products/<path:product>/customers")
