@@ -20,6 +20,11 @@ class IndexerError(Exception):
         self.message = message
         self.param = param
 
+    @property
+    def public_message(self) -> str:
+        """What an HTTP client is told; ``message`` may hold what only the operator should see."""
+        return self.message
+
 
 class ConfigError(IndexerError):
     """A setting is missing or malformed (no API key, bad DATABASE_URL, no webhook secret)."""
@@ -75,8 +80,16 @@ class StripeUnavailable(StripeError):
 
 
 class DatabaseUnavailable(IndexerError):
-    """The database cannot be reached or refused the write: retry later."""
+    """The database cannot be reached or refused the write: retry later.
+
+    Its message names the server (host, port) as the driver reports it: logged and printed by
+    the CLI, never sent to an HTTP client.
+    """
 
     http_status = 503
     exit_code = 5
     transient = True
+
+    @property
+    def public_message(self) -> str:
+        return "The database is unavailable; retry later."

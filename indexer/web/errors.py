@@ -31,7 +31,7 @@ def register(app: Flask) -> None:
         if err.http_status >= 500:
             log.error("%s: %s", type(err).__name__, err.message)
         code = getattr(err, "code", None) or ("resource_missing" if err.http_status == 404 else None)
-        return error_response(err.http_status, err.error_type, err.message, err.param, code)
+        return error_response(err.http_status, err.error_type, err.public_message, err.param, code)
 
     @app.errorhandler(HTTPException)
     def _http_error(err: HTTPException) -> Response:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import logging
+
 from flask import Blueprint, Response, jsonify
 
 from indexer import db
@@ -7,6 +9,7 @@ from indexer.errors import DatabaseUnavailable
 from indexer.web import engine
 
 bp = Blueprint("health", __name__)
+log = logging.getLogger(__name__)
 
 
 @bp.get("/healthz")
@@ -14,5 +17,6 @@ def healthz() -> tuple[Response, int]:
     try:
         db.ping(engine())
     except DatabaseUnavailable as exc:
-        return jsonify({"status": "unavailable", "error": exc.message}), 503
+        log.error("healthz: %s", exc.message)
+        return jsonify({"status": "unavailable", "error": exc.public_message}), 503
     return jsonify({"status": "ok"}), 200
