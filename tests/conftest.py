@@ -80,3 +80,19 @@ def sandbox() -> Iterator[object]:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def pg_cluster() -> Iterator[object]:
+    """A running throwaway PostgreSQL cluster (``tests/pgcluster.py``) that a test may stop."""
+    from tests.pgcluster import Cluster
+
+    try:
+        cluster = Cluster()
+    except (FileNotFoundError, OSError) as exc:
+        pytest.skip(f"cannot make a throwaway PostgreSQL cluster here: {exc}")
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.remove()

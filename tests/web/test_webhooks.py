@@ -6,6 +6,7 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
@@ -142,35 +143,27 @@ def test_healthz_is_503_when_the_database_is_gone(tmp_path: Path) -> None:
     assert response.status_code == 503
 
 
-def test_a_postgres_outage_mid_traffic_is_503_then_stores_again_when_it_is_back() -> None:
+def test_a_postgres_outage_mid_traffic_is_503_then_stores_again_when_it_is_back(pg_cluster: Any) -> None:
     """The pooled connections die with the server; nothing answered 200 is lost."""
-    from tests.pgcluster import Cluster
+    settings = Settings(database_url=pg_cluster.url, webhook_secrets=(SECRET,))
+    app = create_app(settings)
+    engine = app.extensions["indexer.engine"]
+    db.migrate(engine)
+    client = app.test_client()
+
+    def deliver(event_id: str) -> int:
+        body = json.dumps(make_event(event_id)).encode()
+        return client.post("/webhooks/stripe", data=body, headers=signed(body)).status_code
 
     try:
-        cluster = Cluster()
-    except (FileNotFoundError, OSError) as exc:
-        pytest.skip(f"cannot make a throwaway PostgreSQL cluster here: {exc}")
-    try:
-        cluster.start()
-        settings = Settings(database_url=cluster.url, webhook_secrets=(SECRET,))
-        app = create_app(settings)
-        engine = app.extensions["indexer.engine"]
-        db.migrate(engine)
-        client = app.test_client()
-
-        def deliver(event_id: str) -> int:
-            body = json.dumps(make_event(event_id)).encode()
-            return client.post("/webhooks/stripe", data=body, headers=signed(body)).status_code
-
         assert deliver("evt_before") == 200
-        cluster.stop()
+        pg_cluster.stop()
         response_codes = [deliver(f"evt_down_{i}") for i in range(3)]
         assert response_codes == [503, 503, 503]
-        cluster.start()
+        pg_cluster.start()
         assert deliver("evt_down_0") == 200
         assert deliver("evt_before") == 200
         engine.dispose()  # the pool still holds connections from before the restart
         assert sorted(e["id"] for e in stored(engine)) == ["evt_before", "evt_down_0"]
-        engine.dispose()
     finally:
-        cluster.remove()
+        engine.dispose()
