@@ -61,6 +61,11 @@ def make_engine(url: str, *, pool_size: int = 5, reads: bool = False) -> Engine:
     (``plan_cache_mode``): psycopg prepares a statement on its fifth run, and PostgreSQL would
     otherwise plan each run of a page afresh, which costs more than running it. A page's plan is
     the same for every product: walk one index from the cursor.
+
+    A pooled PostgreSQL connection may have died with a server restart since its last use. The
+    other engines (worker, backfill, commands) check each one as they take it from the pool
+    (``pool_pre_ping``: a round trip per transaction, which holds many statements); a reads
+    engine, whose request is often one statement, retries instead (``read``).
     """
     if url.startswith("sqlite"):
         engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size, connect_args={"timeout": 30})
@@ -86,7 +91,7 @@ def make_engine(url: str, *, pool_size: int = 5, reads: bool = False) -> Engine:
 
         return engine
     engine = create_engine(
-        url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800,
+        url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800, pool_pre_ping=not reads,
         connect_args=_generic_plans(url) if reads else {},
     )
     event.listen(engine, "rollback", _forget_staging)

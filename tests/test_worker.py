@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import Engine, select, text, update
 
 from indexer import cli, db
-from indexer.events import store_event
+from indexer.events import event_row, store_event
 from indexer.sandbox import generator
 from indexer.sandbox.render import Renderer, version
 from indexer.sandbox.server import SandboxServer
@@ -214,3 +214,28 @@ def test_several_workers_share_the_queue_on_postgresql(seeded: SandboxServer, en
     assert set(event_status(engine)) <= {"done", "skipped"}
     for account in accounts(seeded):
         assert index_customers(engine, live=False, account=account) == truth(seeded, live=False, account=account)
+
+
+def test_a_worker_carries_on_after_a_database_restart(pg_cluster: Any) -> None:
+    """Its pooled connections die with the server; the next batch checks them out afresh."""
+    engine = db.make_engine(pg_cluster.url)
+    db.migrate(engine)
+    product = {"id": "prod_restart", "object": "product", "name": "Kept", "active": True, "livemode": False,
+               "created": 1, "updated": 1}
+
+    def product_event(n: int) -> str:
+        return json.dumps({"id": f"evt_product_{n}", "object": "event", "type": "product.updated", "created": n,
+                           "livemode": False, "api_version": "2026-10-28.endive", "data": {"object": product}})
+
+    worker = Worker(engine, StripeAPI(TEST_KEY, api_base="http://127.0.0.1:9", rate=1000.0), batch_size=10)
+    try:
+        deliver(engine, [product_event(1)])
+        assert worker.run(once=True).applied == 1
+        pg_cluster.stop()
+        pg_cluster.start()
+        body = product_event(2)
+        assert db.store_event_row(engine, event_row(json.loads(body), body, source="webhook"))
+        assert worker.run(once=True).applied == 2
+    finally:
+        worker.close()
+        engine.dispose()
