@@ -33,7 +33,6 @@ from sqlalchemy import (
 )
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import make_url
 
 from indexer.errors import DatabaseUnavailable
 from indexer.models import BackfillProgress, Dispute, Product, Purchase, Refund, StripeEvent
@@ -58,7 +57,7 @@ def make_engine(url: str, *, pool_size: int = 5, reads: bool = False) -> Engine:
 
     ``reads``: an engine that serves the index's keyset pages (the web app, the answer
     commands). On PostgreSQL its sessions plan a prepared statement once, generically
-    (``plan_cache_mode``): psycopg prepares a statement on its fifth run, and PostgreSQL would
+    (``plan_cache_mode``, set as each connection opens): psycopg prepares a statement on its fifth run, and PostgreSQL would
     otherwise plan each run of a page afresh, which costs more than running it. A page's plan is
     the same for every product: walk one index from the cursor.
 
@@ -91,18 +90,21 @@ def make_engine(url: str, *, pool_size: int = 5, reads: bool = False) -> Engine:
 
         return engine
     engine = create_engine(
-        url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800, pool_pre_ping=not reads,
-        connect_args=_generic_plans(url) if reads else {},
+        url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800, pool_pre_ping=not reads
     )
     event.listen(engine, "rollback", _forget_staging)
+    if reads:
+        event.listen(engine, "connect", _plan_generically)
     return engine
 
 
-def _generic_plans(url: str) -> dict[str, str]:
-    """libpq ``options`` asking for generic plans, after any the URL already gives."""
-    given = make_url(url).query.get("options", "")
-    given = " ".join(given) if isinstance(given, tuple) else given
-    return {"options": f"{given} -c plan_cache_mode=force_generic_plan".strip()}
+def _plan_generically(dbapi_conn: Any, _record: Any) -> None:
+    """A ``SET`` on each new connection rather than a libpq startup option, which a pooler such
+    as PgBouncer refuses; behind one in transaction mode the setting may not stick, which costs
+    planning time, never a query."""
+    autocommit, dbapi_conn.autocommit = dbapi_conn.autocommit, True
+    dbapi_conn.execute("SET plan_cache_mode = force_generic_plan")
+    dbapi_conn.autocommit = autocommit
 
 
 def is_postgres(conn: Connection | Engine) -> bool:
