@@ -57,9 +57,9 @@ def make_engine(url: str, *, pool_size: int = 5, reads: bool = False) -> Engine:
 
     ``reads``: an engine that serves the index's keyset pages (the web app, the answer
     commands). On PostgreSQL its sessions plan a prepared statement once, generically
-    (``plan_cache_mode``, set as each connection opens): psycopg prepares a statement on its fifth run, and PostgreSQL would
-    otherwise plan each run of a page afresh, which costs more than running it. A page's plan is
-    the same for every product: walk one index from the cursor.
+    (``plan_cache_mode``, set as each connection opens): psycopg prepares a statement on its
+    fifth run, and PostgreSQL would otherwise plan each run of a page afresh, which costs more
+    than running it. A page's plan is the same for every product: walk one index from the cursor.
 
     A pooled PostgreSQL connection may have died with a server restart since its last use. The
     other engines (worker, backfill, commands) check each one as they take it from the pool

@@ -304,7 +304,7 @@ def test_refresh_statistics_runs_on_both_databases(engine: Engine) -> None:
     assert len(purchases(engine)) == 3
 
 
-def test_a_reads_engine_plans_pages_once_and_keeps_the_urls_options(engine: Engine) -> None:
+def test_a_reads_engine_plans_pages_once_and_keeps_the_urls_search_path(engine: Engine) -> None:
     reads = db.make_engine(engine_url(engine), reads=True)
     try:
         with reads.connect() as conn:
