@@ -164,7 +164,8 @@ def ping(engine: Engine) -> None:
 
 
 #: The tables a backfill or a burst of events fills; see ``refresh_statistics``.
-WRITTEN_TABLES = ("purchases", "refunds", "disputes", "products")
+WRITTEN_TABLES = ("purchases", "refunds", "disputes", "products", "product_customer_totals", "product_totals",
+                  "product_daily_totals")
 
 
 def refresh_statistics(engine: Engine, tables: Sequence[str] = WRITTEN_TABLES) -> None:

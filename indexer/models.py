@@ -153,3 +153,66 @@ class BackfillProgress(Base):
     objects: Mapped[int] = mapped_column(BigInteger, default=0)
     done: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class ProductCustomerTotal(Base):
+    """One row per product, customer and currency: ``purchases`` aggregated, fully refunded ones
+    left out. Kept by triggers on ``purchases`` (migration ``0004_rollups``; on PostgreSQL with the
+    unlogged helper table ``rollup_dirty``); the view ``product_customers`` reads it."""
+
+    __tablename__ = "product_customer_totals"
+
+    product_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    account: Mapped[str] = mapped_column(Id, primary_key=True)
+    livemode: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    customer_key: Mapped[str] = mapped_column(Id, primary_key=True)
+    currency: Mapped[str] = mapped_column(String(8), primary_key=True)
+    customer: Mapped[str | None] = mapped_column(Id)
+    email: Mapped[str | None] = mapped_column(String(512))
+    name: Mapped[str | None] = mapped_column(String(512))
+    lines: Mapped[int] = mapped_column(BigInteger)
+    purchases: Mapped[int] = mapped_column(BigInteger)
+    quantity: Mapped[int] = mapped_column(BigInteger)
+    amount_total: Mapped[int] = mapped_column(BigInteger)
+    amount_refunded: Mapped[int] = mapped_column(BigInteger)
+    first_purchased_at: Mapped[int | None] = mapped_column(BigInteger)
+    last_purchased_at: Mapped[int | None] = mapped_column(BigInteger)
+
+    __table_args__ = (Index(None, "customer_key", "account", "livemode"),)
+
+
+class ProductTotal(Base):
+    """One row per product and currency (view ``product_summary``), kept like the above."""
+
+    __tablename__ = "product_totals"
+
+    product_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    account: Mapped[str] = mapped_column(Id, primary_key=True)
+    livemode: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    currency: Mapped[str] = mapped_column(String(8), primary_key=True)
+    customers: Mapped[int] = mapped_column(BigInteger)
+    purchases: Mapped[int] = mapped_column(BigInteger)
+    quantity: Mapped[int] = mapped_column(BigInteger)
+    amount_total: Mapped[int] = mapped_column(BigInteger)
+    amount_refunded: Mapped[int] = mapped_column(BigInteger)
+    first_purchased_at: Mapped[int | None] = mapped_column(BigInteger)
+    last_purchased_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class ProductDailyTotal(Base):
+    """One row per product, UTC day and currency (view ``product_sales_daily``), kept like the
+    above. ``day`` is ``YYYY-MM-DD``, ``day_start`` its first second."""
+
+    __tablename__ = "product_daily_totals"
+
+    product_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    account: Mapped[str] = mapped_column(Id, primary_key=True)
+    livemode: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    currency: Mapped[str] = mapped_column(String(8), primary_key=True)
+    day_start: Mapped[int] = mapped_column(BigInteger)
+    customers: Mapped[int] = mapped_column(BigInteger)
+    purchases: Mapped[int] = mapped_column(BigInteger)
+    quantity: Mapped[int] = mapped_column(BigInteger)
+    amount_total: Mapped[int] = mapped_column(BigInteger)
+    amount_refunded: Mapped[int] = mapped_column(BigInteger)

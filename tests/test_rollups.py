@@ -1,0 +1,172 @@
+"""The rollup tables behind the views always equal the aggregates they replace.
+
+``product_customers``, ``customer_products``, ``product_summary`` and ``product_sales_daily``
+read tables that triggers on ``purchases`` keep current (migration ``0004_rollups``). The
+reference here is what those views were before: the same aggregates computed from ``purchases``
+when read (the view definitions of migrations 0001 to 0003), compared row for row after every
+kind of write, on both databases, and under concurrent writers on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import importlib
+import itertools
+import random
+import threading
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, text
+
+from indexer import db
+from tests.test_queries import T0, Shop
+
+INITIAL = importlib.import_module("migrations.versions.0001_initial")
+ANSWERS = importlib.import_module("migrations.versions.0002_answers")
+SUMMARY = importlib.import_module("migrations.versions.0003_product_summary")
+
+
+def _select(view_sql: str) -> str:
+    return view_sql.split(" AS\n", 1)[1]
+
+
+def reference(engine: Engine) -> dict[str, str]:
+    """Each view's old definition: its aggregate computed from ``purchases`` when read."""
+    day = ANSWERS.DAY[engine.dialect.name]
+    return {
+        "product_customers": _select(INITIAL.PRODUCT_CUSTOMERS),
+        "customer_products": _select(ANSWERS.CUSTOMER_PRODUCTS),
+        "product_summary": _select(SUMMARY.PRODUCT_SUMMARY),
+        "product_sales_daily": _select(ANSWERS.PRODUCT_SALES_DAILY.format(day=day)),
+    }
+
+
+def assert_rollups_match(engine: Engine) -> None:
+    with engine.connect() as conn:
+        for view, aggregate in reference(engine).items():
+            got = sorted(tuple(r) for r in conn.execute(text(f"SELECT * FROM {view}")))
+            want = sorted(tuple(r) for r in conn.execute(text(aggregate)))
+            assert got == want, view
+
+
+def _rows(engine: Engine, sql: str) -> list[Any]:
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(text(sql))]
+
+
+def test_every_kind_of_write_keeps_the_views_equal_to_the_aggregates(engine: Engine) -> None:
+    shop = Shop(engine)
+    shop.product("prod_A", "Course A")
+    first = shop.checkout(("prod_A", 1000), ("prod_A", 500, 2), customer="cus_1", created=T0)
+    assert_rollups_match(engine)
+    shop.checkout(("prod_A", 700), ("prod_B", 300), customer="cus_1", created=T0 + 86_400)
+    shop.checkout(("prod_A", 900), email="Guest@Example.com", name="Gus", currency="eur", created=T0 + 5)
+    assert_rollups_match(engine)
+    shop.refund(first, 600)  # partly: stays in, with its share refunded
+    assert_rollups_match(engine)
+    shop.refund(first, 900)  # now fully: leaves every view
+    assert_rollups_match(engine)
+    assert _rows(engine, "SELECT id, purchases, amount_total FROM product_customers "
+                         "WHERE product_id = 'prod_A' AND currency = 'usd'") == [("cus_1", 1, 700)]
+    shop.checkout(("prod_B", 100), customer="cus_2", created=T0 + 3 * 86_400, paid=False)  # not a purchase
+    assert_rollups_match(engine)
+    with db.transaction(engine) as conn:  # a manual fix in SQL is followed too
+        conn.execute(text("UPDATE purchases SET purchased_at = purchased_at + 86400, email = 'new@example.com' "
+                          "WHERE product_id = 'prod_B'"))
+    assert_rollups_match(engine)
+    with db.transaction(engine) as conn:
+        conn.execute(text("DELETE FROM purchases WHERE product_id = 'prod_B'"))
+    assert_rollups_match(engine)
+    assert _rows(engine, "SELECT product_id FROM product_summary") == [("prod_A",), ("prod_A",)]
+    assert _rows(engine, "SELECT COUNT(*) FROM product_sales_daily WHERE product_id = 'prod_B'") == [(0,)]
+
+
+def test_a_random_history_keeps_them_equal(engine: Engine) -> None:
+    rng = random.Random(7)
+    shop = Shop(engine)
+    sessions = []
+    for _ in range(60):
+        lines = [(f"prod_{rng.randrange(4)}", rng.randrange(100, 5000), rng.randrange(1, 3))
+                 for _ in range(rng.randrange(1, 4))]
+        buyer = rng.randrange(8)
+        sessions.append(shop.checkout(
+            *lines, customer=f"cus_{buyer}" if buyer < 5 else None, email=f"b{buyer}@example.com",
+            currency=rng.choice(["usd", "usd", "eur"]), created=T0 + rng.randrange(5 * 86_400),
+        ))
+        if rng.random() < 0.3:
+            shop.refund(rng.choice(sessions), rng.randrange(100, 6000))
+    assert_rollups_match(engine)
+
+
+def test_concurrent_writers_keep_them_equal_and_never_deadlock(postgres_engine: Engine) -> None:
+    """Eight threads write and refund purchases of the same products and buyers at once."""
+    errors: list[BaseException] = []
+
+    def writer(seed: int) -> None:
+        rng = random.Random(seed)
+        shop = Shop(postgres_engine, counter=itertools.count(seed * 10_000))
+        try:
+            for _ in range(40):
+                lines = [(f"prod_{rng.randrange(3)}", rng.randrange(100, 900)) for _ in range(rng.randrange(1, 4))]
+                session = shop.checkout(*lines, customer=f"cus_{rng.randrange(4)}", created=T0 + rng.randrange(2) * 86_400)
+                if rng.random() < 0.3:
+                    shop.refund(session, rng.choice([100, 10_000]))
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(seed,)) for seed in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert_rollups_match(postgres_engine)
+    assert _rows(postgres_engine, "SELECT COUNT(*) FROM rollup_dirty") == [(0,)]
+
+
+def test_the_migration_fills_the_tables_from_an_existing_index(database_url_engine: Engine) -> None:
+    engine = database_url_engine
+    db.migrate(engine)
+    shop = Shop(engine)
+    for i in range(6):
+        shop.checkout(("prod_A", 100 * (i + 1)), ("prod_B", 50), customer=f"cus_{i % 3}", created=T0 + i * 40_000)
+    _alembic(engine, "downgrade", "0003_product_summary")
+    assert_rollups_match_old_views(engine)
+    shop.checkout(("prod_A", 999), customer="cus_9", created=T0)  # written while no trigger runs
+    _alembic(engine, "upgrade", "head")
+    assert_rollups_match(engine)
+    assert _rows(engine, "SELECT customers, purchases FROM product_summary WHERE product_id = 'prod_A'") == [(4, 7)]
+
+
+def assert_rollups_match_old_views(engine: Engine) -> None:
+    """After a downgrade the views are the old aggregates again, and the rollup tables are gone."""
+    with engine.connect() as conn:
+        for view, aggregate in reference(engine).items():
+            assert sorted(conn.execute(text(f"SELECT * FROM {view}"))) == sorted(conn.execute(text(aggregate)))
+        assert "product_totals" not in db_tables(conn)
+
+
+def db_tables(conn: Any) -> set[str]:
+    from sqlalchemy import inspect
+
+    return set(inspect(conn).get_table_names())
+
+
+def _alembic(engine: Engine, command_name: str, revision: str) -> None:
+    from importlib import resources
+
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config(str(resources.files("migrations").joinpath("alembic.ini")))
+    cfg.set_main_option("script_location", str(resources.files("migrations")))
+    with db.transaction(engine) as conn:
+        cfg.attributes["connection"] = conn
+        getattr(command, command_name)(cfg, revision)
+
+
+@pytest.fixture
+def postgres_engine(engine: Engine) -> Engine:
+    if not db.is_postgres(engine):
+        pytest.skip("one writer at a time on SQLite")
+    return engine
