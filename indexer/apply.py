@@ -256,7 +256,9 @@ class Applier:
     ) -> dict[str, Outcome]:
         """Write what ``prepare`` makes of each event and mark the events done: all in one
         transaction when that succeeds, else one transaction per event, so one bad event never
-        holds back the others."""
+        holds back the others. The events' ``done`` and their rows commit together, so the commit
+        need not wait for the disk: a crash of the database server loses both, and the events
+        are applied again."""
         outcomes: dict[str, Outcome] = {}
         ready: list[tuple[ClaimedEvent, T | None]] = []
         for event in events:
@@ -266,6 +268,7 @@ class Applier:
                 outcomes[event.id] = exc
         try:
             with db.transaction(self.engine) as conn:
+                db.commit_without_waiting_for_disk(conn)
                 write(conn, [item for _, item in ready if item is not None])
                 db.finish_events(conn, [event.id for event, _ in ready], "done")
             outcomes.update((event.id, None) for event, _ in ready)
@@ -275,6 +278,7 @@ class Applier:
         for event, item in ready:
             try:
                 with db.transaction(self.engine) as conn:
+                    db.commit_without_waiting_for_disk(conn)
                     write(conn, [] if item is None else [item])
                     db.finish_events(conn, [event.id], "done")
                 outcomes[event.id] = None

@@ -128,9 +128,12 @@ def _short(exc: BaseException) -> str:
 def commit_without_waiting_for_disk(conn: Connection) -> None:
     """Let this transaction's commit return before its WAL reaches the disk (PostgreSQL).
 
-    For writes a rerun would redo anyway: a backfill page and its checkpoint commit together,
-    so a crash of the database server can lose only the last few pages together with their
-    checkpoints (never one without the other), and the rerun fetches them again.
+    For writes a rerun would redo anyway: a backfill page and its checkpoint commit together
+    (as do the rows of applied events and their ``done``), so a crash of the database server can
+    lose only the last few pages together with their checkpoints (never one without the other),
+    and the rerun fetches them again. It also keeps the rollups' row locks (migration
+    ``0004_rollups``) for less time: a popular product's totals are not held through a disk
+    flush.
     """
     if is_postgres(conn):
         conn.exec_driver_sql("SET LOCAL synchronous_commit = off")

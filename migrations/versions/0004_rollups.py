@@ -162,6 +162,7 @@ _DIRTY_FROM = """
 PG_MARK = f"""
 CREATE FUNCTION rollups_mark() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    PERFORM set_config('indexer.rollups_pending', 'on', true);
     IF TG_OP = 'INSERT' THEN
         {_DIRTY_FROM.format(rows="new_rows", join="", changed="")}
     ELSIF TG_OP = 'DELETE' THEN
@@ -195,9 +196,13 @@ CREATE FUNCTION rollups_settle() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     tx bigint := txid_current();
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM rollup_dirty WHERE txid = tx) THEN
+    -- Called once per noted key; the first call settles them all. (Not an EXISTS on
+    -- rollup_dirty: the rows it deleted stay in its index till the commit, so each later
+    -- call would walk all of them.)
+    IF current_setting('indexer.rollups_pending', true) IS DISTINCT FROM 'on' THEN
         RETURN NULL;
     END IF;
+    PERFORM set_config('indexer.rollups_pending', 'off', true);
 
     -- Lock each touched customer row (a placeholder for a new one) and take its current totals
     -- out of its product's; then lock those products.
