@@ -16,11 +16,12 @@ a product's totals move by the difference, so a product with many buyers costs t
 as a small one.
 
 PostgreSQL, with many writers: statement triggers note the touched keys in the unlogged table
-``rollup_dirty``, and a deferred trigger settles them as the transaction commits, taking the
-rollup rows' locks in one order (customers, then products, then days, each sorted) so writers
-never deadlock. A row is recomputed in a statement that starts after its lock is held, so it sees
-every transaction that settled the same row before. SQLite has one writer: row triggers
-recompute at once.
+``rollup_dirty``, and a deferred trigger settles them as the transaction commits. It first locks
+the touched products' ``product_totals`` rows in sorted order (so writers never deadlock); every
+customer and day row belongs to one product, so those locks serialise the writers of each rollup
+row, and the recompute, in a statement that starts after the locks are held, sees every
+transaction that settled the same rows before. SQLite has one writer: row triggers recompute at
+once.
 
 Revision ID: 0004_rollups
 Revises: 0003_product_summary
@@ -189,7 +190,9 @@ PG_MARK_TRIGGERS = [
     "FOR EACH STATEMENT EXECUTE FUNCTION rollups_mark()",
 ]
 
-_PRODUCT_DELTA = ", ".join(f"{n} = t.{n} + excluded.{n}" for n in ("customers", *SUMS))
+_KEYS = f"SELECT DISTINCT {_cols(CUSTOMER_KEY)} FROM rollup_dirty WHERE txid = tx"
+_PRODUCTS = f"SELECT DISTINCT {_cols(PRODUCT_KEY)} FROM rollup_dirty WHERE txid = tx"
+_DAY_OF_START = DAY["postgresql"].format(start="day_start")
 
 PG_SETTLE = f"""
 CREATE FUNCTION rollups_settle() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -204,80 +207,77 @@ BEGIN
     END IF;
     PERFORM set_config('indexer.rollups_pending', 'off', true);
 
-    -- Lock each touched customer row (a placeholder for a new one) and take its current totals
-    -- out of its product's; then lock those products.
-    WITH keys AS (
-        SELECT DISTINCT {_cols(CUSTOMER_KEY)} FROM rollup_dirty WHERE txid = tx
-    ), locked AS (
-        INSERT INTO product_customer_totals AS t ({_cols(CUSTOMER_KEY)}, lines, {_cols(SUMS)})
-        SELECT {_cols(CUSTOMER_KEY)}, 0, 0, 0, 0, 0 FROM keys ORDER BY {_cols(CUSTOMER_KEY)}
-        ON CONFLICT ({_cols(CUSTOMER_KEY)}) DO UPDATE SET lines = t.lines
-        RETURNING {_cols(PRODUCT_KEY, "t.")}, t.lines, {_cols(SUMS, "t.")}
-    )
+    -- Lock the touched products' rows, sorted (a placeholder for a new product). Every key
+    -- below (a customer's, a day's) belongs to one product, so these locks serialise all the
+    -- writers of each row that follows.
     INSERT INTO product_totals AS t ({_cols(PRODUCT_KEY)}, customers, {_cols(SUMS)})
-    SELECT {_cols(PRODUCT_KEY)}, -COUNT(*) FILTER (WHERE lines > 0), {", ".join(f"-SUM({s})" for s in SUMS)}
-    FROM locked GROUP BY {_cols(PRODUCT_KEY)} ORDER BY {_cols(PRODUCT_KEY)}
-    ON CONFLICT ({_cols(PRODUCT_KEY)}) DO UPDATE SET {_PRODUCT_DELTA};
+    SELECT {_cols(PRODUCT_KEY)}, 0, 0, 0, 0, 0 FROM ({_PRODUCTS}) k ORDER BY {_cols(PRODUCT_KEY)}
+    ON CONFLICT ({_cols(PRODUCT_KEY)}) DO UPDATE SET customers = t.customers;
 
-    -- A new statement sees what was committed before the locks were ours: recompute.
-    WITH keys AS (
-        SELECT DISTINCT {_cols(CUSTOMER_KEY)} FROM rollup_dirty WHERE txid = tx
-    ), fresh AS (
+    -- A new statement sees everything committed by the earlier holders of those locks:
+    -- recompute each customer row, and move its product's totals by the difference (the main
+    -- statement reads product_customer_totals as it was before its CTEs wrote). A product's
+    -- first or last sale is only looked up again when a customer who held it lost it.
+    WITH keys AS ({_KEYS}), fresh AS (
         SELECT {_cols(CUSTOMER_KEY, "k.")}, {CUSTOMER_AGGREGATES}
         FROM keys k
         LEFT JOIN purchases p ON {_match(CUSTOMER_KEY, "p", "k")} AND NOT p.refunded
         GROUP BY {_cols(CUSTOMER_KEY, "k.")}
-    ), kept AS (
-        UPDATE product_customer_totals t SET ({_cols(CUSTOMER_COLUMNS)}) = ({_cols(CUSTOMER_COLUMNS, "f.")})
-        FROM fresh f
-        WHERE {_match(CUSTOMER_KEY, "t", "f")} AND f.lines > 0
+    ), written AS (
+        INSERT INTO product_customer_totals AS t ({_cols(CUSTOMER_KEY)}, {_cols(CUSTOMER_COLUMNS)})
+        SELECT {_cols(CUSTOMER_KEY)}, {_cols(CUSTOMER_COLUMNS)} FROM fresh WHERE lines > 0
+        ON CONFLICT ({_cols(CUSTOMER_KEY)}) DO UPDATE SET
+            ({_cols(CUSTOMER_COLUMNS)}) = ({_cols(CUSTOMER_COLUMNS, "excluded.")})
     ), gone AS (
         DELETE FROM product_customer_totals t USING fresh f
         WHERE {_match(CUSTOMER_KEY, "t", "f")} AND f.lines = 0
     )
-    UPDATE product_totals t SET {", ".join(f"{n} = t.{n} + s.{n}" for n in ("customers", *SUMS))}
-    FROM (SELECT {_cols(PRODUCT_KEY)}, COUNT(*) FILTER (WHERE lines > 0) AS customers,
-                 {", ".join(f"SUM({s}) AS {s}" for s in SUMS)}
-          FROM fresh GROUP BY {_cols(PRODUCT_KEY)}) s
+    UPDATE product_totals t SET
+        {", ".join(f"{n} = t.{n} + s.{n}" for n in ("customers", *SUMS))},
+        first_purchased_at = CASE WHEN s.lost_first <= t.first_purchased_at THEN NULL
+                                  ELSE LEAST(t.first_purchased_at, s.first_purchased_at) END,
+        last_purchased_at = CASE WHEN s.lost_last >= t.last_purchased_at THEN NULL
+                                 ELSE GREATEST(t.last_purchased_at, s.last_purchased_at) END
+    FROM (SELECT {_cols(PRODUCT_KEY, "f.")},
+                 COUNT(*) FILTER (WHERE f.lines > 0) - COUNT(o.lines) AS customers,
+                 {", ".join(f"SUM(f.{n}) - COALESCE(SUM(o.{n}), 0) AS {n}" for n in SUMS)},
+                 MIN(f.first_purchased_at) AS first_purchased_at, MAX(f.last_purchased_at) AS last_purchased_at,
+                 MIN(o.first_purchased_at) FILTER (WHERE f.first_purchased_at IS NULL
+                                                   OR f.first_purchased_at > o.first_purchased_at) AS lost_first,
+                 MAX(o.last_purchased_at) FILTER (WHERE f.last_purchased_at IS NULL
+                                                  OR f.last_purchased_at < o.last_purchased_at) AS lost_last
+          FROM fresh f LEFT JOIN product_customer_totals o ON {_match(CUSTOMER_KEY, "o", "f")}
+          GROUP BY {_cols(PRODUCT_KEY, "f.")}) s
     WHERE {_match(PRODUCT_KEY, "t", "s")};
 
-    DELETE FROM product_totals t USING (SELECT DISTINCT {_cols(PRODUCT_KEY)} FROM rollup_dirty WHERE txid = tx) k
+    DELETE FROM product_totals t USING ({_PRODUCTS}) k
     WHERE {_match(PRODUCT_KEY, "t", "k")} AND t.customers = 0;
 
-    WITH products AS (
-        SELECT DISTINCT {_cols(PRODUCT_KEY)} FROM rollup_dirty WHERE txid = tx
-    )
     UPDATE product_totals t SET
         first_purchased_at = (SELECT MIN(p.purchased_at) FROM purchases p
                               WHERE {_match(PRODUCT_KEY, "p", "t")} AND NOT p.refunded),
         last_purchased_at = (SELECT MAX(p.purchased_at) FROM purchases p
                              WHERE {_match(PRODUCT_KEY, "p", "t")} AND NOT p.refunded)
-    FROM products k
-    WHERE {_match(PRODUCT_KEY, "t", "k")};
+    FROM ({_PRODUCTS}) k
+    WHERE {_match(PRODUCT_KEY, "t", "k")} AND (t.first_purchased_at IS NULL OR t.last_purchased_at IS NULL);
 
-    -- Days: lock, then recompute in a statement of its own.
-    INSERT INTO product_daily_totals AS t ({_cols(DAY_KEY)}, day_start, {_cols(DAY_COLUMNS)})
-    SELECT DISTINCT product_id, account, livemode, {DAY["postgresql"].format(start="day_start")}, currency,
-           day_start, 0, 0, 0, 0, 0
-    FROM rollup_dirty WHERE txid = tx
-    ORDER BY 1, 2, 3, 4, 5
-    ON CONFLICT ({_cols(DAY_KEY)}) DO UPDATE SET purchases = t.purchases;
-
+    -- Days: recompute each touched day.
     WITH days AS (
-        SELECT DISTINCT product_id, account, livemode, currency, day_start FROM rollup_dirty WHERE txid = tx
+        SELECT DISTINCT product_id, account, livemode, {_DAY_OF_START} AS day, currency, day_start
+        FROM rollup_dirty WHERE txid = tx
     ), fresh AS (
-        SELECT k.product_id, k.account, k.livemode, k.currency, k.day_start, {DAY_AGGREGATES}
+        SELECT k.product_id, k.account, k.livemode, k.day, k.currency, k.day_start, {DAY_AGGREGATES}
         FROM days k
         LEFT JOIN purchases p ON {_match(PRODUCT_KEY, "p", "k")} AND NOT p.refunded
              AND p.purchased_at >= k.day_start AND p.purchased_at < k.day_start + 86400
-        GROUP BY k.product_id, k.account, k.livemode, k.currency, k.day_start
-    ), kept AS (
-        UPDATE product_daily_totals t SET ({_cols(DAY_COLUMNS)}) = ({_cols(DAY_COLUMNS, "f.")})
-        FROM fresh f
-        WHERE {_match(PRODUCT_KEY, "t", "f")} AND t.day_start = f.day_start AND f.purchases > 0
+        GROUP BY k.product_id, k.account, k.livemode, k.day, k.currency, k.day_start
+    ), written AS (
+        INSERT INTO product_daily_totals AS t ({_cols(DAY_KEY)}, day_start, {_cols(DAY_COLUMNS)})
+        SELECT {_cols(DAY_KEY)}, day_start, {_cols(DAY_COLUMNS)} FROM fresh WHERE purchases > 0
+        ON CONFLICT ({_cols(DAY_KEY)}) DO UPDATE SET ({_cols(DAY_COLUMNS)}) = ({_cols(DAY_COLUMNS, "excluded.")})
     )
     DELETE FROM product_daily_totals t USING fresh f
-    WHERE {_match(PRODUCT_KEY, "t", "f")} AND t.day_start = f.day_start AND f.purchases = 0;
+    WHERE {_match(DAY_KEY, "t", "f")} AND f.purchases = 0;
 
     DELETE FROM rollup_dirty WHERE txid = tx;
     RETURN NULL;
@@ -316,7 +316,7 @@ _SQLITE_RECOMPUTE = """
       AND currency = {r}.currency;
     DELETE FROM product_daily_totals
     WHERE product_id = {r}.product_id AND account = {r}.account AND livemode = {r}.livemode
-      AND currency = {r}.currency AND day_start = {r}.purchased_at - {r}.purchased_at % 86400;
+      AND day = date({r}.purchased_at - {r}.purchased_at % 86400, 'unixepoch') AND currency = {r}.currency;
     INSERT INTO product_daily_totals ({day_key}, day_start, {day_columns})
     SELECT p.product_id, p.account, p.livemode, {day}, p.currency, p.purchased_at - p.purchased_at % 86400,
            {day_aggregates}
