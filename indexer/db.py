@@ -35,7 +35,16 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 
 from indexer.errors import DatabaseUnavailable
-from indexer.models import BackfillProgress, Dispute, Product, Purchase, Refund, StripeEvent
+from indexer.models import (
+    BackfillProgress,
+    Dispute,
+    Product,
+    ProductCustomerTotal,
+    ProductTotal,
+    Purchase,
+    Refund,
+    StripeEvent,
+)
 from indexer.purchases import DisputeRow, ProductRow, PurchaseSource, RefundRow, allocate_refund
 
 purchases_t = Purchase.__table__
@@ -44,6 +53,8 @@ refunds_t = Refund.__table__
 disputes_t = Dispute.__table__
 products_t = Product.__table__
 progress_t = BackfillProgress.__table__
+customer_totals_t = ProductCustomerTotal.__table__
+product_totals_t = ProductTotal.__table__
 
 LIVE_REFUND_STATUSES = ("succeeded", "pending", "requires_action")
 CLOSED_DISPUTE_STATUSES = ("won", "warning_closed", "prevented")

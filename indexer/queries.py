@@ -44,11 +44,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql import ColumnElement, Select
 
-from indexer.db import products_t, purchases_t, transaction
+from indexer.db import customer_totals_t, product_totals_t, products_t, purchases_t, transaction
 from indexer.errors import NotFound, UsageError
 from indexer.purchases import guest_key
 
 p = purchases_t.c
+t = customer_totals_t.c
 
 MAX_LIMIT = 100
 
@@ -263,6 +264,8 @@ def _customers_statement(mode_given: bool, include_refunded: bool, bounds: tuple
     """
     product, account = bindparam("product_id", type_=p.product_id.type), bindparam("account", type_=p.account.type)
     mode = bindparam("livemode", type_=p.livemode.type) if mode_given else _product_mode(product, account)
+    if not include_refunded and not bounds:
+        return _customer_totals_statement(product, account, mode, cursor)
     where = [p.product_id == product, p.account == account, p.livemode == mode]
     where += [BOUNDS[op](p.purchased_at, bindparam(f"created_{op}", type_=BigInteger())) for op in bounds]
     if not include_refunded:
@@ -285,6 +288,28 @@ def _customers_statement(mode_given: bool, include_refunded: bool, bounds: tuple
         .where(*where, key.in_(keys))
         .group_by(key, p.currency, p.livemode)
         .order_by(key, p.currency)
+    )
+
+
+def _customer_totals_statement(product: Any, account: Any, mode: Any, cursor: str | None) -> Any:
+    """The usual page (no date range, refunded purchases left out): the rows of
+    ``product_customer_totals``, which triggers keep equal to the aggregate over ``purchases``
+    (migration ``0004_rollups``), so a page reads ``limit + 1`` customers' rows and sums nothing."""
+    where = [t.product_id == product, t.account == account, t.livemode == mode]
+    key = t.customer_key
+    keys = select(key).where(*where).group_by(key)
+    if cursor is not None:
+        position = bindparam("cursor", type_=key.type)
+        keys = keys.where(key < position if cursor == "before" else key > position)
+    keys = keys.order_by(key.desc() if cursor == "before" else key.asc())
+    keys = keys.limit(bindparam("keys", type_=Integer(), literal_execute=True))
+    return (
+        select(
+            key, t.livemode, t.customer, t.email, t.name, t.currency, t.purchases, t.quantity, t.amount_total,
+            t.amount_refunded, t.first_purchased_at, t.last_purchased_at,
+        )
+        .where(*where, key.in_(keys))
+        .order_by(key, t.currency)
     )
 
 
@@ -464,13 +489,15 @@ def customer_products(conn: Connection, customer: str, filters: Filters, page: P
 def iter_products(engine: Engine, *, include_refunded: bool = False, page_size: int = 200) -> Iterator[dict[str, Any]]:
     """Every indexed product (per account and mode) with customers and revenue per currency.
 
-    One row per (product, account, mode, currency), ordered by product; keyset pages over
-    ``(product_id, account, livemode)`` so memory stays flat.
+    One row per (product, account, mode, currency), ordered by product; keyset pages so memory
+    stays flat. Counting refunded purchases too means summing ``purchases``; without them the
+    sums are kept in ``product_totals``.
     """
+    if not include_refunded:
+        yield from _iter_product_totals(engine, page_size)
+        return
     key = tuple_(p.product_id, p.account, p.livemode)
     where: list[ColumnElement[bool]] = [p.product_id.is_not(None)]
-    if not include_refunded:
-        where.append(p.refunded.is_(False))
     after: tuple[str, str, bool] | None = None
     while True:
         with transaction(engine) as conn:
@@ -501,21 +528,51 @@ def iter_products(engine: Engine, *, include_refunded: bool = False, page_size: 
                 .group_by(p.product_id, p.account, p.livemode, p.currency)
                 .order_by(p.product_id, p.account, p.livemode, p.currency)
             ).all()
-        for row in rows:
-            m = row._mapping
-            yield {
-                "product_id": m["product_id"],
-                "name": m["name"],
-                "account": m["account"],
-                "livemode": bool(m["livemode"]),
-                "currency": m["currency"],
-                "customers": int(m["customers"]),
-                "purchases": int(m["purchases"]),
-                "quantity": int(m["quantity"]),
-                "amount_total": int(m["amount_total"]),
-                "amount_refunded": int(m["amount_refunded"]),
-            }
+        yield from map(_product_entry, rows)
         if len(groups) < page_size:
             return
         last_m = last._mapping
         after = (last_m["product_id"], last_m["account"], bool(last_m["livemode"]))
+
+
+def _iter_product_totals(engine: Engine, page_size: int) -> Iterator[dict[str, Any]]:
+    """``iter_products`` without refunded purchases: the rows of ``product_totals`` (kept by
+    triggers, migration ``0004_rollups``), keyset pages over its primary key."""
+    totals, pr = product_totals_t.c, products_t.c
+    key = tuple_(totals.product_id, totals.account, totals.livemode, totals.currency)
+    after: tuple[Any, ...] | None = None
+    while True:
+        query = (
+            select(
+                totals.product_id, totals.account, totals.livemode, totals.currency, pr.name, totals.customers,
+                totals.purchases, totals.quantity, totals.amount_total, totals.amount_refunded,
+            )
+            .select_from(product_totals_t.outerjoin(
+                products_t, and_(pr.account == totals.account, pr.id == totals.product_id)))
+            .order_by(totals.product_id, totals.account, totals.livemode, totals.currency)
+            .limit(page_size)
+        )
+        if after is not None:
+            query = query.where(key > tuple_(*after))
+        with transaction(engine) as conn:
+            rows = conn.execute(query).all()
+        yield from map(_product_entry, rows)
+        if len(rows) < page_size:
+            return
+        after = tuple(rows[-1])[:4]
+
+
+def _product_entry(row: Any) -> dict[str, Any]:
+    m = row._mapping
+    return {
+        "product_id": m["product_id"],
+        "name": m["name"],
+        "account": m["account"],
+        "livemode": bool(m["livemode"]),
+        "currency": m["currency"],
+        "customers": int(m["customers"]),
+        "purchases": int(m["purchases"]),
+        "quantity": int(m["quantity"]),
+        "amount_total": int(m["amount_total"]),
+        "amount_refunded": int(m["amount_refunded"]),
+    }

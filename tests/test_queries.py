@@ -19,6 +19,7 @@ from sqlalchemy import Engine, text
 from indexer import db, queries
 from indexer.errors import UsageError
 from indexer.purchases import guest_key, product_row, refund_row, session_purchase
+from indexer.queries import Created, Filters, Page
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 T0 = 1_764_000_000
@@ -257,6 +258,31 @@ def test_paging_returns_each_customer_once_in_both_directions(engine: Engine, sh
                 break
             cursor = result.data[0]["id"]
         assert backwards == expected[:-1]
+
+
+def test_pages_read_from_the_rollup_equal_pages_summed_from_purchases(engine: Engine, shop: Shop) -> None:
+    """The usual page reads ``product_customer_totals``; a date range sums ``purchases``. A range
+    that holds everything must give the same entries, page after page, both directions."""
+    many_buyers(shop, "prod_A", 17)
+    shop.checkout(("prod_A", 5), ("prod_A", 7, 3), customer="cus_0003", currency="eur", created=T0 + 99)
+    shop.refund(shop.checkout(("prod_A", 40), customer="cus_0006", created=T0 + 5), 40)
+    shop.refund(shop.checkout(("prod_A", 40), customer="cus_0009", created=T0 + 6), 15)
+    everything = Filters(created=Created(gte=0))
+    for limit in (1, 5, 100):
+        cursor: str | None = None
+        while True:
+            page = Page(limit=limit, starting_after=cursor)
+            with db.transaction(engine) as conn:
+                rolled = queries.product_customers(conn, "prod_A", Filters(), page)
+                summed = queries.product_customers(conn, "prod_A", everything, page)
+            assert rolled == summed
+            if not rolled.has_more:
+                break
+            cursor = rolled.data[-1]["id"]
+        with db.transaction(engine) as conn:
+            before = Page(limit=limit, ending_before=cursor)
+            assert queries.product_customers(conn, "prod_A", Filters(), before) == \
+                queries.product_customers(conn, "prod_A", everything, before)
 
 
 def test_a_page_after_the_last_entry_is_empty(engine: Engine, shop: Shop) -> None:
