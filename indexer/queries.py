@@ -294,7 +294,12 @@ def _customers_statement(mode_given: bool, include_refunded: bool, bounds: tuple
 def _customer_totals_statement(product: Any, account: Any, mode: Any, cursor: str | None) -> Any:
     """The usual page (no date range, refunded purchases left out): the rows of
     ``product_customer_totals``, which triggers keep equal to the aggregate over ``purchases``
-    (migration ``0004_rollups``), so a page reads ``limit + 1`` customers' rows and sums nothing."""
+    (migration ``0004_rollups``), so a page reads ``limit + 1`` customers' rows and sums nothing.
+
+    The page's keys are consecutive, so their rows are read as the range between the first and
+    the last: a plan made once for every cursor (the web app's generic plans) cannot walk the
+    product's customers from its first one up to the cursor, as an ``IN`` could.
+    """
     where = [t.product_id == product, t.account == account, t.livemode == mode]
     key = t.customer_key
     keys = select(key).where(*where).group_by(key)
@@ -302,13 +307,15 @@ def _customer_totals_statement(product: Any, account: Any, mode: Any, cursor: st
         position = bindparam("cursor", type_=key.type)
         keys = keys.where(key < position if cursor == "before" else key > position)
     keys = keys.order_by(key.desc() if cursor == "before" else key.asc())
-    keys = keys.limit(bindparam("keys", type_=Integer(), literal_execute=True))
+    page = keys.limit(bindparam("keys", type_=Integer(), literal_execute=True)).cte("page_keys")
+    first = select(func.min(page.c.customer_key)).scalar_subquery()
+    last = select(func.max(page.c.customer_key)).scalar_subquery()
     return (
         select(
             key, t.livemode, t.customer, t.email, t.name, t.currency, t.purchases, t.quantity, t.amount_total,
             t.amount_refunded, t.first_purchased_at, t.last_purchased_at,
         )
-        .where(*where, key.in_(keys))
+        .where(*where, key >= first, key <= last)
         .order_by(key, t.currency)
     )
 
