@@ -16,12 +16,12 @@ a product's totals move by the difference, so a product with many buyers costs t
 as a small one.
 
 PostgreSQL, with many writers: statement triggers note the touched keys in the unlogged table
-``rollup_dirty``, and a deferred trigger settles them as the transaction commits. It first locks
-the touched products' ``product_totals`` rows in sorted order (so writers never deadlock); every
-customer and day row belongs to one product, so those locks serialise the writers of each rollup
-row, and the recompute, in a statement that starts after the locks are held, sees every
-transaction that settled the same rows before. SQLite has one writer: row triggers recompute at
-once.
+``rollup_dirty`` and the transaction in ``rollup_pending``, whose deferred trigger settles them
+as the transaction commits (once). It first locks the touched products' ``product_totals`` rows
+in sorted order (so writers never deadlock); every customer and day row belongs to one product,
+so those locks serialise the writers of each rollup row, and the recompute, in a statement that
+starts after the locks are held, sees every transaction that settled the same rows before.
+SQLite has one writer: row triggers recompute at once.
 
 Revision ID: 0004_rollups
 Revises: 0003_product_summary
@@ -139,43 +139,44 @@ GROUP BY p.product_id, p.account, p.livemode, p.currency, p.purchased_at - p.pur
 
 # --- PostgreSQL: note the keys, settle them at commit -------------------------------------------
 
-PG_DIRTY = """
-CREATE UNLOGGED TABLE rollup_dirty (
-    txid bigint NOT NULL,
-    product_id varchar(255) NOT NULL,
-    account varchar(255) NOT NULL,
-    livemode boolean NOT NULL,
-    customer_key varchar(255) NOT NULL,
-    currency varchar(8) NOT NULL,
-    day_start bigint NOT NULL,
-    CONSTRAINT pk_rollup_dirty PRIMARY KEY (txid, product_id, account, livemode, customer_key, currency, day_start)
-)
-"""
+PG_DIRTY = [
+    """CREATE UNLOGGED TABLE rollup_dirty (
+        txid bigint NOT NULL,
+        product_id varchar(255) NOT NULL,
+        account varchar(255) NOT NULL,
+        livemode boolean NOT NULL,
+        customer_key varchar(255) NOT NULL,
+        currency varchar(8) NOT NULL,
+        day_start bigint NOT NULL
+    )""",
+    "CREATE INDEX ix_rollup_dirty_txid ON rollup_dirty (txid)",
+    "CREATE UNLOGGED TABLE rollup_pending (txid bigint NOT NULL, CONSTRAINT pk_rollup_pending PRIMARY KEY (txid))",
+]
 
-_DIRTY_FROM = """
+_MARK = """
         INSERT INTO rollup_dirty
         SELECT DISTINCT txid_current(), r.product_id, r.account, r.livemode, r.customer_key, r.currency,
                r.purchased_at - r.purchased_at % 86400
-        FROM {rows} r {join}
-        WHERE r.product_id IS NOT NULL {changed}
-        ON CONFLICT DO NOTHING;"""
+        FROM {rows} r
+        WHERE r.product_id IS NOT NULL;"""
+
+# An updated row counts when a tracked column changed: rows of one side that the other side
+# does not hold (EXCEPT hashes or sorts; a join of the two transition tables, which have no
+# statistics, was planned as a nested loop).
+_PG_CHANGED = "(SELECT id, {tracked} FROM {this} EXCEPT SELECT id, {tracked} FROM {other})"
 
 PG_MARK = f"""
 CREATE FUNCTION rollups_mark() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM set_config('indexer.rollups_pending', 'on', true);
     IF TG_OP = 'INSERT' THEN
-        {_DIRTY_FROM.format(rows="new_rows", join="", changed="")}
+        {_MARK.format(rows="new_rows")}
     ELSIF TG_OP = 'DELETE' THEN
-        {_DIRTY_FROM.format(rows="old_rows", join="", changed="")}
+        {_MARK.format(rows="old_rows")}
     ELSE
-        {_DIRTY_FROM.format(
-            rows="new_rows", join="JOIN old_rows o ON o.id = r.id",
-            changed=f"AND ({_cols(TRACKED, 'r.')}) IS DISTINCT FROM ({_cols(TRACKED, 'o.')})")}
-        {_DIRTY_FROM.format(
-            rows="old_rows", join="JOIN new_rows o ON o.id = r.id",
-            changed=f"AND ({_cols(TRACKED, 'r.')}) IS DISTINCT FROM ({_cols(TRACKED, 'o.')})")}
+        {_MARK.format(rows=_PG_CHANGED.format(tracked=_cols(TRACKED), this="new_rows", other="old_rows"))}
+        {_MARK.format(rows=_PG_CHANGED.format(tracked=_cols(TRACKED), this="old_rows", other="new_rows"))}
     END IF;
+    INSERT INTO rollup_pending VALUES (txid_current()) ON CONFLICT DO NOTHING;
     RETURN NULL;
 END
 $$
@@ -199,14 +200,6 @@ CREATE FUNCTION rollups_settle() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     tx bigint := txid_current();
 BEGIN
-    -- Called once per noted key; the first call settles them all. (Not an EXISTS on
-    -- rollup_dirty: the rows it deleted stay in its index till the commit, so each later
-    -- call would walk all of them.)
-    IF current_setting('indexer.rollups_pending', true) IS DISTINCT FROM 'on' THEN
-        RETURN NULL;
-    END IF;
-    PERFORM set_config('indexer.rollups_pending', 'off', true);
-
     -- Lock the touched products' rows, sorted (a placeholder for a new product). Every key
     -- below (a customer's, a day's) belongs to one product, so these locks serialise all the
     -- writers of each row that follows.
@@ -280,13 +273,14 @@ BEGIN
     WHERE {_match(DAY_KEY, "t", "f")} AND f.purchases = 0;
 
     DELETE FROM rollup_dirty WHERE txid = tx;
+    DELETE FROM rollup_pending WHERE txid = tx;
     RETURN NULL;
 END
 $$
 """
 
 PG_SETTLE_TRIGGER = (
-    "CREATE CONSTRAINT TRIGGER rollups_settle AFTER INSERT ON rollup_dirty "
+    "CREATE CONSTRAINT TRIGGER rollups_settle AFTER INSERT ON rollup_pending "
     "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION rollups_settle()"
 )
 
@@ -420,7 +414,8 @@ def upgrade() -> None:
     op.execute(FILL_DAYS.format(key=_cols(DAY_KEY), columns=_cols(DAY_COLUMNS), aggregates=DAY_AGGREGATES,
                                 day=DAY[dialect].format(start="p.purchased_at - p.purchased_at % 86400")))
     if dialect == "postgresql":
-        op.execute(PG_DIRTY)
+        for statement in PG_DIRTY:
+            op.execute(statement)
         op.execute(PG_MARK)
         for trigger in PG_MARK_TRIGGERS:
             op.execute(trigger)
@@ -438,6 +433,7 @@ def downgrade() -> None:
     for view in ("product_customers", "customer_products", "product_summary", "product_sales_daily"):
         op.execute(f"DROP VIEW IF EXISTS {view}")
     if dialect == "postgresql":
+        op.execute("DROP TABLE rollup_pending")
         op.execute("DROP TABLE rollup_dirty")
         for trigger in ("rollups_mark_insert", "rollups_mark_update", "rollups_mark_delete"):
             op.execute(f"DROP TRIGGER {trigger} ON purchases")
