@@ -155,10 +155,20 @@ class BackfillProgress(Base):
     updated_at: Mapped[int] = mapped_column(BigInteger)
 
 
-class ProductCustomerTotal(Base):
+class _Sums:
+    """What every rollup row adds up (the columns are copied into each table)."""
+
+    purchases: Mapped[int] = mapped_column(BigInteger)
+    quantity: Mapped[int] = mapped_column(BigInteger)
+    amount_total: Mapped[int] = mapped_column(BigInteger)
+    amount_refunded: Mapped[int] = mapped_column(BigInteger)
+
+
+class ProductCustomerTotal(_Sums, Base):
     """One row per product, customer and currency: ``purchases`` aggregated, fully refunded ones
     left out. Kept by triggers on ``purchases`` (migration ``0004_rollups``; on PostgreSQL with the
-    unlogged helper table ``rollup_dirty``); the view ``product_customers`` reads it."""
+    unlogged helper tables ``rollup_dirty`` and ``rollup_pending``); the view
+    ``product_customers`` reads it."""
 
     __tablename__ = "product_customer_totals"
 
@@ -171,17 +181,13 @@ class ProductCustomerTotal(Base):
     email: Mapped[str | None] = mapped_column(String(512))
     name: Mapped[str | None] = mapped_column(String(512))
     lines: Mapped[int] = mapped_column(BigInteger)
-    purchases: Mapped[int] = mapped_column(BigInteger)
-    quantity: Mapped[int] = mapped_column(BigInteger)
-    amount_total: Mapped[int] = mapped_column(BigInteger)
-    amount_refunded: Mapped[int] = mapped_column(BigInteger)
     first_purchased_at: Mapped[int | None] = mapped_column(BigInteger)
     last_purchased_at: Mapped[int | None] = mapped_column(BigInteger)
 
     __table_args__ = (Index(None, "customer_key", "account", "livemode"),)
 
 
-class ProductTotal(Base):
+class ProductTotal(_Sums, Base):
     """One row per product and currency (view ``product_summary``), kept like the above."""
 
     __tablename__ = "product_totals"
@@ -191,15 +197,11 @@ class ProductTotal(Base):
     livemode: Mapped[bool] = mapped_column(Boolean, primary_key=True)
     currency: Mapped[str] = mapped_column(String(8), primary_key=True)
     customers: Mapped[int] = mapped_column(BigInteger)
-    purchases: Mapped[int] = mapped_column(BigInteger)
-    quantity: Mapped[int] = mapped_column(BigInteger)
-    amount_total: Mapped[int] = mapped_column(BigInteger)
-    amount_refunded: Mapped[int] = mapped_column(BigInteger)
     first_purchased_at: Mapped[int | None] = mapped_column(BigInteger)
     last_purchased_at: Mapped[int | None] = mapped_column(BigInteger)
 
 
-class ProductDailyTotal(Base):
+class ProductDailyTotal(_Sums, Base):
     """One row per product, UTC day and currency (view ``product_sales_daily``), kept like the
     above. ``day`` is ``YYYY-MM-DD``, ``day_start`` its first second."""
 
@@ -212,7 +214,3 @@ class ProductDailyTotal(Base):
     currency: Mapped[str] = mapped_column(String(8), primary_key=True)
     day_start: Mapped[int] = mapped_column(BigInteger)
     customers: Mapped[int] = mapped_column(BigInteger)
-    purchases: Mapped[int] = mapped_column(BigInteger)
-    quantity: Mapped[int] = mapped_column(BigInteger)
-    amount_total: Mapped[int] = mapped_column(BigInteger)
-    amount_refunded: Mapped[int] = mapped_column(BigInteger)

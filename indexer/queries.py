@@ -271,12 +271,7 @@ def _customers_statement(mode_given: bool, include_refunded: bool, bounds: tuple
     if not include_refunded:
         where.append(p.refunded.is_(False))
     key = p.customer_key
-    keys = select(key).where(*where).group_by(key)
-    if cursor is not None:
-        position = bindparam("cursor", type_=key.type)
-        keys = keys.where(key < position if cursor == "before" else key > position)
-    keys = keys.order_by(key.desc() if cursor == "before" else key.asc())
-    keys = keys.limit(bindparam("keys", type_=Integer(), literal_execute=True))
+    keys = _page_keys(key, where, cursor)
     return (
         select(
             key, p.livemode,
@@ -291,6 +286,16 @@ def _customers_statement(mode_given: bool, include_refunded: bool, bounds: tuple
     )
 
 
+def _page_keys(key: Any, where: Sequence[ColumnElement[bool]], cursor: str | None) -> Select[Any]:
+    """The ``:keys`` distinct keys after (or before) the ``:cursor`` parameter, walking an index."""
+    keys = select(key).where(*where).group_by(key)
+    if cursor is not None:
+        position = bindparam("cursor", type_=key.type)
+        keys = keys.where(key < position if cursor == "before" else key > position)
+    keys = keys.order_by(key.desc() if cursor == "before" else key.asc())
+    return keys.limit(bindparam("keys", type_=Integer(), literal_execute=True))
+
+
 def _customer_totals_statement(product: Any, account: Any, mode: Any, cursor: str | None) -> Any:
     """The usual page (no date range, refunded purchases left out): the rows of
     ``product_customer_totals``, which triggers keep equal to the aggregate over ``purchases``
@@ -302,12 +307,7 @@ def _customer_totals_statement(product: Any, account: Any, mode: Any, cursor: st
     """
     where = [t.product_id == product, t.account == account, t.livemode == mode]
     key = t.customer_key
-    keys = select(key).where(*where).group_by(key)
-    if cursor is not None:
-        position = bindparam("cursor", type_=key.type)
-        keys = keys.where(key < position if cursor == "before" else key > position)
-    keys = keys.order_by(key.desc() if cursor == "before" else key.asc())
-    page = keys.limit(bindparam("keys", type_=Integer(), literal_execute=True)).cte("page_keys")
+    page = _page_keys(key, where, cursor).cte("page_keys")
     first = select(func.min(page.c.customer_key)).scalar_subquery()
     last = select(func.max(page.c.customer_key)).scalar_subquery()
     return (
