@@ -23,6 +23,7 @@ from indexer.cli import main
 from indexer.sandbox import billing as b
 from indexer.sandbox.store import Store
 from indexer.stripe_api import StripeAPI
+from tests.test_rollups import assert_rollups_match
 
 DAY = 86400
 
@@ -236,6 +237,7 @@ def test_backfill_matches_generated_truth(engine: Engine, sandbox: Any) -> None:
     generator.generate(sandbox.store, 300, 0)
     run(engine, client(sandbox), concurrency=8)
     assert customers(engine) == generator.truth(sandbox.store)
+    assert_rollups_match(engine)
 
 
 def test_rerun_of_finished_range_sends_nothing_and_changes_nothing(

@@ -23,6 +23,7 @@ from indexer.sandbox.webhooks import WebhookSender
 from indexer.stripe_api import StripeAPI
 from indexer.worker import Worker
 from tests.conftest import engine_url
+from tests.test_rollups import assert_rollups_match
 
 SECRET = "whsec_end_to_end"
 
@@ -100,3 +101,4 @@ def test_webhooks_with_duplicates_reordering_and_retries_give_the_true_customers
             if acct == account:
                 found.setdefault(product, set()).add(customer or email.lower())
         assert found == generator.truth(store, live=False, account=account or None), account
+    assert_rollups_match(engine)

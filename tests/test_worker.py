@@ -21,6 +21,7 @@ from indexer.sandbox.store import Store
 from indexer.stripe_api import StripeAPI
 from indexer.worker import Worker
 from tests.conftest import engine_url
+from tests.test_rollups import assert_rollups_match
 
 TEST_KEY = "sk_test_worker"
 LIVE_KEY = "sk_live_worker"
@@ -214,6 +215,7 @@ def test_several_workers_share_the_queue_on_postgresql(seeded: SandboxServer, en
     assert set(event_status(engine)) <= {"done", "skipped"}
     for account in accounts(seeded):
         assert index_customers(engine, live=False, account=account) == truth(seeded, live=False, account=account)
+    assert_rollups_match(engine)
 
 
 def test_a_worker_carries_on_after_a_database_restart(pg_cluster: Any) -> None:
