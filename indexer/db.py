@@ -278,7 +278,9 @@ def _staging_table(conn: Connection, table: Any, names: Sequence[str]) -> Table:
     this table and moved with one ``INSERT ... SELECT ... ON CONFLICT``, they cost the client a
     fraction of the CPU of a many-row ``VALUES`` list (which SQLAlchemy and the driver build one
     parameter at a time). Created once per database session; a rollback may undo the creation,
-    so it forgets that it was created (``_forget_staging``).
+    so it forgets that it was created (``_forget_staging``). Returned empty: rows staged by an
+    earlier upsert of the same transaction must not be written again (that one's rows may have
+    been deleted since).
     """
     name = f"staging_{table.name}"
     created = conn.connection.info.setdefault("staging_tables", set())
@@ -288,6 +290,8 @@ def _staging_table(conn: Connection, table: Any, names: Sequence[str]) -> Table:
             f"AS SELECT * FROM {table.name} WITH NO DATA"
         )
         created.add(name)
+    else:
+        conn.exec_driver_sql(f"DELETE FROM {name}")
     key = (name, tuple(names))
     staging = _staging_shapes.get(key)
     if staging is None:

@@ -284,6 +284,19 @@ def test_a_big_batch_upserts_like_small_ones(engine: Engine) -> None:
     assert {r["amount_total"] for r in rows} == {1500}
 
 
+def test_a_session_and_its_invoice_in_two_bulk_batches_of_one_write_are_one_purchase(engine: Engine) -> None:
+    """``write_sources`` writes a hundred sources at a time in one transaction; the second bulk
+    batch must not bring back rows of the first that it replaced (the staging table is emptied
+    before each use)."""
+    others = many_sources(99 + db.COPY_AT_LEAST)
+    db_sources = [SUB_SESSION, *others[:99], SUB_INVOICE, *others[99:]]
+    with db.transaction(engine) as conn:
+        db.write_sources(conn, db_sources)
+    rows = [r for r in purchases(engine) if r["invoice"] == "in_1"]
+    assert [(r["source_id"], r["checkout_session"]) for r in rows] == [("in_1", "cs_sub")]
+    assert len(purchases(engine)) == 100 + db.COPY_AT_LEAST
+
+
 def test_a_rolled_back_batch_leaves_the_next_one_working(engine: Engine) -> None:
     """The staging table made in a transaction that is rolled back is gone with it; the next
     bulk write on the same pooled connection makes it again."""
