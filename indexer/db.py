@@ -228,6 +228,31 @@ def _pairs_among(conn: Connection, columns: tuple[Any, Any], pairs: Sequence[tup
     return tuple_(*columns).in_(list(pairs))
 
 
+def _update_each(
+    conn: Connection, key: Any, rows: Sequence[dict[str, Any]], columns: Sequence[str], *where: Any
+) -> None:
+    """Set ``columns`` of the rows whose ``key`` column equals each dict's ``key.name``.
+
+    On PostgreSQL one ``UPDATE ... FROM`` over unnested arrays: one statement, so the rollup
+    triggers (migration ``0004_rollups``) run once, not once per row. Elsewhere an executemany.
+    """
+    table = key.table
+    if is_postgres(conn):
+        names = [key.name, *columns]
+        changes = select(*(
+            func.unnest(bindparam(None, [row[n] for row in rows], type_=postgresql.ARRAY(table.c[n].type))).label(n)
+            for n in names
+        )).subquery("changes")
+        conn.execute(table.update().where(key == changes.c[key.name], *where)
+                     .values({n: changes.c[n] for n in columns}))
+        return
+    conn.execute(
+        table.update().where(key == bindparam(f"_{key.name}"), *where)
+        .values({n: bindparam(f"_{n}") for n in columns}),
+        [{f"_{n}": v for n, v in row.items()} for row in rows],
+    )
+
+
 def _insert(conn: Connection, table: Any) -> Any:
     return (postgresql.insert if is_postgres(conn) else sqlite.insert)(table)
 
@@ -559,14 +584,10 @@ def _write_batch(conn: Connection, account: str, group: list[PurchaseSource]) ->
     if rows:
         upsert(conn, purchases_t, rows, ["account", "source_id", "line_item_id"],
                update=[c for c in rows[0] if c not in _NOT_UPDATED])
-    if any(s.rows for s in absorbed):
-        conn.execute(
-            purchases_t.update()
-            .where(p.account == account, p.source_id == bindparam("_invoice"))
-            .values(checkout_session=bindparam("_session"), payment_link=bindparam("_link")),
-            [{"_invoice": s.invoice, "_session": s.source_id, "_link": s.rows[0].payment_link}
-             for s in absorbed if s.rows],
-        )
+    lent = {s.invoice: {"source_id": s.invoice, "checkout_session": s.source_id, "payment_link": s.rows[0].payment_link}
+            for s in absorbed if s.rows}
+    if lent:
+        _update_each(conn, p.source_id, list(lent.values()), ["checkout_session", "payment_link"], p.account == account)
     reconcile_payments(conn, account, pis | {r["payment_intent"] for r in rows if r["payment_intent"]})
 
 
@@ -683,15 +704,6 @@ def _reconcile_chunk(conn: Connection, account: str, pis: list[str]) -> None:
         for row, share in zip(group, shares, strict=True):
             new = (share, fully, pi in disputed)
             if (row.amount_refunded, bool(row.refunded), bool(row.disputed)) != new:
-                changes.append({"_id": row.id, "amount_refunded": new[0], "refunded": new[1], "disputed": new[2]})
+                changes.append({"id": row.id, "amount_refunded": new[0], "refunded": new[1], "disputed": new[2]})
     if changes:
-        conn.execute(
-            purchases_t.update()
-            .where(p.id == bindparam("_id"))
-            .values(
-                amount_refunded=bindparam("amount_refunded"),
-                refunded=bindparam("refunded"),
-                disputed=bindparam("disputed"),
-            ),
-            changes,
-        )
+        _update_each(conn, p.id, changes, ["amount_refunded", "refunded", "disputed"])
