@@ -310,21 +310,22 @@ _SQLITE_RECOMPUTE = """
       AND currency = {r}.currency;
     DELETE FROM product_daily_totals
     WHERE product_id = {r}.product_id AND account = {r}.account AND livemode = {r}.livemode
-      AND day = date({r}.purchased_at - {r}.purchased_at % 86400, 'unixepoch') AND currency = {r}.currency;
+      AND day = {row_day} AND currency = {r}.currency;
     INSERT INTO product_daily_totals ({day_key}, day_start, {day_columns})
     SELECT p.product_id, p.account, p.livemode, {day}, p.currency, p.purchased_at - p.purchased_at % 86400,
            {day_aggregates}
     FROM purchases p
     WHERE p.product_id = {r}.product_id AND p.account = {r}.account AND p.livemode = {r}.livemode
       AND p.currency = {r}.currency AND NOT p.refunded
-      AND p.purchased_at >= {r}.purchased_at - {r}.purchased_at % 86400
-      AND p.purchased_at < {r}.purchased_at - {r}.purchased_at % 86400 + 86400
+      AND p.purchased_at >= {row_start} AND p.purchased_at < {row_start} + 86400
     GROUP BY p.product_id, p.account, p.livemode, p.currency;"""
 
 
 def _sqlite_recompute(row: str) -> str:
+    row_start = f"{row}.purchased_at - {row}.purchased_at % 86400"
     return _SQLITE_RECOMPUTE.format(
-        r=row, customer_key=_cols(CUSTOMER_KEY), customer_columns=_cols(CUSTOMER_COLUMNS),
+        r=row, row_start=row_start, row_day=DAY["sqlite"].format(start=row_start),
+        customer_key=_cols(CUSTOMER_KEY), customer_columns=_cols(CUSTOMER_COLUMNS),
         customer_key_p=_cols(CUSTOMER_KEY, "p."), customer_aggregates=CUSTOMER_AGGREGATES,
         day_key=_cols(DAY_KEY), day_columns=_cols(DAY_COLUMNS),
         day=DAY["sqlite"].format(start="p.purchased_at - p.purchased_at % 86400"), day_aggregates=DAY_AGGREGATES,
