@@ -8,13 +8,17 @@ Builds a database ``bench_query`` beside the given one (``--reuse`` keeps a load
 schema by ``indexer migrate``, then the rows in one server-side ``INSERT ... SELECT`` over
 ``generate_series`` (skewed: one product, ``prod_big``, has ``--big`` buyers; the other rows
 spread over the other products and a pool of 300,000 buyers, two in seven of them guests; every
-tenth payment in eur, every fiftieth fully refunded). Then it prints:
+tenth payment in eur, every fiftieth fully refunded; ``cus_`` ids random, as Stripe's are, so
+that their order says nothing of time). Then it prints:
 
 1. p50/p99 latency of the first, a middle and the last page of
-   ``/v1/products/prod_big/customers`` (and of a typical product), sequential requests over
-   HTTP to gunicorn;
+   ``/v1/products/prod_big/customers`` (and of a typical product), also with
+   ``include_refunded`` and with ``created`` windows of a week, a day and an hour (the first and
+   a middle page of each) and the window a page of 100 costs most in (``queries.WINDOW_CAP``),
+   sequential requests over HTTP to gunicorn;
 2. p50/p99 of every SQL example in README "Querying with SQL", on a typical product and on
-   ``prod_big``;
+   ``prod_big``, and of the query the README mentions without an example (every buyer of
+   ``prod_big`` at once);
 3. requests/s of the middle page under ``wrk`` (a separate process) against gunicorn, beside a
    minimal Flask endpoint (``minimal_app`` below: one indexed 10-row SELECT) in the same run,
    same gunicorn options, alternating rounds after a warm-up (``bench/http_load.py``);
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import math
 import os
 import re
 import statistics
@@ -40,6 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import http_load  # noqa: E402
+from indexer import queries  # noqa: E402
 
 TOKEN = "bench-token-" + "0" * 32
 T0 = 1_700_000_000
@@ -60,7 +66,7 @@ SELECT '', false, 'checkout.session', 'cs_' || i, 'li_' || i, 'pi_' || i, produc
 FROM (
     SELECT i, product, buyer, buyer % 7 < 2 AS guest,
            CASE WHEN buyer % 7 < 2 THEN 'guest_' || substr(md5(buyer::text), 1, 24)
-                ELSE 'cus_' || lpad(buyer::text, 9, '0') END AS buyer_key
+                ELSE 'cus_' || substr(md5('cus' || buyer), 1, 14) END AS buyer_key
     FROM (
         SELECT i,
                CASE WHEN i <= :big THEN 'prod_big'
@@ -147,7 +153,7 @@ def prepare(admin_url: str, args: argparse.Namespace) -> str:
     return url
 
 
-def cursors(url: str) -> dict[str, str]:
+def cursors(url: str) -> dict[str, Any]:
     """Cursors for the middle and last pages (found with OFFSET here, in setup only)."""
     from sqlalchemy import create_engine, text
 
@@ -167,6 +173,22 @@ def cursors(url: str) -> dict[str, str]:
             "ORDER BY count(*) DESC, product_id LIMIT 1 OFFSET 5000"
         )).scalar_one()
         middle, last, end = at(count // 2), at(count - 11), at(count - 1)
+        newest = conn.execute(text("SELECT max(purchased_at) FROM purchases WHERE product_id = 'prod_big'")).scalar_one()
+        windows = {}
+        # The worst window for a page of 100: just wide enough to be walked (queries.WINDOW_CAP).
+        line = int(queries.WINDOW_CAP * math.sqrt(101)) + 2
+        for name, since, until in (("week", newest - 7 * 86_400, newest + 1),
+                                   ("day", newest - 35 * 86_400, newest - 34 * 86_400),
+                                   ("hour", newest - 35 * 86_400, newest - 35 * 86_400 + 3_600),
+                                   ("line", newest - 30 * line, newest + 1)):
+            buyers = conn.execute(text(
+                "SELECT count(DISTINCT customer_key) FROM purchases WHERE product_id = 'prod_big' AND NOT refunded "
+                "AND purchased_at >= :since AND purchased_at < :until"), {"since": since, "until": until}).scalar_one()
+            mid = conn.execute(text(
+                "SELECT DISTINCT customer_key FROM purchases WHERE product_id = 'prod_big' AND NOT refunded "
+                "AND purchased_at >= :since AND purchased_at < :until ORDER BY customer_key OFFSET :n LIMIT 1"),
+                {"since": since, "until": until, "n": buyers // 2}).scalar_one()
+            windows[name] = f"created[gte]={since}&created[lt]={until}", mid, buyers
         guest_email = conn.execute(text(
             "SELECT email FROM purchases WHERE product_id = :p AND customer_id IS NULL LIMIT 1"), {"p": typical}
         ).scalar_one()
@@ -175,7 +197,7 @@ def cursors(url: str) -> dict[str, str]:
             {"p": typical}).scalar_one()
     engine.dispose()
     return {"middle": middle, "last": last, "end": end, "typical": typical, "email": guest_email, "customer": customer,
-            "count": str(count)}
+            "count": count, "windows": windows}
 
 
 # --- measurements ----------------------------------------------------------------------------
@@ -279,11 +301,20 @@ def main() -> None:
         "prod_big last page": f"{big}?starting_after={q(c['last'])}",
         "prod_big last page (ending_before)": f"{big}?ending_before={q(c['end'])}",
         "prod_big middle, limit=100": f"{big}?limit=100&starting_after={q(c['middle'])}",
+        "prod_big middle, include_refunded": f"{big}?include_refunded=true&starting_after={q(c['middle'])}",
+        **{
+            f"prod_big {window} ({buyers:,} buyers) {where}": f"{big}?{created}{after}"
+            for window, (created, middle, buyers) in c["windows"].items()
+            for where, after in (("first", ""), ("middle", f"&starting_after={q(middle)}"))
+            if window != "line"
+        },
+        "prod_big line, limit=100, middle": f"{big}?limit=100&{c['windows']['line'][0]}"
+                                            f"&starting_after={q(c['windows']['line'][1])}",
         f"{c['typical']} first page": f"/v1/products/{c['typical']}/customers",
         f"{c['typical']} purchases": f"/v1/products/{c['typical']}/purchases",
         "customer by email": f"/v1/customers/{q(c['email'])}/products",
     }
-    print(f"prod_big: {int(c['count']):,} customers; typical product {c['typical']}")
+    print(f"prod_big: {c['count']:,} customers; typical product {c['typical']}")
     env = {"DATABASE_URL": url, "INDEXER_API_TOKENS": TOKEN}
 
     if "pages" not in skip:
@@ -304,6 +335,10 @@ def main() -> None:
                     continue
                 p50, p99, rows = sql_latency(url, sql, args.samples if label == "typical" else max(20, args.samples // 15))
                 print(f"   #{n} {label:<8} p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  rows {rows:>7,}  {first_line}")
+        everyone = "SELECT email, name FROM product_customers WHERE product_id = 'prod_big'"
+        p50, p99, rows = sql_latency(url, everyone, max(20, args.samples // 15))
+        print(f"   every buyer at once (README prose, grows with the answer): p50 {p50:.2f} ms  p99 {p99:.2f} ms  "
+              f"rows {rows:,}  {everyone}")
 
     if "wrk" not in skip:
         print(f"\n3. middle page of prod_big under load: {http_load.describe(args)}")

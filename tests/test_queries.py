@@ -211,6 +211,15 @@ def test_a_product_known_only_from_the_catalog_has_no_customers(engine: Engine, 
     assert missing.value.param == "product"
 
 
+@pytest.fixture(params=["narrow", "wide"])
+def window_read(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A ``created`` window is read whole when narrow, by walking customers when wide: run a
+    test both ways by moving the line between them (``queries.WINDOW_CAP``)."""
+    monkeypatch.setattr(queries, "WINDOW_CAP", 10**9 if request.param == "narrow" else 0)
+    return str(request.param)
+
+
+@pytest.mark.usefixtures("window_read")
 def test_created_filters_bound_the_purchase_time(engine: Engine, shop: Shop) -> None:
     for i in range(5):
         shop.checkout(("prod_A", 100), customer=f"cus_{i}", created=T0 + 10 * i)
@@ -260,6 +269,52 @@ def test_paging_returns_each_customer_once_in_both_directions(engine: Engine, sh
         assert backwards == expected[:-1]
 
 
+def test_a_window_read_whole_or_by_walking_customers_gives_the_same_pages(
+    engine: Engine, shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Entries of a ``created`` window sum only the purchases inside it; both ways of finding
+    a page's customers (``WINDOW_CAP``) give the same pages, in both directions."""
+    many_buyers(shop, "prod_A", 14)
+    shop.checkout(("prod_A", 5), customer="cus_0003", currency="eur", created=T0 + 7)
+    shop.checkout(("prod_A", 9), customer="cus_0003", created=T0 + 30)
+    shop.refund(shop.checkout(("prod_A", 40), customer="cus_0006", created=T0 + 8), 40)
+    shop.checkout(("prod_B", 1), customer="cus_0009", created=T0 + 8)
+
+    def pages(cap: int, window: Created, limit: int) -> list[queries.PageResult]:
+        monkeypatch.setattr(queries, "WINDOW_CAP", cap)
+        out, cursor = [], None
+        while True:
+            result = customers(engine, "prod_A", Filters(created=window), limit=limit, starting_after=cursor)
+            out.append(result)
+            if not result.has_more:
+                break
+            cursor = result.data[-1]["id"]
+        out.append(customers(engine, "prod_A", Filters(created=window), limit=limit, ending_before=cursor))
+        return out
+
+    windows = (Created(gte=T0 + 3, lte=T0 + 9), Created(gt=T0 + 6), Created(gt=T0 + 7), Created(lt=T0 + 2), Created(gte=T0 + 99))
+    for window in windows:
+        with db.transaction(engine) as conn:
+            expected = set(conn.execute(text(
+                "SELECT customer_key FROM purchases WHERE product_id = 'prod_A' AND NOT refunded"
+                f" AND {' AND '.join(f'purchased_at {sign} {value}' for sign, value in _signs(window))}"
+            )).scalars())
+        for limit in (1, 4):
+            narrow, wide = pages(10**9, window, limit), pages(0, window, limit)
+            assert narrow == wide
+            assert {e["id"] for page in narrow[:-1] for e in page.data} == expected
+    [entry] = [e for e in customers(engine, "prod_A", Filters(created=Created(gte=T0 + 3, lte=T0 + 9))).data
+               if e["id"] == "cus_0003"]
+    assert (entry["purchases"], entry["currency"], entry["first_purchased_at"]) == (2, None, T0 + 3)
+    assert [a["amount_total"] for a in entry["amounts"]] == [5, 103]
+
+
+def _signs(window: Created) -> list[tuple[str, int]]:
+    signs = {"gte": ">=", "gt": ">", "lte": "<=", "lt": "<"}
+    return [(signs[op], value) for op, value in window.bounds().items()]
+
+
+@pytest.mark.usefixtures("window_read")
 def test_pages_read_from_the_rollup_equal_pages_summed_from_purchases(engine: Engine, shop: Shop) -> None:
     """The usual page reads ``product_customer_totals``; a date range sums ``purchases``. A range
     that holds everything must give the same entries, page after page, both directions."""
