@@ -195,8 +195,9 @@ def refresh_statistics(engine: Engine, tables: Sequence[str] = WRITTEN_TABLES) -
             conn.exec_driver_sql(f"ANALYZE {table}")
 
 
-def migrate(engine: Engine) -> str:
-    """Bring the schema to the newest Alembic revision; idempotent. Returns the head revision."""
+def migrate(engine: Engine, revision: str = "head") -> str:
+    """Bring the schema to the newest Alembic revision (or to ``revision``); idempotent.
+    Returns the revision the database is at."""
     from alembic import command
     from alembic.config import Config
 
@@ -205,7 +206,7 @@ def migrate(engine: Engine) -> str:
     cfg.set_main_option("script_location", str(resources.files("migrations")))
     with transaction(engine) as conn:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+        command.upgrade(cfg, revision)
         return str(conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one())
 
 
