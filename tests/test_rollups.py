@@ -152,6 +152,24 @@ def db_tables(conn: Any) -> set[str]:
     return set(inspect(conn).get_table_names())
 
 
+def test_days_are_kept_across_the_day_moves_migration_both_ways(database_url_engine: Engine) -> None:
+    """0005 changes how PostgreSQL settles days; writes before, between and after agree."""
+    engine = database_url_engine
+    db.migrate(engine)
+    shop = Shop(engine)
+    first = shop.checkout(("prod_A", 100), ("prod_B", 50), customer="cus_1", created=T0)
+    _alembic(engine, "downgrade", "0004_rollups")
+    shop.checkout(("prod_A", 200), customer="cus_2", created=T0 + 60)
+    shop.refund(first, 150)
+    assert_rollups_match(engine)
+    _alembic(engine, "upgrade", "head")
+    shop.checkout(("prod_A", 300), customer="cus_1", created=T0 + 120)
+    shop.refund(first, 150)
+    assert_rollups_match(engine)
+    assert _rows(engine, "SELECT purchases, customers, amount_total FROM product_sales_daily "
+                         "WHERE product_id = 'prod_A'") == [(2, 2, 500)]
+
+
 def _alembic(engine: Engine, command_name: str, revision: str) -> None:
     from importlib import resources
 
