@@ -8,6 +8,7 @@ through ``COPY`` on PostgreSQL), lists as one array parameter (``= ANY``), claim
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import weakref
@@ -46,6 +47,8 @@ from indexer.models import (
     StripeEvent,
 )
 from indexer.purchases import DisputeRow, ProductRow, PurchaseSource, RefundRow, allocate_refund
+
+log = logging.getLogger(__name__)
 
 purchases_t = Purchase.__table__
 events_t = StripeEvent.__table__
@@ -180,6 +183,32 @@ def ping(engine: Engine) -> None:
 #: The tables a backfill or a burst of events fills; see ``refresh_statistics``.
 WRITTEN_TABLES = ("purchases", "refunds", "disputes", "products", "product_customer_totals", "product_totals",
                   "product_daily_totals")
+
+
+class GrowthStatistics:
+    """Refreshes the statistics (``refresh_statistics``) each time the rows written double,
+    from ``first``: the backfill's writer and each worker count what they write.
+
+    A database that grows from nothing is planned from the statistics of empty tables until
+    autovacuum's first look, up to a minute later: the rollup settle then looks customers up
+    by a prefix of the wrong index and costs more with every batch. A refresh that fails is
+    logged; writing goes on.
+    """
+
+    def __init__(self, engine: Engine, first: int = 1000) -> None:
+        self.engine = engine
+        self.written = 0
+        self.next_refresh = first
+
+    def wrote(self, count: int) -> None:
+        self.written += count
+        if self.written < self.next_refresh:
+            return
+        self.next_refresh = 2 * self.written
+        try:
+            refresh_statistics(self.engine)
+        except DatabaseUnavailable as exc:
+            log.warning("statistics not refreshed (%s)", exc)
 
 
 def refresh_statistics(engine: Engine, tables: Sequence[str] = WRITTEN_TABLES) -> None:

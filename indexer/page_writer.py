@@ -38,8 +38,6 @@ Write = Callable[[Connection, list[Any]], None]
 
 #: A page whose transaction the database could not commit is written again, this many times.
 WRITE_ATTEMPTS = 5
-#: Statistics are refreshed when this many objects are written, then at each doubling.
-FIRST_ANALYZE = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,8 +62,7 @@ class _Pages:
     def __init__(self, engine: Engine, scope: Scope) -> None:
         self.engine = engine
         self.scope = scope
-        self.written = 0
-        self.next_analyze = FIRST_ANALYZE
+        self.statistics = db.GrowthStatistics(engine)
         self.failed: str | None = None
 
     def write(self, label: str, write: Write, items: list[Any], checkpoint: Checkpoint) -> None:
@@ -79,13 +76,7 @@ class _Pages:
         except Exception as exc:
             self.failed = str(exc) or type(exc).__name__
             raise
-        self.written += len(items)
-        if self.written >= self.next_analyze:
-            self.next_analyze = 2 * self.written
-            try:
-                db.refresh_statistics(self.engine)
-            except DatabaseUnavailable as exc:
-                log.warning("statistics not refreshed (%s)", exc)
+        self.statistics.wrote(len(items))
 
     def _write(self, label: str, write: Write, items: list[Any], checkpoint: Checkpoint) -> None:
         for attempt in range(WRITE_ATTEMPTS):

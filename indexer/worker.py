@@ -49,6 +49,7 @@ class Worker:
         self.batch_size = batch_size
         self.max_attempts = max_attempts
         self.stats = Stats()
+        self.statistics = db.GrowthStatistics(engine)
 
     def close(self) -> None:
         self.applier.close()
@@ -68,6 +69,7 @@ class Worker:
         outcomes = self.applier.apply(events)
         for event in events:
             self._settle(event.id, event.attempts, outcomes.get(event.id))
+        self.statistics.wrote(sum(1 for event in events if outcomes.get(event.id) is None))
         return len(rows)
 
     def _settle(self, event_id: str, attempts: int, error: Exception | None) -> None:
