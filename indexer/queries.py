@@ -265,7 +265,7 @@ WINDOW_CAP = 450
 whole to find a page's keys; a wider one is found by walking customers. Reading a window costs
 about 1 µs per row, walking about 1.3 µs per row over ``(limit + 1) / share`` rows: the line
 balances the two for a product with 200,000 rows (1,500 rows for a page of 10, 4,500 for 100),
-where either read of a page then costs 2 to 6 ms at most."""
+where either read of a page then costs 2 to 7 ms (p50) at most."""
 
 
 @cache
