@@ -13,6 +13,7 @@ import importlib
 import itertools
 import random
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -47,6 +48,25 @@ def assert_rollups_match(engine: Engine) -> None:
             got = sorted(tuple(r) for r in conn.execute(text(f"SELECT * FROM {view}")))
             want = sorted(tuple(r) for r in conn.execute(text(aggregate)))
             assert got == want, view
+
+
+@pytest.fixture(params=["moves", "sums"])
+def engine(request: pytest.FixtureRequest, database_url_engine: Engine) -> Iterator[Engine]:
+    """A migrated index on each database. On PostgreSQL a day is settled either way (migration
+    ``0005_day_moves``): moved by the rows written, or summed again as for a bulk load; the
+    setting ``indexer.day_sums_factor`` picks one for every transaction of the test."""
+    db.migrate(database_url_engine)
+    if not db.is_postgres(database_url_engine):
+        if request.param == "sums":
+            pytest.skip("SQLite moves each day by each row")
+        yield database_url_engine
+        return
+    url = database_url_engine.url
+    factor = "0" if request.param == "moves" else "1000000000"
+    options = f"{url.query.get('options', '')} -cindexer.day_sums_factor={factor}".strip()
+    engine = db.make_engine(url.update_query_dict({"options": options}).render_as_string(hide_password=False))
+    yield engine
+    engine.dispose()
 
 
 def _rows(engine: Engine, sql: str) -> list[Any]:
