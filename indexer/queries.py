@@ -288,8 +288,7 @@ def _customers_statement(
     the line over their number. Either way a page reads a few thousand rows at most on a
     product with 200,000 buyers, where a wrong choice reads all of them.
     """
-    product, account = bindparam("product_id", type_=p.product_id.type), bindparam("account", type_=p.account.type)
-    mode = bindparam("livemode", type_=p.livemode.type) if mode_given else _product_mode(product, account)
+    product, account, mode = _product_params(mode_given)
     if not include_refunded and not bounds:
         return _customer_totals_statement(product, account, mode, cursor)
     scope = [p.product_id == product, p.account == account, p.livemode == mode]
@@ -322,6 +321,14 @@ def _customers_statement(
     return page.having(func.count().filter(counted) > 0)
 
 
+def _product_params(mode_given: bool) -> tuple[Any, Any, Any]:
+    """The ``:product_id``, ``:account`` and mode of a statement; the mode is settled in SQL
+    (``_product_mode``) when the request does not name it."""
+    product, account = bindparam("product_id", type_=p.product_id.type), bindparam("account", type_=p.account.type)
+    mode = bindparam("livemode", type_=p.livemode.type) if mode_given else _product_mode(product, account)
+    return product, account, mode
+
+
 def _window(bounds: tuple[str, ...]) -> list[ColumnElement[bool]]:
     return [BOUNDS[op](p.purchased_at, bindparam(f"created_{op}", type_=BigInteger())) for op in bounds]
 
@@ -329,8 +336,7 @@ def _window(bounds: tuple[str, ...]) -> list[ColumnElement[bool]]:
 @cache
 def _window_probe(mode_given: bool, bounds: tuple[str, ...]) -> Any:
     """How many of the product's rows fall in the window, counting no further than ``:cap``."""
-    product, account = bindparam("product_id", type_=p.product_id.type), bindparam("account", type_=p.account.type)
-    mode = bindparam("livemode", type_=p.livemode.type) if mode_given else _product_mode(product, account)
+    product, account, mode = _product_params(mode_given)
     rows = select(p.purchased_at).where(p.product_id == product, p.account == account, p.livemode == mode, *_window(bounds))
     return select(func.count()).select_from(rows.limit(bindparam("cap", type_=Integer(), literal_execute=True)).subquery())
 
@@ -382,13 +388,13 @@ def product_customers(conn: Connection, product_id: str, filters: Filters, page:
     """
     bounds = filters.created.bounds()
     direction = None if page.cursor is None else "before" if page.backwards else "after"
+    mode_given = filters.livemode is not None
     params: dict[str, Any] = {"product_id": product_id, "account": filters.account, "keys": page.limit + 1}
     params.update({f"created_{op}": value for op, value in bounds.items()})
-    if filters.livemode is not None:
+    if mode_given:
         params["livemode"] = filters.livemode
     if page.cursor is not None:
         params["cursor"] = page.cursor
-    mode_given = filters.livemode is not None
     cap = int(WINDOW_CAP * math.sqrt(page.limit + 1))
     narrow = bool(bounds) and conn.execute(_window_probe(mode_given, tuple(bounds)), {**params, "cap": cap}).scalar_one() < cap
     statement = _customers_statement(mode_given, filters.include_refunded, tuple(bounds), direction, narrow)

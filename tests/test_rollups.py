@@ -173,7 +173,7 @@ def db_tables(conn: Any) -> set[str]:
 
 
 def test_days_are_kept_across_the_day_moves_migration_both_ways(database_url_engine: Engine) -> None:
-    """0005 changes how PostgreSQL settles days; writes before, between and after agree."""
+    """0005 changes how days are settled on both databases; writes before, between and after agree."""
     engine = database_url_engine
     db.migrate(engine)
     shop = Shop(engine)

@@ -73,18 +73,24 @@ _DAY = ("product_id", "account", "livemode", "currency", "day_start")
 _TOUCHED_DAYS = f"SELECT DISTINCT {rollups._cols(_DAY)} FROM rollup_dirty WHERE txid = tx"
 
 
-def _held(cells: str, key: str, by: str) -> str:
+#: A ``product_daily_totals`` row ``t`` of a touched day ``k``.
+_TOUCHED_DAY_ROW = (
+    "t.product_id = k.product_id AND t.account = k.account AND t.livemode = k.livemode "
+    f"AND t.day = {rollups.DAY['postgresql'].format(start='k.day_start')} AND t.currency = k.currency"
+)
+
+
+def _cell_changes(cells: str, key: str) -> str:
     """Each cell (a day's customer, or payment) with its change in being counted: 1, 0 or -1."""
     return f"""
         SELECT {rollups._cols(_DAY, "c.")}, (n.held > 0)::int - (n.held - c.added > 0)::int AS counted
         FROM {cells} c, LATERAL (
             SELECT COUNT(*) AS held FROM purchases p
-            WHERE p.account = c.account AND p.{key} = c.{key} AND {by} AND NOT p.refunded
+            WHERE p.account = c.account AND p.{key} = c.{key} AND p.product_id = c.product_id
+              AND p.livemode = c.livemode AND p.currency = c.currency AND NOT p.refunded
               AND p.purchased_at >= c.day_start AND p.purchased_at < c.day_start + 86400
         ) n"""
 
-
-_SAME = "p.product_id = c.product_id AND p.livemode = c.livemode AND p.currency = c.currency"
 
 DAY_MOVES = f"""
     -- Days: move each touched day by this transaction's rows (see migration 0005_day_moves).
@@ -99,10 +105,10 @@ DAY_MOVES = f"""
     ), moves AS (
         SELECT {rollups._cols(_DAY)}, 0 AS purchases, counted AS customers, 0 AS quantity, 0 AS amount_total,
                0 AS amount_refunded
-        FROM ({_held("buyers", "customer_key", _SAME)}) b
+        FROM ({_cell_changes("buyers", "customer_key")}) b
         UNION ALL
         SELECT {rollups._cols(_DAY)}, counted, 0, 0, 0, 0
-        FROM ({_held("payments", "payment_key", _SAME)}) c
+        FROM ({_cell_changes("payments", "payment_key")}) c
         UNION ALL
         SELECT {rollups._cols(_DAY)}, 0, 0, sign * quantity, sign * amount_total, sign * amount_refunded FROM mine
     ), days AS (
@@ -116,18 +122,13 @@ DAY_MOVES = f"""
     ON CONFLICT ({rollups._cols(rollups.DAY_KEY)}) DO UPDATE SET
         {", ".join(f"{n} = t.{n} + excluded.{n}" for n in rollups.DAY_COLUMNS)};
 
-    DELETE FROM product_daily_totals t
-    USING ({_TOUCHED_DAYS}) k
-    WHERE t.product_id = k.product_id AND t.account = k.account AND t.livemode = k.livemode
-      AND t.day = {rollups.DAY["postgresql"].format(start="k.day_start")} AND t.currency = k.currency
-      AND t.purchases = 0;
+    DELETE FROM product_daily_totals t USING ({_TOUCHED_DAYS}) k
+    WHERE {_TOUCHED_DAY_ROW} AND t.purchases = 0;
 
 """
 
 _DAYS_BEGIN = "    -- Days: recompute each touched day."
 _DAYS_END = "    DELETE FROM rollup_dirty WHERE txid = tx;"
-
-
 
 #: A transaction that wrote more rows than a tenth of what its days held (a bulk load, a first
 #: backfill page) has its days summed again, as 0004 did: cheaper then than a lookup per row.
@@ -137,8 +138,7 @@ BULK = f"""
     IF COALESCE(NULLIF(current_setting('indexer.day_sums_factor', true), ''), '10')::numeric
        * (SELECT COUNT(*) FROM rollup_dirty WHERE txid = tx) > (
         SELECT COALESCE(SUM(t.purchases), 0) FROM product_daily_totals t JOIN ({_TOUCHED_DAYS}) k
-        ON t.product_id = k.product_id AND t.account = k.account AND t.livemode = k.livemode
-           AND t.day = {rollups.DAY["postgresql"].format(start="k.day_start")} AND t.currency = k.currency
+        ON {_TOUCHED_DAY_ROW}
     ) THEN
 """
 
