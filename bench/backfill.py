@@ -36,9 +36,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from indexer.sandbox.generator import generate, truth  # noqa: E402
-from indexer.sandbox.server import SandboxServer  # noqa: E402
-from indexer.sandbox.store import Store  # noqa: E402
+from stripe_sandbox.generator import generate, truth  # noqa: E402
+from stripe_sandbox.server import SandboxServer  # noqa: E402
+from stripe_sandbox.store import Store  # noqa: E402
 
 KEY = "sk_test_bench"
 EMBEDDED = 10
@@ -196,7 +196,8 @@ def index_vs_truth(database_url: str, store: Store) -> dict[str, int]:
 
 def fetch_only(url: str, concurrency: int) -> tuple[int, float]:
     """The same streams with writes switched off, in process: the client's own ceiling."""
-    from indexer import backfill, db
+    from indexer import db
+    from indexer.history import backfill
     from indexer.stripe_api import StripeAPI
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -45,7 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import http_load  # noqa: E402
-from indexer import queries  # noqa: E402
+from indexer.answers import queries  # noqa: E402
 
 TOKEN = "bench-token-" + "0" * 32
 T0 = 1_700_000_000

@@ -17,9 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from indexer.sandbox import billing  # noqa: E402
-from indexer.sandbox.server import SandboxServer  # noqa: E402
-from indexer.sandbox.store import Store  # noqa: E402
+from stripe_sandbox import billing  # noqa: E402
+from stripe_sandbox.server import SandboxServer  # noqa: E402
+from stripe_sandbox.store import Store  # noqa: E402
 
 
 def fill(store: Store, sessions: int, seed: int = 1) -> None:

@@ -28,8 +28,8 @@ NOW = 1_790_000_000
 
 
 def one(size: int, seed: int, profile: bool) -> dict[str, object]:
-    from indexer.sandbox.generator import generate
-    from indexer.sandbox.store import Store
+    from stripe_sandbox.generator import generate
+    from stripe_sandbox.store import Store
 
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     store = Store()
@@ -61,7 +61,7 @@ RECEIVER = r"""
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 sys.path.insert(0, sys.argv[1])
-from indexer import signatures
+from indexer.ingest import signatures
 
 class H(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -84,9 +84,9 @@ srv.serve_forever()
 
 
 def deliver(size: int, seed: int, concurrency: int, pretty: bool) -> None:
-    from indexer.sandbox.generator import generate
-    from indexer.sandbox.store import Store
-    from indexer.sandbox.webhooks import WebhookSender
+    from stripe_sandbox.generator import generate
+    from stripe_sandbox.store import Store
+    from stripe_sandbox.webhooks import WebhookSender
 
     store = Store()
     generate(store, size, seed, now=NOW)

@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import http_load  # noqa: E402
-from indexer import signatures  # noqa: E402
+from indexer.ingest import signatures  # noqa: E402
 
 SECRET = "whsec_bench_secret"
 FIXTURES = ROOT / "tests" / "data" / "stripe" / "fixtures3.json"

@@ -27,10 +27,10 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import func, select  # noqa: E402
 
-from indexer import db  # noqa: E402
-from indexer.events import store_event  # noqa: E402
+from indexer import db, models  # noqa: E402
+from indexer.ingest.event_store import store_event  # noqa: E402
+from indexer.ingest.worker import Worker  # noqa: E402
 from indexer.stripe_api import StripeAPI  # noqa: E402
-from indexer.worker import Worker  # noqa: E402
 
 KEY = "sk_test_bench"
 
@@ -86,7 +86,7 @@ def main() -> None:
         engine = db.make_engine(args.database_url or f"sqlite:///{tmp.name}/bench.db")
         db.migrate(engine)
         with db.transaction(engine) as conn:
-            for table in (db.purchases_t, db.events_t):
+            for table in (models.purchases_t, models.events_t):
                 conn.execute(table.delete())
         bodies = sandbox_events(url)
         with db.transaction(engine) as conn:
@@ -102,9 +102,9 @@ def main() -> None:
         elapsed = time.perf_counter() - started
         worker.close()
         with db.transaction(engine) as conn:
-            sessions = conn.execute(select(func.count(func.distinct(db.purchases_t.c.source_id)))).scalar_one()
+            sessions = conn.execute(select(func.count(func.distinct(models.purchases_t.c.source_id)))).scalar_one()
             failed = conn.execute(
-                select(func.count()).select_from(db.events_t).where(db.events_t.c.status != "done")
+                select(func.count()).select_from(models.events_t).where(models.events_t.c.status != "done")
             ).scalar_one()
         limit = f"rate limit {args.rate_limit:g}/s" if args.rate_limit else "no rate limit"
         print(f"worker apply: {len(bodies)} checkout.session.completed events, sandbox latency "

@@ -15,11 +15,11 @@ import time
 from collections.abc import Sequence
 
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import select
 
 from indexer import db
 from indexer.config import Settings
 from indexer.errors import IndexerError, UsageError
+from indexer.ingest import event_store
 
 log = logging.getLogger("indexer")
 
@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     retry.set_defaults(func=cmd_events_retry)
 
     try:
-        from indexer.sandbox import cli as sandbox_cli
+        from stripe_sandbox import cli as sandbox_cli
     except ImportError:
         sandbox_cli = None
     if sandbox_cli is not None:
@@ -98,8 +98,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    from indexer.ingest.worker import Worker
     from indexer.stripe_api import StripeAPI
-    from indexer.worker import Worker
 
     settings = Settings.from_env()
     engine = db.make_engine(settings.database_url)
@@ -116,13 +116,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
 def cmd_events(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     engine = db.make_engine(settings.database_url)
-    e = db.events_t.c
-    query = select(e.id, e.type, e.status, e.attempts, e.created, e.account, e.livemode, e.last_error)
-    if args.failed:
-        query = query.where(e.status == "failed")
-    query = query.order_by(e.created.desc(), e.id.desc()).limit(args.limit)
     with db.transaction(engine) as conn:
-        rows = [dict(r._mapping) for r in conn.execute(query)]
+        rows = event_store.list_events(conn, failed=args.failed, limit=args.limit)
     if args.format == "json":
         print(json.dumps(rows, indent=2))
         return 0
@@ -141,7 +136,7 @@ def cmd_events_retry(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     engine = db.make_engine(settings.database_url)
     with db.transaction(engine) as conn:
-        count = db.requeue_events(conn, None if args.all else args.ids)
+        count = event_store.requeue_events(conn, None if args.all else args.ids)
     if args.ids and count < len(set(args.ids)):
         print(f"requeued {count} of {len(set(args.ids))}: the others are not failed events", file=sys.stderr)
         return 3

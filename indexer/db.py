@@ -1,17 +1,15 @@
-"""Engine, transactions and every write the index makes: the only module that knows SQL dialects.
+"""Engine, transactions and dialect helpers: the only module that knows SQL dialects.
 
 PostgreSQL is the production database (many web processes and workers share it); SQLite is the
 embedded default for a first run. Differences live here: upserts (``ON CONFLICT``; bulk ones
-through ``COPY`` on PostgreSQL), lists as one array parameter (``= ANY``), claiming events
-(``FOR UPDATE SKIP LOCKED``), and serialising writes to one payment (advisory locks).
+through ``COPY`` on PostgreSQL), lists as one array parameter (``= ANY``) and statements run
+once over many rows (``UPDATE ... FROM unnest``). What is written lives with its owner: events
+in ``indexer.ingest.event_store``, purchases in ``indexer.index.writes``.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-import time
-import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
@@ -36,31 +34,8 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 
 from indexer.errors import DatabaseUnavailable
-from indexer.models import (
-    BackfillProgress,
-    Dispute,
-    Product,
-    ProductCustomerTotal,
-    ProductTotal,
-    Purchase,
-    Refund,
-    StripeEvent,
-)
-from indexer.purchases import DisputeRow, ProductRow, PurchaseSource, RefundRow, allocate_refund
 
 log = logging.getLogger(__name__)
-
-purchases_t = Purchase.__table__
-events_t = StripeEvent.__table__
-refunds_t = Refund.__table__
-disputes_t = Dispute.__table__
-products_t = Product.__table__
-progress_t = BackfillProgress.__table__
-customer_totals_t = ProductCustomerTotal.__table__
-product_totals_t = ProductTotal.__table__
-
-LIVE_REFUND_STATUSES = ("succeeded", "pending", "requires_action")
-CLOSED_DISPUTE_STATUSES = ("won", "warning_closed", "prevented")
 
 
 def make_engine(url: str, *, pool_size: int = 5, reads: bool = False) -> Engine:
@@ -132,10 +107,10 @@ def transaction(engine: Engine) -> Iterator[Connection]:
         with engine.begin() as conn:
             yield conn
     except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
-        raise DatabaseUnavailable(f"database unavailable: {_short(exc)}") from exc
+        raise DatabaseUnavailable(f"database unavailable: {short_error(exc)}") from exc
 
 
-def _short(exc: BaseException) -> str:
+def short_error(exc: BaseException) -> str:
     return str(getattr(exc, "orig", exc)).strip().splitlines()[0] if str(exc) else type(exc).__name__
 
 
@@ -171,7 +146,7 @@ def read(engine: Engine, query: Callable[[Connection], T]) -> T:
             if exc.connection_invalidated and attempt == 1:
                 continue
             if isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError)):
-                raise DatabaseUnavailable(f"database unavailable: {_short(exc)}") from exc
+                raise DatabaseUnavailable(f"database unavailable: {short_error(exc)}") from exc
             raise
     raise AssertionError("unreachable")
 
@@ -239,7 +214,7 @@ def migrate(engine: Engine, revision: str = "head") -> str:
         return str(conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one())
 
 
-def _among(conn: Connection, column: Any, values: Iterable[Any]) -> Any:
+def among(conn: Connection, column: Any, values: Iterable[Any]) -> Any:
     """``column IN values``. On PostgreSQL ``column = ANY(:array)``: one parameter whatever the
     count, so the statement's text is the same for every batch and is compiled, converted by
     the driver and planned once, instead of once per distinct list length."""
@@ -249,8 +224,8 @@ def _among(conn: Connection, column: Any, values: Iterable[Any]) -> Any:
     return column.in_(values)
 
 
-def _pairs_among(conn: Connection, columns: tuple[Any, Any], pairs: Sequence[tuple[Any, Any]]) -> Any:
-    """``(a, b) IN pairs``; on PostgreSQL against two unnested arrays (see ``_among``)."""
+def pairs_among(conn: Connection, columns: tuple[Any, Any], pairs: Sequence[tuple[Any, Any]]) -> Any:
+    """``(a, b) IN pairs``; on PostgreSQL against two unnested arrays (see ``among``)."""
     if is_postgres(conn):
         firsts = bindparam(None, [a for a, _ in pairs], type_=postgresql.ARRAY(columns[0].type))
         seconds = bindparam(None, [b for _, b in pairs], type_=postgresql.ARRAY(columns[1].type))
@@ -258,7 +233,7 @@ def _pairs_among(conn: Connection, columns: tuple[Any, Any], pairs: Sequence[tup
     return tuple_(*columns).in_(list(pairs))
 
 
-def _update_each(
+def update_each(
     conn: Connection, key: Any, rows: Sequence[dict[str, Any]], columns: Sequence[str], *where: Any
 ) -> None:
     """Set ``columns`` of the rows whose ``key`` column equals each dict's ``key.name``.
@@ -283,7 +258,7 @@ def _update_each(
     )
 
 
-def _insert(conn: Connection, table: Any) -> Any:
+def insert_into(conn: Connection, table: Any) -> Any:
     return (postgresql.insert if is_postgres(conn) else sqlite.insert)(table)
 
 
@@ -301,7 +276,7 @@ def upsert(
     rows = list({tuple(row[k] for k in keys): row for row in rows}.values())
     names = list(rows[0])
     staged = is_postgres(conn) and len(rows) >= COPY_AT_LEAST
-    stmt = _insert(conn, table)
+    stmt = insert_into(conn, table)
     if staged:
         staging = _staging_table(conn, table, names)
         with conn.connection.driver_connection.cursor() as cursor, cursor.copy(
@@ -361,379 +336,3 @@ _staging_shapes: dict[tuple[str, tuple[str, ...]], Table] = {}
 def _forget_staging(conn: Connection) -> None:
     if not conn.invalidated:
         conn.connection.info.pop("staging_tables", None)
-
-
-# --- events ---------------------------------------------------------------------------------
-
-
-def insert_event(conn: Connection, row: dict[str, Any]) -> bool:
-    """Store an event once. Returns False for a duplicate delivery, which changes nothing."""
-    stmt = _insert(conn, events_t).on_conflict_do_nothing(index_elements=["id"]).returning(events_t.c.id)
-    return conn.execute(stmt, row).first() is not None
-
-
-def store_event_row(engine: Engine, row: dict[str, Any]) -> bool:
-    """``insert_event`` as one autocommitted statement: durable when it returns, one round trip.
-
-    This is the webhook's hot path. On PostgreSQL it runs one prepared ``INSERT ... ON CONFLICT DO
-    NOTHING`` on a driver connection kept for that, in autocommit mode: no statement
-    compilation, no pool checkout, no ``BEGIN``/``COMMIT`` round trips (a single ``INSERT`` is
-    atomic on its own).
-    """
-    try:
-        if is_postgres(engine):
-            return _event_writer(engine).insert({c: row.get(c) for c in _EVENT_COLUMNS})
-        with engine.connect() as conn:
-            return insert_event(conn.execution_options(isolation_level="AUTOCOMMIT"), row)
-    except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
-        raise DatabaseUnavailable(f"database unavailable: {_short(exc)}") from exc
-
-
-_EVENT_COLUMNS = tuple(c.name for c in events_t.columns if c.name not in ("last_error", "processed_at"))
-_INSERT_EVENT_SQL = (
-    f"INSERT INTO stripe_events ({', '.join(_EVENT_COLUMNS)}) "
-    f"VALUES ({', '.join('%(' + c + ')s' for c in _EVENT_COLUMNS)}) ON CONFLICT (id) DO NOTHING"
-)
-
-
-class _EventWriter:
-    """A few idle autocommit psycopg connections that only insert events.
-
-    A free list rather than SQLAlchemy's pool: taking and returning a connection costs no reset
-    round trip and no checkout bookkeeping. Connections are opened lazily (after a gunicorn fork),
-    a broken one is dropped so the next request reconnects, and all are closed when the engine
-    is disposed.
-    """
-
-    def __init__(self, engine: Engine, max_idle: int = 8) -> None:
-        self.cargs, self.cparams = engine.dialect.create_connect_args(engine.url)
-        self.max_idle = max_idle
-        self.idle: list[Any] = []
-        self.lock = threading.Lock()
-
-    def insert(self, params: dict[str, Any]) -> bool:
-        """An idle connection may have died with a server restart since it was last used: if it
-        fails, the others (as old) are closed and the insert, idempotent, runs once more on a
-        new connection."""
-        idle = self._take()
-        if idle is not None:
-            try:
-                return self._insert(idle, params)
-            except DatabaseUnavailable:
-                self.close()
-        return self._insert(None, params)
-
-    def _insert(self, conn: Any, params: dict[str, Any]) -> bool:
-        import psycopg
-
-        try:
-            conn = conn or psycopg.connect(*self.cargs, **self.cparams, autocommit=True)
-            inserted = conn.execute(_INSERT_EVENT_SQL, params, prepare=True).rowcount == 1
-        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
-            if conn is not None:
-                conn.close()
-            raise DatabaseUnavailable(f"database unavailable: {_short(exc)}") from exc
-        except BaseException:
-            if conn is not None:
-                self._give(conn)
-            raise
-        self._give(conn)
-        return bool(inserted)
-
-    def _take(self) -> Any:
-        with self.lock:
-            while self.idle:
-                conn = self.idle.pop()
-                if not conn.closed:
-                    return conn
-        return None
-
-    def _give(self, conn: Any) -> None:
-        with self.lock:
-            if len(self.idle) < self.max_idle and not conn.closed:
-                self.idle.append(conn)
-                return
-        conn.close()
-
-    def close(self) -> None:
-        with self.lock:
-            idle, self.idle = self.idle, []
-        for conn in idle:
-            conn.close()
-
-
-_event_writers: weakref.WeakKeyDictionary[Engine, _EventWriter] = weakref.WeakKeyDictionary()
-_event_writers_lock = threading.Lock()
-
-
-def _event_writer(engine: Engine) -> _EventWriter:
-    writer = _event_writers.get(engine)
-    if writer is None:
-        with _event_writers_lock:
-            writer = _event_writers.get(engine)
-            if writer is None:
-                writer = _event_writers[engine] = _EventWriter(engine)
-                event.listen(engine, "engine_disposed", lambda _engine: writer.close())
-    return writer
-
-
-def claim_events(conn: Connection, *, limit: int, lease_seconds: int) -> list[Any]:
-    """Lease up to ``limit`` due events to this worker.
-
-    A lease (``available_at`` pushed into the future) instead of a held lock: a worker that dies
-    mid-batch loses nothing, its events come due again when the lease runs out.
-    """
-    now = int(time.time())
-    due = (
-        select(events_t.c.id)
-        .where(events_t.c.status == "pending", events_t.c.available_at <= now)
-        .order_by(events_t.c.created, events_t.c.id)
-        .limit(limit)
-    )
-    if is_postgres(conn):
-        due = due.with_for_update(skip_locked=True)
-    stmt = (
-        events_t.update()
-        .where(events_t.c.id.in_(due.scalar_subquery()))
-        .values(available_at=now + lease_seconds, attempts=events_t.c.attempts + 1)
-        .returning(
-            events_t.c.id, events_t.c.type, events_t.c.payload, events_t.c.account,
-            events_t.c.livemode, events_t.c.created, events_t.c.attempts,
-        )
-    )
-    rows = conn.execute(stmt).all()
-    return sorted(rows, key=lambda r: (r.created, r.id))
-
-
-def finish_events(conn: Connection, event_ids: Sequence[str], status: str) -> None:
-    for start in range(0, len(event_ids), 500):
-        conn.execute(
-            events_t.update()
-            .where(events_t.c.id.in_(list(event_ids[start : start + 500])))
-            .values(status=status, last_error=None, processed_at=int(time.time()))
-        )
-
-
-def finish_event(conn: Connection, event_id: str, status: str, error: str | None = None) -> None:
-    conn.execute(
-        events_t.update()
-        .where(events_t.c.id == event_id)
-        .values(status=status, last_error=error, processed_at=int(time.time()))
-    )
-
-
-def retry_event_later(conn: Connection, event_id: str, delay: int, error: str) -> None:
-    conn.execute(
-        events_t.update()
-        .where(events_t.c.id == event_id)
-        .values(available_at=int(time.time()) + delay, last_error=error)
-    )
-
-
-def requeue_events(conn: Connection, event_ids: Iterable[str] | None) -> int:
-    """Put failed events back in the queue (all failed ones when ``event_ids`` is None)."""
-    stmt = events_t.update().where(events_t.c.status == "failed")
-    if event_ids is not None:
-        stmt = stmt.where(events_t.c.id.in_(list(event_ids)))
-    result = conn.execute(stmt.values(status="pending", available_at=0, attempts=0))
-    return result.rowcount
-
-
-# --- purchases ------------------------------------------------------------------------------
-
-
-def _lock_payments(conn: Connection, account: str, payment_keys: Iterable[str]) -> None:
-    """Serialise the writers of these payments (a session and its invoice may be applied at
-    once, by two workers), taking the locks in a fixed order so writers cannot deadlock."""
-    if is_postgres(conn):
-        conn.execute(
-            text("SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) "
-                 "FROM unnest(CAST(:keys AS text[])) AS k ORDER BY k"),
-            {"keys": sorted({f"{account}:{key}" for key in payment_keys})},
-        )
-
-
-def write_sources(conn: Connection, sources: Sequence[PurchaseSource]) -> None:
-    """Make the index hold what each source says, in a handful of statements per hundred.
-
-    Sources that count as purchases are written together: one lock statement for all their
-    payments, then invoices take over their sessions' rows, sessions whose invoice is indexed
-    lend it their ids, the rest is one delete of vanished lines, one upsert and one reconcile.
-    A source that stopped counting loses its rows. Any order gives the same rows.
-    """
-    latest = {(s.account, s.source_id): s for s in sources}
-    batches: dict[str, list[PurchaseSource]] = {}
-    for source in latest.values():
-        if source.is_purchase:
-            batches.setdefault(source.account, []).append(source)
-        else:
-            _remove_source(conn, source)
-    for account, group in batches.items():
-        for start in range(0, len(group), 100):
-            _write_batch(conn, account, group[start : start + 100])
-
-
-def _write_batch(conn: Connection, account: str, group: list[PurchaseSource]) -> None:
-    p = purchases_t.c
-    _lock_payments(conn, account, [s.payment_key for s in group])
-    rows_of = {s.source_id: [_row_dict(r, s.payment_key) for r in s.rows] for s in group}
-    invoices = [s.source_id for s in group if s.source_type == "invoice"]
-    if invoices:
-        links = {
-            inv: (cs, link)
-            for inv, cs, link in conn.execute(
-                select(p.invoice, p.checkout_session, p.payment_link)
-                .where(p.account == account, _among(conn, p.invoice, invoices), p.checkout_session.is_not(None))
-            )
-        }
-        for inv in invoices:
-            if inv in links:
-                for row in rows_of[inv]:
-                    row["checkout_session"] = row["checkout_session"] or links[inv][0]
-                    row["payment_link"] = row["payment_link"] or links[inv][1]
-        conn.execute(purchases_t.delete().where(
-            (p.account == account) & (p.source_type == "checkout.session") & _among(conn, p.invoice, invoices)
-        ))
-    behind_invoice = [s for s in group if s.source_type == "checkout.session" and s.invoice]
-    absorbed: list[PurchaseSource] = []
-    if behind_invoice:
-        wanted = {s.invoice for s in behind_invoice}
-        indexed = set(invoices) | {
-            sid for (sid,) in conn.execute(
-                select(p.source_id).where(p.account == account, _among(conn, p.source_id, wanted)).distinct()
-            )
-        }
-        absorbed = [s for s in behind_invoice if s.invoice in indexed]
-    absorbed_ids = {s.source_id for s in absorbed}
-    writing = [s for s in group if s.source_id not in absorbed_ids]
-    everyone = (p.account == account) & _among(conn, p.source_id, [s.source_id for s in group])
-    pis = _payment_intents(conn, everyone)
-    rows = [row for s in writing for row in rows_of[s.source_id]]
-    keep = [(r["source_id"], r["line_item_id"]) for r in rows]
-    conn.execute(purchases_t.delete().where(everyone & ~_pairs_among(conn, (p.source_id, p.line_item_id), keep)))
-    if rows:
-        upsert(conn, purchases_t, rows, ["account", "source_id", "line_item_id"],
-               update=[c for c in rows[0] if c not in _NOT_UPDATED])
-    lent = {s.invoice: {"source_id": s.invoice, "checkout_session": s.source_id, "payment_link": s.rows[0].payment_link}
-            for s in absorbed if s.rows}
-    if lent:
-        _update_each(conn, p.source_id, list(lent.values()), ["checkout_session", "payment_link"], p.account == account)
-    reconcile_payments(conn, account, pis | {r["payment_intent"] for r in rows if r["payment_intent"]})
-
-
-def write_source(conn: Connection, source: PurchaseSource) -> None:
-    """Make the index hold exactly what ``source`` says, counting each payment once.
-
-    A Checkout Session that created an invoice (subscription mode, ``invoice_creation``) and that
-    invoice are one payment. The invoice's rows win whichever arrives first; the session only
-    lends them its ``checkout_session`` and ``payment_link``. Applying in any order, any number
-    of times, converges to the same rows.
-    """
-    write_sources(conn, [source])
-
-
-def _remove_source(conn: Connection, source: PurchaseSource) -> None:
-    """A source that does not (or no longer) count: its rows go, its payments are reconciled."""
-    _lock_payments(conn, source.account, [source.payment_key])
-    mine = (purchases_t.c.account == source.account) & (purchases_t.c.source_id == source.source_id)
-    pis = _payment_intents(conn, mine)
-    conn.execute(purchases_t.delete().where(mine))
-    reconcile_payments(conn, source.account, pis)
-
-
-_NOT_UPDATED = {"account", "source_id", "line_item_id", "amount_refunded", "refunded", "disputed"}
-
-
-def _row_dict(row: Any, payment_key: str) -> dict[str, Any]:
-    data = _plain(row)
-    data["payment_key"] = payment_key
-    data["updated_at"] = int(time.time())
-    return data
-
-
-def _payment_intents(conn: Connection, where: Any) -> set[str]:
-    p = purchases_t.c
-    return {pi for (pi,) in conn.execute(select(p.payment_intent).where(where)) if pi}
-
-
-def write_refunds(conn: Connection, refunds: Sequence[RefundRow]) -> None:
-    rows = [_plain(r) for r in refunds]
-    upsert(conn, refunds_t, rows, ["id"])
-    for account in {r.account for r in refunds}:
-        reconcile_payments(conn, account, {r.payment_intent for r in refunds if r.account == account and r.payment_intent})
-
-
-def write_disputes(conn: Connection, disputes: Sequence[DisputeRow]) -> None:
-    rows = [_plain(d) for d in disputes]
-    upsert(conn, disputes_t, rows, ["id"])
-    for account in {d.account for d in disputes}:
-        reconcile_payments(conn, account, {d.payment_intent for d in disputes if d.account == account and d.payment_intent})
-
-
-def write_products(conn: Connection, products: Sequence[ProductRow]) -> None:
-    """Upsert products; an older event never overwrites a newer state."""
-    newest: dict[tuple[str, str], ProductRow] = {}
-    for product in products:
-        key = (product.account, product.id)
-        if key not in newest or newest[key].updated <= product.updated:
-            newest[key] = product
-    rows = [_plain(p) for p in newest.values()]
-    upsert(conn, products_t, rows, ["account", "id"], where=lambda new: products_t.c.updated <= new.updated)
-
-
-def _plain(row: Any) -> dict[str, Any]:
-    return {name: getattr(row, name) for name in row.__dataclass_fields__}
-
-
-def reconcile_payments(conn: Connection, account: str, payment_intents: Iterable[str]) -> None:
-    """Recompute refunded amounts and dispute flags of the purchases of these payments.
-
-    Refunds and disputes live in their own tables, so one that arrives before its purchase is
-    kept, and applied whenever the purchase rows appear: the result is independent of order.
-    Each payment intent is locked first: a refund and its purchase written at once by two workers
-    are then reconciled one after the other, the second seeing what the first committed.
-    """
-    pis = sorted(set(payment_intents))
-    if not pis:
-        return
-    _lock_payments(conn, account, [f"pi:{pi}" for pi in pis])
-    for start in range(0, len(pis), 500):
-        chunk = pis[start : start + 500]
-        _reconcile_chunk(conn, account, chunk)
-
-
-def _reconcile_chunk(conn: Connection, account: str, pis: list[str]) -> None:
-    p, r, d = purchases_t.c, refunds_t.c, disputes_t.c
-    refunded = dict(
-        conn.execute(
-            select(r.payment_intent, func.sum(r.amount))
-            .where(r.account == account, _among(conn, r.payment_intent, pis), r.status.in_(LIVE_REFUND_STATUSES))
-            .group_by(r.payment_intent)
-        ).all()
-    )
-    disputed = {
-        pi for (pi,) in conn.execute(
-            select(d.payment_intent).where(
-                d.account == account, _among(conn, d.payment_intent, pis), d.status.not_in(CLOSED_DISPUTE_STATUSES)
-            )
-        )
-    }
-    rows = conn.execute(
-        select(p.id, p.payment_intent, p.amount_total, p.amount_refunded, p.refunded, p.disputed)
-        .where(p.account == account, _among(conn, p.payment_intent, pis))
-        .order_by(p.payment_intent, p.id)
-    ).all()
-    by_pi: dict[str, list[Any]] = {}
-    for row in rows:
-        by_pi.setdefault(row.payment_intent, []).append(row)
-    changes = []
-    for pi, group in by_pi.items():
-        totals = [row.amount_total for row in group]
-        shares = allocate_refund(int(refunded.get(pi) or 0), totals)
-        fully = sum(totals) > 0 and int(refunded.get(pi) or 0) >= sum(totals)
-        for row, share in zip(group, shares, strict=True):
-            new = (share, fully, pi in disputed)
-            if (row.amount_refunded, bool(row.refunded), bool(row.disputed)) != new:
-                changes.append({"id": row.id, "amount_refunded": new[0], "refunded": new[1], "disputed": new[2]})
-    if changes:
-        _update_each(conn, p.id, changes, ["amount_refunded", "refunded", "disputed"])

@@ -214,3 +214,14 @@ class ProductDailyTotal(_Sums, Base):
     currency: Mapped[str] = mapped_column(String(8), primary_key=True)
     day_start: Mapped[int] = mapped_column(BigInteger)
     customers: Mapped[int] = mapped_column(BigInteger)
+
+
+#: Core ``Table`` objects, for SQL written with SQLAlchemy Core.
+events_t = StripeEvent.__table__
+purchases_t = Purchase.__table__
+refunds_t = Refund.__table__
+disputes_t = Dispute.__table__
+products_t = Product.__table__
+progress_t = BackfillProgress.__table__
+customer_totals_t = ProductCustomerTotal.__table__
+product_totals_t = ProductTotal.__table__

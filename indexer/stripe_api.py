@@ -32,7 +32,7 @@ from stripe import _api_requestor
 from stripe._request_options import extract_options_from_dict
 
 from indexer.errors import StripeAuthError, StripeError, StripeUnavailable
-from indexer.purchases import invoice_payment_intent as _payments_intent
+from indexer.index.mapping import invoice_payment_intent as _payments_intent
 
 if TYPE_CHECKING:
     from indexer.config import Settings

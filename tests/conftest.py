@@ -73,8 +73,8 @@ def shared_stripe() -> Path:
 @pytest.fixture
 def sandbox() -> Iterator[object]:
     """A running, empty Stripe sandbox; ``sandbox.url`` is its base address, ``sandbox.store`` its state."""
-    from indexer.sandbox.server import SandboxServer
-    from indexer.sandbox.store import Store
+    from stripe_sandbox.server import SandboxServer
+    from stripe_sandbox.store import Store
 
     server = SandboxServer(Store(), host="127.0.0.1", port=0)
     server.start()

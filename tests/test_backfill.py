@@ -17,12 +17,13 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select, text
 
-from indexer import backfill, checkpoints, db, stripe_api
-from indexer.checkpoints import Scope
+from indexer import models, stripe_api
 from indexer.cli import main
-from indexer.sandbox import billing as b
-from indexer.sandbox.store import Store
+from indexer.history import backfill, checkpoints
+from indexer.history.checkpoints import Scope
 from indexer.stripe_api import StripeAPI
+from stripe_sandbox import billing as b
+from stripe_sandbox.store import Store
 from tests.test_rollups import assert_rollups_match
 
 DAY = 86400
@@ -180,8 +181,8 @@ def customers(engine: Engine) -> dict[str, set[str]]:
 
 def snapshot(engine: Engine) -> list[tuple[Any, ...]]:
     """Every purchase row without the indexer's own columns, in a stable order."""
-    c = db.purchases_t.c
-    columns = [col for col in db.purchases_t.columns if col.name not in ("id", "updated_at")]
+    c = models.purchases_t.c
+    columns = [col for col in models.purchases_t.columns if col.name not in ("id", "updated_at")]
     with engine.begin() as conn:
         return [tuple(r) for r in conn.execute(select(*columns).order_by(c.source_id, c.line_item_id))]
 
@@ -225,7 +226,7 @@ def test_full_backfill_gives_who_bought_what(engine: Engine, sandbox: Any, shop:
     assert sessions.objects == sum(1 for s in shop.store.sessions.values() if s.status == "complete")
     assert sessions.shards > 1, "idle threads should have cut the sessions' range"
     with engine.begin() as conn:
-        names = dict(conn.execute(select(db.products_t.c.id, db.products_t.c.name)).all())
+        names = dict(conn.execute(select(models.products_t.c.id, models.products_t.c.name)).all())
         # the 120 line items of one session were all read, past the embedded first page
         collector = conn.execute(text("SELECT count(*) FROM purchases WHERE email = 'collector@example.com'")).scalar()
     assert names[shop.products["stickers"]] == "Sticker Pack"
@@ -233,7 +234,7 @@ def test_full_backfill_gives_who_bought_what(engine: Engine, sandbox: Any, shop:
 
 
 def test_backfill_matches_generated_truth(engine: Engine, sandbox: Any) -> None:
-    generator = pytest.importorskip("indexer.sandbox.generator")
+    generator = pytest.importorskip("stripe_sandbox.generator")
     generator.generate(sandbox.store, 300, 0)
     run(engine, client(sandbox), concurrency=8)
     assert customers(engine) == generator.truth(sandbox.store)
@@ -247,13 +248,13 @@ def test_rerun_of_finished_range_sends_nothing_and_changes_nothing(
     until = int(time.time())
     run(engine, api, until=until)
     with engine.begin() as conn:
-        before = [tuple(r) for r in conn.execute(select(db.purchases_t).order_by(db.purchases_t.c.id))]
+        before = [tuple(r) for r in conn.execute(select(models.purchases_t).order_by(models.purchases_t.c.id))]
     again = client(sandbox)
     result = run(engine, again, until=until)
     assert again.request_count == 0
     assert result.objects == 0
     with engine.begin() as conn:
-        after = [tuple(r) for r in conn.execute(select(db.purchases_t).order_by(db.purchases_t.c.id))]
+        after = [tuple(r) for r in conn.execute(select(models.purchases_t).order_by(models.purchases_t.c.id))]
     assert after == before
     # a narrower range inside the finished one is finished too
     narrower = client(sandbox)

@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, select
 
-from indexer import catchup, db, events
+from indexer import db, models
 from indexer.cli import main
+from indexer.ingest import catchup, event_store
+from indexer.ingest.worker import Worker
 from indexer.stripe_api import StripeAPI
-from indexer.worker import Worker
 from tests.conftest import engine_url
 from tests.test_backfill import Crashing, History, client, customers, history, run, snapshot, view
 
@@ -30,14 +31,14 @@ def shop(sandbox: Any) -> History:
 
 def sandbox_events(api: StripeAPI) -> list[dict[str, Any]]:
     """Every event the index applies, oldest first."""
-    found = [e for e in api.list_all("/v1/events", {}) if e["type"] in events.APPLIED_TYPES]
+    found = [e for e in api.list_all("/v1/events", {}) if e["type"] in event_store.APPLIED_TYPES]
     return sorted(found, key=lambda e: (e["created"], e["id"]))
 
 
 def deliver(engine: Engine, batch: list[dict[str, Any]], *, source: str = "webhook") -> None:
     with db.transaction(engine) as conn:
         for event in batch:
-            events.store_event(conn, json.dumps(event), source=source)
+            event_store.store_event(conn, json.dumps(event), source=source)
 
 
 def work(engine: Engine, api: StripeAPI) -> None:
@@ -50,9 +51,9 @@ def work(engine: Engine, api: StripeAPI) -> None:
 
 
 def stored(engine: Engine, source: str | None = None) -> int:
-    query = select(func.count()).select_from(db.events_t)
+    query = select(func.count()).select_from(models.events_t)
     if source:
-        query = query.where(db.events_t.c.source == source)
+        query = query.where(models.events_t.c.source == source)
     with db.transaction(engine) as conn:
         return int(conn.execute(query).scalar_one())
 
@@ -147,8 +148,8 @@ def test_a_gap_older_than_the_event_retention_is_reported(
     monkeypatch.setenv("STRIPE_API_BASE", sandbox.url)
     monkeypatch.setenv("DATABASE_URL", engine_url(engine))
     with db.transaction(engine) as conn:
-        conn.execute(db.events_t.delete().where(db.events_t.c.id != "evt_old"))
-        conn.execute(db.progress_t.delete())
+        conn.execute(models.events_t.delete().where(models.events_t.c.id != "evt_old"))
+        conn.execute(models.progress_t.delete())
     assert main(["catch-up"]) == 0
     captured = capsys.readouterr()
     day = time.strftime("%Y-%m-%d", time.gmtime(old))

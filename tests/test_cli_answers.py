@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from indexer.cli import main
 from indexer.commands.answers import major_units, parse_time
 from indexer.errors import UsageError
-from indexer.purchases import guest_key
+from indexer.index.mapping import guest_key
 from tests.conftest import engine_url
 from tests.test_queries import T0, Shop, many_buyers
 
@@ -162,8 +162,8 @@ def test_major_units_follow_the_currency() -> None:
 
 def test_live_reads_stripe_not_the_index(sandbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                          capsys: pytest.CaptureFixture[str]) -> None:
-    pytest.importorskip("indexer.live")
-    from indexer.sandbox import billing as b
+    pytest.importorskip("indexer.answers.live")
+    from stripe_sandbox import billing as b
 
     ctx = b.Ctx(sandbox.store, (False, None), now=T0)
     course = b.create_product(ctx, "Course")

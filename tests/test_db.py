@@ -10,9 +10,11 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select, text
 
-from indexer import db
-from indexer.events import event_row
-from indexer.purchases import DisputeRow, ProductRow, PurchaseRow, PurchaseSource, RefundRow
+from indexer import db, models
+from indexer.index import writes
+from indexer.index.mapping import DisputeRow, ProductRow, PurchaseRow, PurchaseSource, RefundRow
+from indexer.ingest import event_store
+from indexer.ingest.event_store import event_row
 from tests.conftest import engine_url
 
 
@@ -38,21 +40,21 @@ def source(source_id: str, rows: list[PurchaseRow], *, invoice: str | None = Non
 
 
 def purchases(engine: Engine) -> list[dict[str, Any]]:
-    p = db.purchases_t.c
+    p = models.purchases_t.c
     with db.transaction(engine) as conn:
-        rows = conn.execute(select(db.purchases_t).order_by(p.source_id, p.line_item_id)).all()
+        rows = conn.execute(select(models.purchases_t).order_by(p.source_id, p.line_item_id)).all()
     return [{k: v for k, v in r._mapping.items() if k not in ("id", "updated_at")} for r in rows]
 
 
-def apply(engine: Engine, *writes: Any) -> None:
-    for write in writes:
+def apply(engine: Engine, *changes: Any) -> None:
+    for write in changes:
         with db.transaction(engine) as conn:
             if isinstance(write, PurchaseSource):
-                db.write_source(conn, write)
+                writes.write_source(conn, write)
             elif isinstance(write, RefundRow):
-                db.write_refunds(conn, [write])
+                writes.write_refunds(conn, [write])
             elif isinstance(write, DisputeRow):
-                db.write_disputes(conn, [write])
+                writes.write_disputes(conn, [write])
 
 
 SUB_SESSION = source(
@@ -166,25 +168,25 @@ def test_an_older_product_event_never_overwrites_a_newer_one(engine: Engine) -> 
     old = replace(new, name="Old name", updated=100)
     for write in (new, old):
         with db.transaction(engine) as conn:
-            db.write_products(conn, [write])
+            writes.write_products(conn, [write])
     with db.transaction(engine) as conn:
-        assert conn.execute(select(db.products_t.c.name)).scalar_one() == "New name"
+        assert conn.execute(select(models.products_t.c.name)).scalar_one() == "New name"
 
 
 def store(engine: Engine, event_id: str, created: int) -> None:
     event = {"id": event_id, "object": "event", "type": "product.created", "created": created, "livemode": False,
              "data": {"object": {"id": "prod_x", "object": "product"}}}
     with db.transaction(engine) as conn:
-        db.insert_event(conn, event_row(event, json.dumps(event), source="webhook"))
+        event_store.insert_event(conn, event_row(event, json.dumps(event), source="webhook"))
 
 
 def test_claims_are_leased_oldest_first_and_not_handed_out_twice(engine: Engine) -> None:
     for i, created in enumerate([30, 10, 20]):
         store(engine, f"evt_{i}", created)
     with db.transaction(engine) as conn:
-        first = db.claim_events(conn, limit=2, lease_seconds=60)
+        first = event_store.claim_events(conn, limit=2, lease_seconds=60)
     with db.transaction(engine) as conn:
-        second = db.claim_events(conn, limit=10, lease_seconds=60)
+        second = event_store.claim_events(conn, limit=10, lease_seconds=60)
     assert [r.id for r in first] == ["evt_1", "evt_2"]
     assert [r.id for r in second] == ["evt_0"]
     assert all(r.attempts == 1 for r in first + second)
@@ -194,11 +196,11 @@ def test_failed_events_are_requeued_by_id_or_all(engine: Engine) -> None:
     for i in range(3):
         store(engine, f"evt_{i}", i)
         with db.transaction(engine) as conn:
-            db.finish_event(conn, f"evt_{i}", "failed", "boom")
+            event_store.finish_event(conn, f"evt_{i}", "failed", "boom")
     with db.transaction(engine) as conn:
-        assert db.requeue_events(conn, ["evt_0", "evt_missing"]) == 1
-        assert db.requeue_events(conn, None) == 2
-        assert db.requeue_events(conn, None) == 0
+        assert event_store.requeue_events(conn, ["evt_0", "evt_missing"]) == 1
+        assert event_store.requeue_events(conn, None) == 2
+        assert event_store.requeue_events(conn, None) == 0
 
 
 def test_every_order_of_session_invoice_and_refund_converges(engine: Engine) -> None:
@@ -206,8 +208,8 @@ def test_every_order_of_session_invoice_and_refund_converges(engine: Engine) -> 
     results = []
     for order in permutations([SUB_SESSION, SUB_INVOICE, refund]):
         with db.transaction(engine) as conn:
-            conn.execute(db.purchases_t.delete())
-            conn.execute(db.refunds_t.delete())
+            conn.execute(models.purchases_t.delete())
+            conn.execute(models.refunds_t.delete())
         apply(engine, *order)
         results.append(purchases(engine))
     assert all(r == results[0] for r in results)
@@ -222,7 +224,7 @@ def test_writing_in_batches_gives_the_same_rows_as_one_by_one(engine: Engine) ->
 
     def reset() -> None:
         with db.transaction(engine) as conn:
-            conn.execute(db.purchases_t.delete())
+            conn.execute(models.purchases_t.delete())
 
     apply(engine, *every)
     expected = purchases(engine)
@@ -230,13 +232,13 @@ def test_writing_in_batches_gives_the_same_rows_as_one_by_one(engine: Engine) ->
     for order in permutations(every):
         reset()
         with db.transaction(engine) as conn:
-            db.write_sources(conn, list(order))
+            writes.write_sources(conn, list(order))
         assert purchases(engine) == expected, [s.source_id for s in order]
         for split in range(1, len(order)):
             reset()
             for part in (order[:split], order[split:]):
                 with db.transaction(engine) as conn:
-                    db.write_sources(conn, list(part))
+                    writes.write_sources(conn, list(part))
             assert purchases(engine) == expected, ([s.source_id for s in order], split)
 
 
@@ -253,11 +255,11 @@ def test_sqlite_transactions_take_the_write_lock_up_front(tmp_path: Any) -> None
         second_done.set()
 
     with db.transaction(engine) as first:
-        first.execute(select(db.purchases_t.c.id)).all()
+        first.execute(select(models.purchases_t.c.id)).all()
         thread = threading.Thread(target=second_writer)
         thread.start()
         assert not second_done.wait(0.5), "the second writer waits for the first transaction"
-        db.write_source(first, source("cs_1", [row("cs_1", "li_1")]))
+        writes.write_source(first, source("cs_1", [row("cs_1", "li_1")]))
     thread.join(30)
     assert second_done.is_set()
     assert [r["source_id"] for r in purchases(engine)] == ["cs_1", "cs_2"]
@@ -276,9 +278,9 @@ def test_a_big_batch_upserts_like_small_ones(engine: Engine) -> None:
     a second write of the same sources updates them, with no row written twice."""
     count = db.COPY_AT_LEAST * 3
     with db.transaction(engine) as conn:
-        db.write_sources(conn, many_sources(count))
+        writes.write_sources(conn, many_sources(count))
     with db.transaction(engine) as conn:
-        db.write_sources(conn, many_sources(count, amount=1500))
+        writes.write_sources(conn, many_sources(count, amount=1500))
     rows = purchases(engine)
     assert len(rows) == count
     assert {r["amount_total"] for r in rows} == {1500}
@@ -291,7 +293,7 @@ def test_a_session_and_its_invoice_in_two_bulk_batches_of_one_write_are_one_purc
     others = many_sources(99 + db.COPY_AT_LEAST)
     db_sources = [SUB_SESSION, *others[:99], SUB_INVOICE, *others[99:]]
     with db.transaction(engine) as conn:
-        db.write_sources(conn, db_sources)
+        writes.write_sources(conn, db_sources)
     rows = [r for r in purchases(engine) if r["invoice"] == "in_1"]
     assert [(r["source_id"], r["checkout_session"]) for r in rows] == [("in_1", "cs_sub")]
     assert len(purchases(engine)) == 100 + db.COPY_AT_LEAST
@@ -301,18 +303,18 @@ def test_a_rolled_back_batch_leaves_the_next_one_working(engine: Engine) -> None
     """The staging table made in a transaction that is rolled back is gone with it; the next
     bulk write on the same pooled connection makes it again."""
     with pytest.raises(RuntimeError), db.transaction(engine) as conn:
-        db.write_sources(conn, many_sources(db.COPY_AT_LEAST))
+        writes.write_sources(conn, many_sources(db.COPY_AT_LEAST))
         raise RuntimeError("rolled back")
     assert purchases(engine) == []
     for _ in range(2):
         with db.transaction(engine) as conn:
-            db.write_sources(conn, many_sources(db.COPY_AT_LEAST))
+            writes.write_sources(conn, many_sources(db.COPY_AT_LEAST))
     assert len(purchases(engine)) == db.COPY_AT_LEAST
 
 
 def test_refresh_statistics_runs_on_both_databases(engine: Engine) -> None:
     with db.transaction(engine) as conn:
-        db.write_sources(conn, many_sources(3))
+        writes.write_sources(conn, many_sources(3))
     db.refresh_statistics(engine)
     assert len(purchases(engine)) == 3
 

@@ -16,12 +16,12 @@ from werkzeug.serving import make_server
 
 from indexer import create_app
 from indexer.config import Settings
-from indexer.sandbox import generator
-from indexer.sandbox.server import SandboxServer
-from indexer.sandbox.store import Store
-from indexer.sandbox.webhooks import WebhookSender
+from indexer.ingest.worker import Worker
 from indexer.stripe_api import StripeAPI
-from indexer.worker import Worker
+from stripe_sandbox import generator
+from stripe_sandbox.server import SandboxServer
+from stripe_sandbox.store import Store
+from stripe_sandbox.webhooks import WebhookSender
 from tests.conftest import engine_url
 from tests.test_rollups import assert_rollups_match
 

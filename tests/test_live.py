@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from indexer import queries
+from indexer.answers import queries
+from indexer.answers.live import live_customers
 from indexer.errors import NotFound
-from indexer.live import live_customers
 from tests.test_backfill import History, client, history, run
 
 

@@ -15,10 +15,11 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, Engine, text
 
-from indexer import checkpoints, db, page_writer
-from indexer.checkpoints import Scope, Shard
+from indexer import db
 from indexer.errors import DatabaseUnavailable
-from indexer.page_writer import Checkpoint
+from indexer.history import checkpoints, page_writer
+from indexer.history.checkpoints import Scope, Shard
+from indexer.history.page_writer import Checkpoint
 
 SCOPE = Scope("", False)
 
@@ -103,8 +104,9 @@ def test_the_writer_process_exits_when_its_parent_is_killed(engine: Engine) -> N
     engine_url = engine.url.render_as_string(hide_password=False)
     script = textwrap.dedent(f"""
         import sys, time
-        from indexer import db, page_writer
-        from indexer.checkpoints import Scope
+        from indexer import db
+        from indexer.history import page_writer
+        from indexer.history.checkpoints import Scope
         writer = page_writer.ProcessWriter(db.make_engine({engine_url!r}), Scope("", False))
         print(writer._process.pid, flush=True)
         time.sleep(60)

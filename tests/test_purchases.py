@@ -1,4 +1,4 @@
-"""A catalogue of Stripe cases and the rows they give (``indexer.purchases``).
+"""A catalogue of Stripe cases and the rows they give (``indexer.index.mapping``).
 
 Objects live in ``tests/data/purchases/``: hand-written after Stripe's shapes (each file says
 which case and API version it stands for), plus a verbatim subset of stripe/openapi's
@@ -19,7 +19,7 @@ import stripe
 from hypothesis import given
 from hypothesis import strategies as st
 
-from indexer.purchases import (
+from indexer.index.mapping import (
     MappingError,
     PurchaseSource,
     allocate_refund,

@@ -1,6 +1,6 @@
-"""The read side (``indexer.queries``) on both databases, over rows written the real way.
+"""The read side (``indexer.answers.queries``) on both databases, over rows written the real way.
 
-Purchases go in as Stripe-shaped Checkout Sessions and Refunds, mapped by ``indexer.purchases``
+Purchases go in as Stripe-shaped Checkout Sessions and Refunds, mapped by ``indexer.index.mapping``
 and written by ``indexer.db``, exactly as the worker and the backfill write them. The builders
 here (``Shop``) are shared by the API, fuzz and CLI tests.
 """
@@ -16,10 +16,12 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, text
 
-from indexer import db, queries
+from indexer import db
+from indexer.answers import queries
+from indexer.answers.queries import Created, Filters, Page
 from indexer.errors import UsageError
-from indexer.purchases import guest_key, product_row, refund_row, session_purchase
-from indexer.queries import Created, Filters, Page
+from indexer.index import writes
+from indexer.index.mapping import guest_key, product_row, refund_row, session_purchase
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 T0 = 1_764_000_000
@@ -27,7 +29,7 @@ T0 = 1_764_000_000
 
 @dataclass
 class Shop:
-    """Builds Stripe objects and writes them through ``indexer.purchases`` and ``indexer.db``."""
+    """Builds Stripe objects and writes them through ``indexer.index.mapping`` and ``indexer.db``."""
 
     engine: Engine
     account: str = ""
@@ -78,7 +80,7 @@ class Shop:
             for i, line in enumerate(lines)
         ]
         with db.transaction(self.engine) as conn:
-            db.write_source(conn, session_purchase(session, items, account=self.account if account is None else account))
+            writes.write_source(conn, session_purchase(session, items, account=self.account if account is None else account))
         return session
 
     def refund(self, session: dict[str, Any], amount: int) -> None:
@@ -89,13 +91,13 @@ class Shop:
             "created": session["created"] + 60,
         }
         with db.transaction(self.engine) as conn:
-            db.write_refunds(conn, [refund_row(refund, account=self.account, livemode=session["livemode"])])
+            writes.write_refunds(conn, [refund_row(refund, account=self.account, livemode=session["livemode"])])
 
     def product(self, product_id: str, name: str, *, livemode: bool = False) -> None:
         obj = {"id": product_id, "object": "product", "name": name, "active": True, "livemode": livemode,
                "created": T0, "updated": T0}
         with db.transaction(self.engine) as conn:
-            db.write_products(conn, [product_row(obj, account=self.account)])
+            writes.write_products(conn, [product_row(obj, account=self.account)])
 
 
 def many_buyers(shop: Shop, product: str, count: int) -> list[str]:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from indexer import signatures
 from indexer.errors import SignatureError
+from indexer.ingest import signatures
 
 
 @pytest.fixture

@@ -12,14 +12,15 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select, text, update
 
-from indexer import cli, db
-from indexer.events import event_row, store_event
-from indexer.sandbox import generator
-from indexer.sandbox.render import Renderer, version
-from indexer.sandbox.server import SandboxServer
-from indexer.sandbox.store import Store
+from indexer import cli, db, models
+from indexer.ingest import event_store
+from indexer.ingest.event_store import event_row, store_event
+from indexer.ingest.worker import Worker
 from indexer.stripe_api import StripeAPI
-from indexer.worker import Worker
+from stripe_sandbox import generator
+from stripe_sandbox.render import Renderer, version
+from stripe_sandbox.server import SandboxServer
+from stripe_sandbox.store import Store
 from tests.conftest import engine_url
 from tests.test_rollups import assert_rollups_match
 
@@ -92,7 +93,7 @@ def event_status(engine: Engine) -> dict[str, int]:
 
 
 def purchase_rows(engine: Engine) -> list[tuple]:
-    p = db.purchases_t.c
+    p = models.purchases_t.c
     with db.transaction(engine) as conn:
         return [tuple(r) for r in conn.execute(
             select(p.account, p.livemode, p.source_id, p.line_item_id, p.product_id, p.customer_key,
@@ -116,7 +117,7 @@ def test_modes_share_one_database_and_never_mix(seeded: SandboxServer, engine: E
     run_worker(engine, seeded.url, TEST_KEY)
     assert event_status(engine).get("failed"), "live events are parked by a test-mode worker"
     with db.transaction(engine) as conn:
-        db.requeue_events(conn, None)
+        event_store.requeue_events(conn, None)
     run_worker(engine, seeded.url, LIVE_KEY)
     assert index_customers(engine, live=True) == truth(seeded, live=True)
     assert index_customers(engine, live=False) == truth(seeded, live=False)
@@ -139,7 +140,7 @@ def test_duplicates_reordering_and_reapplying_converge_to_the_same_rows(
     assert deliver(other, shuffled) == len(bodies), "a duplicate delivery stores nothing"
     run_worker(other, seeded.url)
     with db.transaction(other) as conn:
-        conn.execute(update(db.events_t).values(status="pending", available_at=0))
+        conn.execute(update(models.events_t).values(status="pending", available_at=0))
     run_worker(other, seeded.url)
     assert purchase_rows(other) == in_order
     other.dispose()
@@ -156,7 +157,7 @@ def test_a_transient_stripe_failure_is_retried_later_and_a_permanent_one_is_park
     deliver(engine, [completed, json.dumps(ghost)])
 
     run_worker(engine, "http://127.0.0.1:9", max_retries=0)  # nothing listens: Stripe is down
-    e = db.events_t.c
+    e = models.events_t.c
     with db.transaction(engine) as conn:
         rows = {r.id: r for r in conn.execute(select(e.id, e.status, e.attempts, e.last_error, e.available_at))}
     assert rows[event["id"]].status == "pending" and rows[event["id"]].attempts == 1
@@ -164,7 +165,7 @@ def test_a_transient_stripe_failure_is_retried_later_and_a_permanent_one_is_park
     assert rows[event["id"]].available_at > 0
 
     with db.transaction(engine) as conn:
-        conn.execute(update(db.events_t).values(available_at=0))
+        conn.execute(update(models.events_t).values(available_at=0))
     run_worker(engine, seeded.url)
     with db.transaction(engine) as conn:
         rows = {r.id: r for r in conn.execute(select(e.id, e.status, e.attempts, e.last_error))}
@@ -188,7 +189,7 @@ def test_a_live_event_with_a_test_key_is_parked_with_a_clear_reason(seeded: Sand
     deliver(engine, live)
     run_worker(engine, seeded.url, TEST_KEY)
     with db.transaction(engine) as conn:
-        row = conn.execute(select(db.events_t.c.status, db.events_t.c.last_error)).one()
+        row = conn.execute(select(models.events_t.c.status, models.events_t.c.last_error)).one()
     assert row.status == "failed" and "live-mode event" in row.last_error
 
 
@@ -236,7 +237,7 @@ def test_a_worker_carries_on_after_a_database_restart(pg_cluster: Any) -> None:
         pg_cluster.stop()
         pg_cluster.start()
         body = product_event(2)
-        assert db.store_event_row(engine, event_row(json.loads(body), body, source="webhook"))
+        assert event_store.store_event_row(engine, event_row(json.loads(body), body, source="webhook"))
         assert worker.run(once=True).applied == 2
     finally:
         worker.close()

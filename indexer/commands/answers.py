@@ -24,7 +24,8 @@ from typing import Any, TextIO
 
 from sqlalchemy import exc as sa_exc
 
-from indexer import db, queries
+from indexer import db
+from indexer.answers import queries
 from indexer.config import Settings
 from indexer.errors import ConfigError, DatabaseUnavailable, UsageError
 
@@ -110,8 +111,8 @@ def cmd_products(args: argparse.Namespace) -> int:
 
 
 def _live_customers(args: argparse.Namespace, since: int | None, until: int | None) -> int:
-    """``--live``: Stripe's API only (written in ``indexer.live``); imported late, it needs no database."""
-    from indexer.live import live_customers
+    """``--live``: Stripe's API only (written in ``indexer.answers.live``); imported late, it needs no database."""
+    from indexer.answers.live import live_customers
     from indexer.stripe_api import StripeAPI
 
     if since is not None or until is not None or args.livemode is not None:

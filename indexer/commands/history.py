@@ -11,12 +11,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from indexer import backfill, catchup, db
+from indexer import db
 from indexer.config import Settings
 from indexer.errors import UsageError
+from indexer.history import backfill
+from indexer.ingest import catchup
 from indexer.stripe_api import StripeAPI
 
-log = logging.getLogger("indexer.backfill")
+log = logging.getLogger("indexer.history.backfill")
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -19,7 +19,8 @@ from typing import Any
 from flask import Blueprint, Response, request
 from werkzeug.datastructures import MultiDict
 
-from indexer import db, queries
+from indexer import db
+from indexer.answers import queries
 from indexer.errors import Unauthorized, UsageError
 from indexer.web import engine, settings
 from indexer.web.openapi import document_bytes

@@ -11,9 +11,9 @@ import logging
 
 from flask import Blueprint, Response, request
 
-from indexer import db, signatures
 from indexer.errors import ConfigError
-from indexer.events import event_row, parse_event
+from indexer.ingest import event_store, signatures
+from indexer.ingest.event_store import event_row, parse_event
 from indexer.web import engine, settings
 
 bp = Blueprint("webhooks", __name__)
@@ -30,5 +30,5 @@ def receive() -> tuple[Response, int]:
     payload = request.get_data(cache=False)
     signatures.verify(payload, request.headers.get("Stripe-Signature"), secrets)
     event = parse_event(payload)
-    stored = db.store_event_row(engine(), event_row(event, payload, source="webhook"))
+    stored = event_store.store_event_row(engine(), event_row(event, payload, source="webhook"))
     return Response(_RECEIVED if stored else _DUPLICATE, mimetype="application/json"), 200

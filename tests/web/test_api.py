@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 
 from indexer import create_app
 from indexer.config import Settings
-from indexer.purchases import guest_key
+from indexer.index.mapping import guest_key
 from indexer.web.api import token_matches
 from tests.conftest import engine_url
 from tests.test_queries import T0, Shop, many_buyers

@@ -12,8 +12,9 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, select
 
-from indexer import create_app, db, signatures
+from indexer import create_app, db, models
 from indexer.config import Settings
+from indexer.ingest import signatures
 from tests.conftest import engine_url
 
 SECRET = "whsec_test_secret"
@@ -51,7 +52,7 @@ def client(engine: Engine) -> Iterator[FlaskClient]:
 
 def stored(engine: Engine) -> list[dict]:
     with db.transaction(engine) as conn:
-        return [dict(r._mapping) for r in conn.execute(select(db.events_t))]
+        return [dict(r._mapping) for r in conn.execute(select(models.events_t))]
 
 
 def test_a_verified_event_is_stored_verbatim(client: FlaskClient, engine: Engine) -> None:

@@ -3,7 +3,7 @@
 Each *stream* is one list endpoint with fixed filters (complete Checkout Sessions with their line
 items embedded, paid invoices with their payments embedded, refunds, disputes, products). A
 stream's ``created`` range is cut into *shards* fetched in parallel; a page's objects and the
-shard's new cursor are committed in one transaction (``indexer.checkpoints``), so ``kill -9``
+shard's new cursor are committed in one transaction (``indexer.history.checkpoints``), so ``kill -9``
 and a rerun finish the job with no gap and no object written twice, and a rerun of a finished
 range sends no request at all.
 
@@ -14,12 +14,12 @@ older half. The owner does so in the transaction of its next page, so the cut is
 the cursor. A cut is only asked for where at least two more pages are expected, so cutting
 costs little more than one partial last page per shard.
 
-Pages are written by ``indexer.page_writer`` (in a process of its own, so that writing does not
+Pages are written by ``indexer.history.page_writer`` (in a process of its own, so that writing does not
 compete with fetching for the GIL), in the order they were fetched; a thread fetches its shard's
 next page while the last one is written.
 
-Objects go through the same pure mapping (``indexer.purchases``) and the same writes
-(``db.write_source``, ``write_refunds``, ``write_disputes``, ``write_products``) as the webhook
+Objects go through the same pure mapping (``indexer.index.mapping``) and the same writes
+(``writes.write_source``, ``write_refunds``, ``write_disputes``, ``write_products``) as the webhook
 worker, so backfill alone, webhooks alone and any mix of the two give the same rows.
 """
 
@@ -37,11 +37,13 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from indexer import checkpoints, db, page_writer, purchases
-from indexer.apply import invoice_source
-from indexer.checkpoints import Scope, Shard
+from indexer import db
 from indexer.errors import NotFound, StripeError
-from indexer.page_writer import Checkpoint, PageWriter, Write
+from indexer.history import checkpoints, page_writer
+from indexer.history.checkpoints import Scope, Shard
+from indexer.history.page_writer import Checkpoint, PageWriter, Write
+from indexer.index import mapping, writes
+from indexer.ingest.apply import invoice_source
 from indexer.stripe_api import StripeAPI
 
 log = logging.getLogger(__name__)
@@ -122,10 +124,10 @@ def session_stream(
     def prepare(page: list[Obj]) -> list[Any]:
         sources = []
         for session in page:
-            if purchases.is_purchase_session(session):
+            if mapping.is_purchase_session(session):
                 session = api.complete_session(session, account=account)
             items = (session.get("line_items") or {}).get("data") or []
-            source = purchases.session_purchase(session, items, account=account)
+            source = mapping.session_purchase(session, items, account=account)
             if product is None or _holds(source, product):
                 sources.append(source)
         return sources
@@ -151,16 +153,16 @@ def invoice_stream(
 
 def refund_stream(api: StripeAPI, account: str) -> Stream:
     def prepare(page: list[Obj]) -> list[Any]:
-        return [purchases.refund_row(r, account=account, livemode=api.livemode) for r in page]
+        return [mapping.refund_row(r, account=account, livemode=api.livemode) for r in page]
 
-    return Stream("refunds", "refunds", "/v1/refunds", {}, prepare, db.write_refunds)
+    return Stream("refunds", "refunds", "/v1/refunds", {}, prepare, writes.write_refunds)
 
 
 def dispute_stream(api: StripeAPI, account: str) -> Stream:
     def prepare(page: list[Obj]) -> list[Any]:
-        return [purchases.dispute_row(d, account=account) for d in page]
+        return [mapping.dispute_row(d, account=account) for d in page]
 
-    return Stream("disputes", "disputes", "/v1/disputes", {}, prepare, db.write_disputes)
+    return Stream("disputes", "disputes", "/v1/disputes", {}, prepare, writes.write_disputes)
 
 
 def product_stream(api: StripeAPI, account: str, seen: Callable[[int], None] | None = None) -> Stream:
@@ -170,19 +172,19 @@ def product_stream(api: StripeAPI, account: str, seen: Callable[[int], None] | N
     def prepare(page: list[Obj]) -> list[Any]:
         if seen is not None and page:
             seen(min(int(p.get("created") or 0) for p in page))
-        return [purchases.product_row(p, account=account) for p in page]
+        return [mapping.product_row(p, account=account) for p in page]
 
-    return Stream("products", "products", "/v1/products", {}, prepare, db.write_products)
+    return Stream("products", "products", "/v1/products", {}, prepare, writes.write_products)
 
 
 def _write_sources(conn: Connection, sources: list[Any]) -> None:
     """In payment order: writers lock each payment till the commit, and a page's transaction
-    holds many, so every transaction takes them in the same order. ``db.write_sources`` writes
+    holds many, so every transaction takes them in the same order. ``writes.write_sources`` writes
     a page's plain purchases in a few statements."""
-    db.write_sources(conn, sorted(sources, key=lambda s: (s.account, s.payment_key)))
+    writes.write_sources(conn, sorted(sources, key=lambda s: (s.account, s.payment_key)))
 
 
-def _holds(source: purchases.PurchaseSource, product: str) -> bool:
+def _holds(source: mapping.PurchaseSource, product: str) -> bool:
     return any(row.product_id == product for row in source.rows)
 
 
@@ -456,7 +458,7 @@ def product_phases(
         raise
     job.note_oldest(int(found.get("created") or EPOCH))
     with db.transaction(job.engine) as conn:
-        db.write_products(conn, [purchases.product_row(found, account=account)])
+        writes.write_products(conn, [mapping.product_row(found, account=account)])
     prices = list(api.list_all("/v1/prices", {"product": product}, account=account))
 
     sessions: list[tuple[Stream, int, int]] = []
@@ -490,7 +492,7 @@ def _links_holding(api: StripeAPI, product: str, account: str) -> list[str]:
     held = []
     for link in api.list_all("/v1/payment_links", {"expand": ["data.line_items"]}, account=account):
         items = api._rest_of(link.get("line_items"), f"/v1/payment_links/{link['id']}/line_items", account=account)
-        if any(purchases.expand_id((item.get("price") or {}).get("product")) == product for item in items):
+        if any(mapping.expand_id((item.get("price") or {}).get("product")) == product for item in items):
             held.append(link["id"])
     return held
 

@@ -27,10 +27,10 @@ import pytest
 import requests
 import stripe
 
-from indexer.sandbox.server import SandboxServer
-from indexer.sandbox.store import Store
+from stripe_sandbox.server import SandboxServer
+from stripe_sandbox.store import Store
 
-try:  # tests/sandbox as a package, or as a rootdir-less directory
+try:  # tests/stripe_sandbox as a package, or as a rootdir-less directory
     from . import schema
 except ImportError:
     import schema  # type: ignore[no-redef]
@@ -505,7 +505,7 @@ def test_coverage_and_allowances_still_needed(check: Checker, made: dict[str, An
 
 def test_generated_history_conforms() -> None:
     """The seed generator's history (every NOTES.md section 10 case), page by page."""
-    generator = pytest.importorskip("indexer.sandbox.generator")
+    generator = pytest.importorskip("stripe_sandbox.generator")
     store = Store()
     generator.generate(store, 120, 7)
     server = SandboxServer(store).start()
@@ -531,7 +531,7 @@ def test_generated_history_conforms() -> None:
 def test_checker_catches_drift(monkeypatch: pytest.MonkeyPatch) -> None:
     """The checks above can fail: an unknown field, a missing field, a wrong type, an old field
     in a current-version invoice are each reported."""
-    from indexer.sandbox.render import Renderer
+    from stripe_sandbox.render import Renderer
 
     product, invoice = Renderer.product, Renderer.invoice
 

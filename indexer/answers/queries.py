@@ -45,9 +45,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql import ColumnElement, Select
 
-from indexer.db import customer_totals_t, product_totals_t, products_t, purchases_t, transaction
+from indexer.db import transaction
 from indexer.errors import NotFound, UsageError
-from indexer.purchases import guest_key
+from indexer.index.mapping import guest_key
+from indexer.models import customer_totals_t, product_totals_t, products_t, purchases_t
 
 p = purchases_t.c
 t = customer_totals_t.c

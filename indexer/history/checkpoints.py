@@ -18,7 +18,8 @@ from dataclasses import dataclass, replace
 
 from sqlalchemy import ColumnElement, Connection, and_, select
 
-from indexer.db import progress_t, upsert
+from indexer.db import upsert
+from indexer.models import progress_t
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ process (its own interpreter, on the other core): fetch threads hand it each pag
 checkpoint and go on to fetch the next page while it is written.
 
 Pages are written one at a time, in the order they were submitted, each in one transaction
-with its checkpoint (``indexer.checkpoints``). After a page fails, every later page is refused
+with its checkpoint (``indexer.history.checkpoints``). After a page fails, every later page is refused
 unwritten: a shard cut off by a page that failed is then never written without its cut, and a
 rerun resumes from the last committed checkpoint. ``InlineWriter`` does the same in the
 calling thread (for a database another process cannot open, such as in-memory SQLite).
@@ -28,9 +28,10 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine
 
-from indexer import checkpoints, db
-from indexer.checkpoints import Scope, Shard
+from indexer import db
 from indexer.errors import DatabaseUnavailable, IndexerError
+from indexer.history import checkpoints
+from indexer.history.checkpoints import Scope, Shard
 
 log = logging.getLogger(__name__)
 

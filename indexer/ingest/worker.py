@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from indexer import db
-from indexer.apply import Applier, ClaimedEvent
 from indexer.errors import DatabaseUnavailable, IndexerError
+from indexer.ingest import event_store
+from indexer.ingest.apply import Applier, ClaimedEvent
 from indexer.stripe_api import StripeAPI
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ class Worker:
     def run_batch(self) -> int:
         """Claim and apply one batch; returns how many events were claimed."""
         with db.transaction(self.engine) as conn:
-            rows = db.claim_events(conn, limit=self.batch_size, lease_seconds=LEASE_SECONDS)
+            rows = event_store.claim_events(conn, limit=self.batch_size, lease_seconds=LEASE_SECONDS)
         if not rows:
             return 0
         events = []
@@ -80,11 +81,11 @@ class Worker:
         transient = isinstance(error, IndexerError) and error.transient
         with db.transaction(self.engine) as conn:
             if transient and attempts < self.max_attempts:
-                db.retry_event_later(conn, event_id, backoff_seconds(attempts), message)
+                event_store.retry_event_later(conn, event_id, backoff_seconds(attempts), message)
                 self.stats.retried += 1
                 log.warning("event %s: attempt %d failed, will retry: %s", event_id, attempts, message)
             else:
-                db.finish_event(conn, event_id, "failed", message)
+                event_store.finish_event(conn, event_id, "failed", message)
                 self.stats.failed += 1
                 log.error("event %s failed after %d attempt(s): %s", event_id, attempts, message)
 

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from indexer import signatures
 from indexer.errors import SignatureError
-from indexer.sandbox import billing as b
-from indexer.sandbox.generator import OLD_API_VERSION, generate
-from indexer.sandbox.store import Store
-from indexer.sandbox.webhooks import WebhookSender, signature_header
+from indexer.ingest import signatures
+from stripe_sandbox import billing as b
+from stripe_sandbox.generator import OLD_API_VERSION, generate
+from stripe_sandbox.store import Store
+from stripe_sandbox.webhooks import WebhookSender, signature_header
 
 SECRET = "whsec_test_sender_secret"
 NOW = 1_790_000_000

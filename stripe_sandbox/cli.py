@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     store = Store(seed=args.seed, api_version=args.api_version or DEFAULT_API_VERSION)
     seeded = "no seed data"
     if args.seed_data:
-        generator = _optional("indexer.sandbox.generator", "--seed-data")
+        generator = _optional("stripe_sandbox.generator", "--seed-data")
         summary = generator.generate(store, args.seed_data, args.seed)
         objects = summary.get("objects", {})
         seeded = (f"{objects.get('checkout.session', 0)} sessions, "
@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
                   f"(seed {args.seed})")
     sender = None
     if args.webhook_url:
-        webhooks = _optional("indexer.sandbox.webhooks", "--webhook-url")
+        webhooks = _optional("stripe_sandbox.webhooks", "--webhook-url")
         try:
             livemode = {"test": False, "live": True, "all": None}[args.webhook_mode]
             sender = webhooks.WebhookSender(store, args.webhook_url, args.webhook_secret, livemode=livemode)

@@ -1,6 +1,6 @@
 """Catch-up: store the events a webhook outage missed, from ``GET /v1/events``.
 
-Events are listed from the newest one stored (``events.newest_event_created``; the same second
+Events are listed from the newest one stored (``event_store.newest_event_created``; the same second
 again, since several events share one) up to now, only of the types the index applies, and
 stored through the event store exactly as the webhook stores them (``source="catch-up"``); a
 duplicate changes nothing. The worker applies them like any other event.
@@ -20,20 +20,16 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
-from indexer import checkpoints, db, events
-from indexer.checkpoints import Scope, Shard
+from indexer import db
+from indexer.history import checkpoints
+from indexer.history.checkpoints import Scope, Shard
+from indexer.ingest import event_store
 from indexer.stripe_api import StripeAPI
 
 RETENTION_SECONDS = 30 * 86400
 STREAM = "catch-up"
 #: Stripe accepts at most 20 types per ``types[]`` filter.
-TYPE_GROUPS = tuple(
-    tuple(group)
-    for group in (
-        sorted(events.SESSION_TYPES | events.INVOICE_TYPES | events.PRODUCT_TYPES),
-        sorted(events.REFUND_TYPES | events.DISPUTE_TYPES),
-    )
-)
+TYPE_GROUPS = event_store.type_groups()
 
 
 @dataclass
@@ -62,7 +58,7 @@ def catch_up(
     result = CatchUpResult(until=now)
     with db.transaction(engine) as conn:
         unfinished = [s for s in checkpoints.load(conn, scope, STREAM, 0, 2**62) if not s.done]
-        newest = events.newest_event_created(conn, account=account, livemode=api.livemode)
+        newest = event_store.newest_event_created(conn, account=account, livemode=api.livemode)
     oldest_kept = now - RETENTION_SECONDS
     if since is not None:
         newest = since
@@ -100,7 +96,7 @@ def _fetch(engine: Engine, api: StripeAPI, scope: Scope, shard: Shard, result: C
             last = index == len(TYPE_GROUPS) - 1 and not page.has_more
             with db.transaction(engine) as conn:
                 for event in page.data:
-                    result.stored += events.store_event(conn, json.dumps(event), source="catch-up")
+                    result.stored += event_store.store_event(conn, json.dumps(event), source="catch-up")
                 next_cursor = f"{index}:{page.last_id}" if page.has_more and page.last_id else f"{index + 1}:"
                 shard = Shard(STREAM, shard.start, shard.end, next_cursor, shard.objects + len(page.data), last)
                 checkpoints.save(conn, scope, shard)

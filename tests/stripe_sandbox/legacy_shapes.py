@@ -16,7 +16,7 @@ reduced to their field annotations; request ``*Params`` classes, methods and doc
 #   stripe/_invoice.py (blob 465de5fd1c5122612da228579429fe358c1b160e) class Invoice -> LegacyInvoice
 #   stripe/checkout/_session.py (blob 730fe8e54eb1fa5c9ab23dac4d846221dcc6ca6b) class Session -> LegacySession
 /work/shared/stripe/sdk_field_reference_pre-basil_2025-02-24.acacia.txt is a dump of the same
-tag; ``tests/sandbox/test_schema.py`` checks that every field listed there appears here with the
+tag; ``tests/stripe_sandbox/test_schema.py`` checks that every field listed there appears here with the
 same type.  Resources referenced by id or embedded (Price, Plan, TaxRate, ...) resolve to the
 installed SDK's classes.
 

@@ -17,8 +17,8 @@ import pytest
 import requests
 import stripe
 
-from indexer.sandbox.server import SandboxServer
-from indexer.sandbox.store import Store
+from stripe_sandbox.server import SandboxServer
+from stripe_sandbox.store import Store
 
 KEY = "sk_test_sandbox0001"
 LIVE_KEY = "rk_live_sandbox0001"

@@ -19,7 +19,7 @@ import pytest
 import stripe
 from stripe._list_object import ListObject
 
-try:  # tests/sandbox as a package, or as a rootdir-less directory (pytest "prepend" mode)
+try:  # tests/stripe_sandbox as a package, or as a rootdir-less directory (pytest "prepend" mode)
     from . import legacy_shapes, schema
 except ImportError:
     import legacy_shapes  # type: ignore[no-redef]

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import pytest
 import stripe
 
-from indexer.sandbox import billing as b
-from indexer.sandbox import records as r
-from indexer.sandbox.generator import (
+from stripe_sandbox import billing as b
+from stripe_sandbox import records as r
+from stripe_sandbox.generator import (
     HISTORY_DAYS,
     OLD_API_VERSION,
     generate,
@@ -18,8 +18,8 @@ from indexer.sandbox.generator import (
     refunded_pairs,
     truth,
 )
-from indexer.sandbox.render import Renderer, version
-from indexer.sandbox.store import DEFAULT_API_VERSION, Store
+from stripe_sandbox.render import Renderer, version
+from stripe_sandbox.store import DEFAULT_API_VERSION, Store
 
 NOW = 1_790_000_000
 DAY = 86400

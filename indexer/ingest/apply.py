@@ -20,17 +20,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine
 
-from indexer import db, purchases
+from indexer import db
 from indexer.errors import IndexerError, StripeError
-from indexer.events import (
-    DISPUTE_TYPES,
-    INVOICE_TYPES,
-    PRODUCT_TYPES,
-    REFUND_TYPES,
-    SESSION_TYPES,
-)
+from indexer.index import mapping, writes
+from indexer.ingest import event_store
 from indexer.stripe_api import StripeAPI, session_list_params
 
 log = logging.getLogger(__name__)
@@ -76,7 +71,7 @@ class Applier:
         outcomes: dict[str, Outcome] = {}
         families: dict[str, list[ClaimedEvent]] = defaultdict(list)
         for event in events:
-            family = _family(event.type)
+            family = event_store.family_of(event.type)
             if family in ("other", "product"):
                 families[family].append(event)
             elif event.livemode != self.api.livemode:
@@ -90,7 +85,7 @@ class Applier:
         skipped = [event.id for event in families.pop("other", [])]
         if skipped:
             with db.transaction(self.engine) as conn:
-                db.finish_events(conn, skipped, "skipped")
+                event_store.finish_events(conn, skipped, "skipped")
             outcomes.update((event_id, None) for event_id in skipped)
         handlers: dict[str, Callable[[list[ClaimedEvent]], dict[str, Outcome]]] = {
             "session": self._apply_sessions,
@@ -113,14 +108,14 @@ class Applier:
         for account, wanted in by_account.items():
             fetched.update(self._fetch_sessions(account, wanted))
 
-        def source_of(event: ClaimedEvent) -> purchases.PurchaseSource:
+        def source_of(event: ClaimedEvent) -> mapping.PurchaseSource:
             session = fetched[(event.account, event.obj["id"])]
             if isinstance(session, Exception):
                 raise session
             items = session.get("line_items", {}).get("data", [])
-            return purchases.session_purchase(session, items, account=event.account)
+            return mapping.session_purchase(session, items, account=event.account)
 
-        return self._write_all(events, source_of, db.write_sources)
+        return self._write_all(events, source_of, writes.write_sources)
 
     def _fetch_sessions(
         self, account: str, wanted: dict[str, int]
@@ -186,29 +181,22 @@ class Applier:
             if not (key in indexed and event.obj.get("status") == "paid")
         }
 
-        def source_of(event: ClaimedEvent) -> purchases.PurchaseSource | None:
+        def source_of(event: ClaimedEvent) -> mapping.PurchaseSource | None:
             job = jobs.get((event.account, event.obj["id"]))
             return None if job is None else job.result()
 
-        return self._write_all(events, source_of, db.write_sources)
+        return self._write_all(events, source_of, writes.write_sources)
 
     def _indexed_sources(self, keys: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
         """Invoices already indexed: a paid invoice never changes, so a redelivery costs nothing."""
-        keys = list(keys)
-        if not keys:
-            return set()
-        p = db.purchases_t.c
         with db.transaction(self.engine) as conn:
-            rows = conn.execute(
-                select(p.account, p.source_id).where(p.source_id.in_([k[1] for k in keys])).distinct()
-            ).all()
-        return {(r.account, r.source_id) for r in rows} & set(keys)
+            return writes.indexed_sources(conn, keys)
 
     def _apply_refunds(self, events: list[ClaimedEvent]) -> dict[str, Outcome]:
         def charge_of(event: ClaimedEvent) -> str | None:
             if event.obj.get("object") == "charge":
                 return event.obj["id"]
-            return purchases.expand_id(event.obj.get("charge"))
+            return mapping.expand_id(event.obj.get("charge"))
 
         jobs: dict[tuple[str, str], Any] = {}
         for event in events:
@@ -221,11 +209,11 @@ class Applier:
                     path = f"/v1/refunds/{event.obj['id']}"
                     jobs[key] = self.pool.submit(lambda p=path, a=event.account: [self.api.retrieve(p, account=a)])
 
-        def rows_of(event: ClaimedEvent) -> list[purchases.RefundRow]:
+        def rows_of(event: ClaimedEvent) -> list[mapping.RefundRow]:
             found = jobs[(event.account, charge_of(event) or event.obj["id"])].result()
-            return [purchases.refund_row(r, account=event.account, livemode=event.livemode) for r in found]
+            return [mapping.refund_row(r, account=event.account, livemode=event.livemode) for r in found]
 
-        return self._write_all(events, rows_of, lambda conn, rows: db.write_refunds(conn, _flat(rows)))
+        return self._write_all(events, rows_of, lambda conn, rows: writes.write_refunds(conn, _flat(rows)))
 
     def _apply_disputes(self, events: list[ClaimedEvent]) -> dict[str, Outcome]:
         jobs = {
@@ -235,16 +223,16 @@ class Applier:
             for e in events
         }
 
-        def row_of(event: ClaimedEvent) -> purchases.DisputeRow:
-            return purchases.dispute_row(jobs[(event.account, event.obj["id"])].result(), account=event.account)
+        def row_of(event: ClaimedEvent) -> mapping.DisputeRow:
+            return mapping.dispute_row(jobs[(event.account, event.obj["id"])].result(), account=event.account)
 
-        return self._write_all(events, row_of, db.write_disputes)
+        return self._write_all(events, row_of, writes.write_disputes)
 
     def _apply_products(self, events: list[ClaimedEvent]) -> dict[str, Outcome]:
-        def row_of(event: ClaimedEvent) -> purchases.ProductRow:
-            return purchases.product_row(event.obj, account=event.account, deleted=event.type == "product.deleted")
+        def row_of(event: ClaimedEvent) -> mapping.ProductRow:
+            return mapping.product_row(event.obj, account=event.account, deleted=event.type == "product.deleted")
 
-        return self._write_all(events, row_of, db.write_products)
+        return self._write_all(events, row_of, writes.write_products)
 
     # --- writing ------------------------------------------------------------------------
 
@@ -270,7 +258,7 @@ class Applier:
             with db.transaction(self.engine) as conn:
                 db.commit_without_waiting_for_disk(conn)
                 write(conn, [item for _, item in ready if item is not None])
-                db.finish_events(conn, [event.id for event, _ in ready], "done")
+                event_store.finish_events(conn, [event.id for event, _ in ready], "done")
             outcomes.update((event.id, None) for event, _ in ready)
             return outcomes
         except Exception:  # noqa: BLE001 - written one by one below to find the culprit
@@ -280,39 +268,27 @@ class Applier:
                 with db.transaction(self.engine) as conn:
                     db.commit_without_waiting_for_disk(conn)
                     write(conn, [] if item is None else [item])
-                    db.finish_events(conn, [event.id], "done")
+                    event_store.finish_events(conn, [event.id], "done")
                 outcomes[event.id] = None
             except Exception as exc:  # noqa: BLE001 - the worker decides: retry or park
                 outcomes[event.id] = exc
         return outcomes
 
 
-def invoice_source(api: StripeAPI, invoice: dict[str, Any], *, account: str = "") -> purchases.PurchaseSource:
+def invoice_source(api: StripeAPI, invoice: dict[str, Any], *, account: str = "") -> mapping.PurchaseSource:
     """An invoice's rows with all its lines and its PaymentIntent; shared with the backfill."""
     if invoice.get("status") != "paid":
-        return purchases.invoice_purchase(invoice, [], account=account)
+        return mapping.invoice_purchase(invoice, [], account=account)
     lines = api.invoice_lines(invoice, account=account)
-    intent = purchases.invoice_payment_intent(invoice)
-    if intent is None and purchases.invoice_needs_payments_lookup(invoice):
+    intent = mapping.invoice_payment_intent(invoice)
+    if intent is None and mapping.invoice_needs_payments_lookup(invoice):
         intent = api.invoice_payment_intent(invoice["id"], account=account)
-    return purchases.invoice_purchase(invoice, lines, account=account, payment_intent=intent)
+    return mapping.invoice_purchase(invoice, lines, account=account, payment_intent=intent)
 
 
-def _flat(groups: list[list[purchases.RefundRow]]) -> list[purchases.RefundRow]:
+def _flat(groups: list[list[mapping.RefundRow]]) -> list[mapping.RefundRow]:
     return [row for group in groups for row in group]
 
-
-def _family(event_type: str) -> str:
-    for family, types in (
-        ("session", SESSION_TYPES),
-        ("invoice", INVOICE_TYPES),
-        ("refund", REFUND_TYPES),
-        ("dispute", DISPUTE_TYPES),
-        ("product", PRODUCT_TYPES),
-    ):
-        if event_type in types:
-            return family
-    return "other"
 
 
 def _clusters(created: dict[str, int]) -> list[list[str]]:

@@ -35,7 +35,7 @@ from .render import version
 from .routes import StripeRoutes
 from .store import Scope, Store
 
-log = logging.getLogger("indexer.sandbox")
+log = logging.getLogger("stripe_sandbox")
 
 KEY_RE = re.compile(r"^(sk|rk)_(test|live)_[A-Za-z0-9_]+$")
 VERSION_RE = re.compile(r"^\d{4}-\d{2}-\d{2}(\.[a-z]+)?$")

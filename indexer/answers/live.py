@@ -14,7 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from indexer import backfill, db, queries
+from indexer import db
+from indexer.answers import queries
+from indexer.history import backfill
 from indexer.stripe_api import StripeAPI
 
 
@@ -22,7 +24,7 @@ def live_customers(
     api: StripeAPI, product_id: str, *, account: str = "", include_refunded: bool = False,
     concurrency: int = 8, links_only: bool = False,
 ) -> Iterator[dict[str, Any]]:
-    """The product's customer entries (``indexer.queries`` customer entries: ``id``,
+    """The product's customer entries (``indexer.answers.queries`` customer entries: ``id``,
     ``customer``, ``email``, ``name``, ``purchases``, ``quantity``, ``amount_total``,
     ``currency``, ``first_purchased_at``, ``last_purchased_at``, ``amounts``...), read from Stripe.
 

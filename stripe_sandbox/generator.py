@@ -1,6 +1,6 @@
 """Deterministic seed data: about a year of realistic sales history, and the truth about it.
 
-:func:`generate` writes ~13 months of history into a :class:`~indexer.sandbox.store.Store`
+:func:`generate` writes ~13 months of history into a :class:`~stripe_sandbox.store.Store`
 through :mod:`billing` only, so every object emits the events Stripe would, at the time it
 happened. Actions are kept in a time-ordered queue (a buyer completes a session minutes after
 opening it, a refund comes days later, a subscription renews at its period end), so records and

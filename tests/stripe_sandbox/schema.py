@@ -388,7 +388,7 @@ OBJECT_TO_CLASS: Mapping[str, type] = _ObjectClassMap()
 
 
 def _legacy_shapes() -> types.ModuleType:
-    """The sibling ``legacy_shapes`` module (works whether tests/sandbox is a package or not)."""
+    """The sibling ``legacy_shapes`` module (works whether tests/stripe_sandbox is a package or not)."""
     name = f"{__package__}.legacy_shapes" if __package__ else "legacy_shapes"
     return importlib.import_module(name)
 
