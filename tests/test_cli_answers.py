@@ -18,8 +18,8 @@ from indexer.cli import main
 from indexer.commands.answers import major_units, parse_time
 from indexer.errors import UsageError
 from indexer.index.mapping import guest_key
+from tests.answers.test_queries import T0, Shop, many_buyers
 from tests.conftest import engine_url
-from tests.test_queries import T0, Shop, many_buyers
 
 ROOT = Path(__file__).resolve().parent.parent
 DAY = 86_400

@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from indexer import db
-from tests.test_queries import T0, Shop
+from tests.answers.test_queries import T0, Shop
 
 INITIAL = importlib.import_module("migrations.versions.0001_initial")
 ANSWERS = importlib.import_module("migrations.versions.0002_answers")

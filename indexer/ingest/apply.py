@@ -59,6 +59,15 @@ Outcome = Exception | None
 
 
 class Applier:
+    #: The method that applies each family of ``event_store.FAMILIES``.
+    HANDLERS = {
+        "session": "_apply_sessions",
+        "invoice": "_apply_invoices",
+        "refund": "_apply_refunds",
+        "dispute": "_apply_disputes",
+        "product": "_apply_products",
+    }
+
     def __init__(self, engine: Engine, api: StripeAPI, *, threads: int = 8) -> None:
         self.engine = engine
         self.api = api
@@ -87,15 +96,9 @@ class Applier:
             with db.transaction(self.engine) as conn:
                 event_store.finish_events(conn, skipped, "skipped")
             outcomes.update((event_id, None) for event_id in skipped)
-        handlers: dict[str, Callable[[list[ClaimedEvent]], dict[str, Outcome]]] = {
-            "session": self._apply_sessions,
-            "invoice": self._apply_invoices,
-            "refund": self._apply_refunds,
-            "dispute": self._apply_disputes,
-            "product": self._apply_products,
-        }
         for family, group in families.items():
-            outcomes.update(handlers[family](group))
+            handler: Callable[[list[ClaimedEvent]], dict[str, Outcome]] = getattr(self, self.HANDLERS[family])
+            outcomes.update(handler(group))
         return outcomes
 
     # --- families -----------------------------------------------------------------------

@@ -14,8 +14,8 @@ from indexer import create_app
 from indexer.config import Settings
 from indexer.index.mapping import guest_key
 from indexer.web.api import token_matches
+from tests.answers.test_queries import T0, Shop, many_buyers
 from tests.conftest import engine_url
-from tests.test_queries import T0, Shop, many_buyers
 
 TOKEN = "tok_" + "x" * 40
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

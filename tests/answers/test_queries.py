@@ -23,7 +23,7 @@ from indexer.errors import UsageError
 from indexer.index import writes
 from indexer.index.mapping import guest_key, product_row, refund_row, session_purchase
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 T0 = 1_764_000_000
 
 

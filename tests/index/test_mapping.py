@@ -39,7 +39,7 @@ from indexer.index.mapping import (
     session_purchase,
 )
 
-DATA = Path(__file__).parent / "data" / "purchases"
+DATA = Path(__file__).resolve().parents[1] / "data" / "purchases"
 
 
 @cache

@@ -19,7 +19,16 @@ from indexer.ingest import catchup, event_store
 from indexer.ingest.worker import Worker
 from indexer.stripe_api import StripeAPI
 from tests.conftest import engine_url
-from tests.test_backfill import Crashing, History, client, customers, history, run, snapshot, view
+from tests.history.test_backfill import (
+    Crashing,
+    History,
+    client,
+    customers,
+    history,
+    run,
+    snapshot,
+    view,
+)
 
 DAY = 86400
 
