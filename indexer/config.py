@@ -1,4 +1,4 @@
-"""Settings from the environment, validated once (see CONTRACT.md, "Configuration")."""
+"""Settings from the environment, validated once (the README's "Configuration" table)."""
 
 from __future__ import annotations
 

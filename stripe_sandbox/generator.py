@@ -7,7 +7,7 @@ opening it, a refund comes days later, a subscription renews at its period end),
 events are written oldest first. The same ``size`` and ``seed`` (and ``now``) give the same ids
 and data.
 
-It covers every trap of ``NOTES.md`` section 10 that the index meets: one product sold through
+It covers every trap of Stripe's objects that the index meets: one product sold through
 several prices (one-time and recurring, several currencies, a zero-decimal one) and several
 payment links; hosted sessions not from a link; guests known only by ``customer_details.email``
 in mixed case (one guest buys twice with different casing); sessions with more than 10 and more
@@ -19,7 +19,7 @@ at an old API version (the account upgraded from ``2025-02-24.acacia`` part way 
 product renames.
 
 :func:`truth` answers "who bought what" straight from the store's records, following
-CONTRACT.md "What counts as a purchase", independently of the indexer's code.
+the README's "What counts as a purchase", independently of the indexer's code.
 """
 
 from __future__ import annotations
@@ -595,7 +595,7 @@ class Purchase:
 
 
 def purchases(store: Store, *, live: bool = False, account: str | None = None) -> list[Purchase]:
-    """Every (source, product) purchase of one mode and account, per CONTRACT.md.
+    """Every (source, product) purchase of one mode and account, as the README defines one.
 
     A complete session paid or needing no payment counts, and so does a paid invoice; a
     session and the invoice it created are one payment but name the same products and

@@ -39,7 +39,8 @@ _COPIERS: dict[type, Callable[[Any], Any]] = {}
 
 
 def _copier(cls: type) -> Callable[[Any], Any]:
-    """A compiled shallow copy for a slots dataclass: several times faster than copy.copy."""
+    """A compiled shallow copy for a slots dataclass: much cheaper than copy.copy, which
+    introspects the object on every call."""
     fn = _COPIERS.get(cls)
     if fn is None:
         names = [f.name for f in fields(cls)]

@@ -13,7 +13,7 @@ For tests of an indexer: ``duplicate_rate`` delivers that share of events a seco
 driven by ``seed``. A Stripe endpoint belongs to one mode, and is either an account endpoint
 or a Connect endpoint: ``livemode`` and ``connect`` (None: both) choose which events it gets.
 Bodies are pretty-printed like Stripe's; ``pretty=False`` sends compact
-JSON, which renders about four times faster (the indenting encoder is pure Python).
+JSON, which renders faster (the indenting encoder is pure Python).
 """
 
 from __future__ import annotations

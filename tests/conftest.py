@@ -66,7 +66,7 @@ def engine_url(engine: Engine) -> str:
 
 @pytest.fixture
 def shared_stripe() -> Path:
-    """Copies of ``../shared/stripe``: Stripe's fixtures, trigger recipes and signature vectors."""
+    """``tests/data/stripe``: copies of Stripe's fixtures, trigger recipes and signature vectors."""
     return SHARED
 
 

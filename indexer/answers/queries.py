@@ -264,9 +264,9 @@ def _product_mode(product_id: Any, account: Any) -> Any:
 WINDOW_CAP = 450
 """A ``created`` window with fewer purchase rows than ``WINDOW_CAP * sqrt(limit + 1)`` is read
 whole to find a page's keys; a wider one is found by walking customers. Reading a window costs
-about 1 µs per row, walking about 1.3 µs per row over ``(limit + 1) / share`` rows: the line
-balances the two for a product with 200,000 rows (1,500 rows for a page of 10, 4,500 for 100),
-where either read of a page then costs 2 to 7 ms (p50) at most."""
+a little less per row than walking, which reads ``(limit + 1) / share`` rows: the line balances
+the two, so that neither read is slow for any window (``bench/query_api.py`` times the worst
+one, just past the line)."""
 
 
 @cache

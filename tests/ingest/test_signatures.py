@@ -1,4 +1,4 @@
-"""The signature scheme against the vectors in ../shared/stripe/webhook_signature_test_vectors.json."""
+"""The signature scheme against the vectors in tests/data/stripe/webhook_signature_test_vectors.json."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ reduced to their field annotations; request ``*Params`` classes, methods and doc
 #   stripe/_invoice_line_item.py (blob dccfaaf85860b4390860eceba94bab7f1d451fd2) class InvoiceLineItem -> LegacyInvoiceLineItem
 #   stripe/_invoice.py (blob 465de5fd1c5122612da228579429fe358c1b160e) class Invoice -> LegacyInvoice
 #   stripe/checkout/_session.py (blob 730fe8e54eb1fa5c9ab23dac4d846221dcc6ca6b) class Session -> LegacySession
-/work/shared/stripe/sdk_field_reference_pre-basil_2025-02-24.acacia.txt is a dump of the same
+``tests/data/stripe/sdk_field_reference_pre-basil_2025-02-24.acacia.txt`` is a dump of the same
 tag; ``tests/stripe_sandbox/test_schema.py`` checks that every field listed there appears here with the
 same type.  Resources referenced by id or embedded (Price, Plan, TaxRate, ...) resolve to the
 installed SDK's classes.
@@ -1779,8 +1779,8 @@ COUNTERPARTS: Dict[str, str] = {
     "LegacySession": "stripe.checkout._session.Session",
 }
 
-#: fields that 2025-03-31.basil introduced as the replacement of a removed field (NOTES.md
-#: section 6, from the basil changelog): rendered only for basil and later, never for an older
+#: fields that 2025-03-31.basil introduced as the replacement of a removed field (the basil
+#: changelog): rendered only for basil and later, never for an older
 #: version.  Keys as in ``schema.field_key``.
 BASIL_FIELDS: Dict[str, str] = {
     "invoice:parent": "replaces invoice.subscription / subscription_details / quote",

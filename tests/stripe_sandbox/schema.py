@@ -438,7 +438,7 @@ def field_key(cls: type, field: str) -> str:
     return f"{head}:{'.'.join([*nested, field])}"
 
 
-#: Includable fields: absent unless requested with ``expand[]`` (NOTES.md; stripe-node types them
+#: Includable fields: absent unless requested with ``expand[]`` (stripe-node types them
 #: ``field?:``).  Each is also in the spec-derived table below; test_schema.py checks that.
 INCLUDABLE: dict[str, str] = {
     "checkout.session:line_items": "expand[]=line_items",
@@ -860,7 +860,7 @@ def validate_event(
     return problems
 
 
-#: event type prefix -> ``data.object.object`` (docs.stripe.com event types; NOTES.md section 4)
+#: event type prefix -> ``data.object.object`` (docs.stripe.com event types)
 _EVENT_OBJECTS: tuple[tuple[str, str], ...] = (
     ("charge.dispute.", "dispute"),
     ("charge.refund.", "refund"),

@@ -504,7 +504,7 @@ def test_coverage_and_allowances_still_needed(check: Checker, made: dict[str, An
 
 
 def test_generated_history_conforms() -> None:
-    """The seed generator's history (every NOTES.md section 10 case), page by page."""
+    """The seed generator's history (every case it covers), page by page."""
     generator = pytest.importorskip("stripe_sandbox.generator")
     store = Store()
     generator.generate(store, 120, 7)
