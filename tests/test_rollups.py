@@ -9,37 +9,44 @@ kind of write, on both databases, and under concurrent writers on PostgreSQL.
 
 from __future__ import annotations
 
-import importlib
 import itertools
 import random
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
 
+import migrations
 from indexer import db
+from migrations import sqlfiles
 from tests.answers.test_queries import T0, Shop
 
-INITIAL = importlib.import_module("migrations.versions.0001_initial")
-ANSWERS = importlib.import_module("migrations.versions.0002_answers")
-SUMMARY = importlib.import_module("migrations.versions.0003_product_summary")
+VERSIONS = Path(migrations.__file__).parent / "versions"
 
 
-def _select(view_sql: str) -> str:
-    return view_sql.split(" AS\n", 1)[1]
+def _views(revision: str, name: str) -> dict[str, str]:
+    """The views a migration's SQL file creates: each one's ``SELECT``, by name."""
+    views: dict[str, str] = {}
+    for statement in sqlfiles.statements(sqlfiles.path(str(VERSIONS / f"{revision}.py"), name)):
+        if statement.startswith("CREATE VIEW "):
+            head, select = statement.split(" AS\n", 1)
+            views[head.removeprefix("CREATE VIEW ")] = select
+    return views
 
 
 def reference(engine: Engine) -> dict[str, str]:
-    """Each view's old definition: its aggregate computed from ``purchases`` when read."""
-    day = ANSWERS.DAY[engine.dialect.name]
-    return {
-        "product_customers": _select(INITIAL.PRODUCT_CUSTOMERS),
-        "customer_products": _select(ANSWERS.CUSTOMER_PRODUCTS),
-        "product_summary": _select(SUMMARY.PRODUCT_SUMMARY),
-        "product_sales_daily": _select(ANSWERS.PRODUCT_SALES_DAILY.format(day=day)),
+    """Each view's old definition (migrations 0001 to 0003): its aggregate computed from
+    ``purchases`` when read."""
+    old = {
+        **_views("0001_initial", "upgrade.sql"),
+        **_views("0002_answers", f"upgrade.{engine.dialect.name}.sql"),
+        **_views("0003_product_summary", "upgrade.sql"),
     }
+    assert set(old) == {"product_customers", "customer_products", "product_summary", "product_sales_daily"}
+    return old
 
 
 def assert_rollups_match(engine: Engine) -> None:

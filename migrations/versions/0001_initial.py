@@ -1,5 +1,8 @@
 """The index: event store, purchases, refunds, disputes, products, backfill checkpoints.
 
+View ``product_customers`` (``sql/0001_initial/upgrade.sql``): each product's customers, summed
+from ``purchases`` when read.
+
 Revision ID: 0001_initial
 Revises:
 Create Date: 2026-11-25
@@ -10,33 +13,12 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from migrations import sqlfiles
+
 revision = "0001_initial"
 down_revision = None
 branch_labels = None
 depends_on = None
-
-PRODUCT_CUSTOMERS = """
-CREATE VIEW product_customers AS
-SELECT
-    account,
-    livemode,
-    product_id,
-    customer_key AS id,
-    MAX(customer_id) AS customer,
-    MAX(email) AS email,
-    MAX(name) AS name,
-    currency,
-    COUNT(DISTINCT payment_key) AS purchases,
-    SUM(quantity) AS quantity,
-    SUM(amount_total) AS amount_total,
-    SUM(amount_refunded) AS amount_refunded,
-    MIN(purchased_at) AS first_purchased_at,
-    MAX(purchased_at) AS last_purchased_at
-FROM purchases
-WHERE product_id IS NOT NULL AND NOT refunded
-GROUP BY account, livemode, product_id, customer_key, currency
-"""
-
 
 def upgrade() -> None:
     op.create_table(
@@ -209,7 +191,7 @@ def upgrade() -> None:
         ["status", "available_at"],
         unique=False,
     )
-    op.execute(PRODUCT_CUSTOMERS)
+    sqlfiles.run(__file__, "upgrade.sql")
 
 
 def downgrade() -> None:
