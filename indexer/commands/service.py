@@ -41,8 +41,8 @@ def serve(host: str, port: int) -> None:
     from indexer import create_app
 
     open_index().dispose()
-    _require_free_port(host, port)
     app = create_app()
+    _require_free_port(host, port)
     log.info("serving on http://%s:%d (production: gunicorn, see Procfile)", host, port)
     app.run(host=host, port=port, threaded=True, use_reloader=False)
 
