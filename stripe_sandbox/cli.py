@@ -58,7 +58,8 @@ def sandbox(host: str, port: int, seed_data: int | None, seed: int, webhook_url:
             fail_rate: float, api_version: str | None) -> None:
     """Run the local Stripe sandbox (a fake Stripe).
 
-    A stateful fake of the parts of Stripe's API the indexer uses, for demos and tests. Point STRIPE_API_BASE at it and use any sk_test_... key (sk_live_... reads live-mode data)."""
+    A stateful fake of the parts of Stripe's API the indexer uses, for demos and tests. Point
+    STRIPE_API_BASE at it and use any sk_test_... key (sk_live_... reads live-mode data)."""
     from .server import SandboxServer
     from .store import DEFAULT_API_VERSION, Store
 

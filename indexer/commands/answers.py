@@ -64,7 +64,8 @@ def customers(product_id: str, fmt: str | None, since: int | None, until: int | 
               include_refunded: bool, livemode: bool | None, account: str | None, live: bool) -> None:
     """The customers who bought a product.
 
-    One line per customer and currency of PRODUCT_ID, from the index (DATABASE_URL), or with --live straight from Stripe."""
+    One line per customer and currency of PRODUCT_ID (a prod_... id), from the index
+    (DATABASE_URL), or with --live straight from Stripe (STRIPE_API_KEY, STRIPE_API_BASE)."""
     if since is not None and until is not None and since >= until:
         raise UsageError("--since must be before --until", param="since")
     if live:
@@ -107,7 +108,8 @@ def _live_customers(product_id: str, fmt: str | None, *, account: str, include_r
     if narrowed:
         raise UsageError("--live reads every purchase Stripe has for the product, in the API key's mode: "
                          "--since, --until, --livemode and --testmode do not apply", param="live")
-    entries = _primed(live_customers(stripe_client(interactive=True), product_id, account=account, include_refunded=include_refunded))
+    api = stripe_client(interactive=True)
+    entries = _primed(live_customers(api, product_id, account=account, include_refunded=include_refunded))
     _emit((line for entry in entries for line in customer_lines(_plain(entry))), CUSTOMER_COLUMNS, fmt, _customer_cell)
 
 
@@ -174,7 +176,7 @@ def _product_cell(row: dict[str, Any], column: str) -> str:
 # --- output ---------------------------------------------------------------------------------
 
 
-def _emit(rows: Iterable[dict[str, Any]], columns: tuple[str, ...], fmt: str | None, cell: Any) -> int:
+def _emit(rows: Iterable[dict[str, Any]], columns: tuple[str, ...], fmt: str | None, cell: Any) -> None:
     out = sys.stdout
     fmt = fmt or ("table" if out.isatty() else "csv")
     try:
@@ -189,8 +191,6 @@ def _emit(rows: Iterable[dict[str, Any]], columns: tuple[str, ...], fmt: str | N
         # `indexer customers ... | head`: the reader has what it wanted; stop quietly.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, out.fileno())
-        return 0
-    return 0
 
 
 def write_csv(out: TextIO, rows: Iterable[dict[str, Any]], columns: tuple[str, ...]) -> None:

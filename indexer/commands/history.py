@@ -69,9 +69,9 @@ def backfill(since: dt.date | None, until: dt.date | None, product: str | None, 
 def catch_up(since: dt.date | None, account: str | None) -> None:
     """Store missed events from Stripe's /v1/events.
 
-    Reads the events since the newest one stored (or --since). Stripe keeps events 30 days: an older gap is reported with the backfill that closes it.
-    `indexer worker` applies what is stored. Reads DATABASE_URL, STRIPE_API_KEY and
-    STRIPE_API_BASE."""
+    Reads the events since the newest one stored (or --since). Stripe keeps events 30 days:
+    an older gap is reported with the backfill that closes it. `indexer worker` applies what
+    is stored. Reads DATABASE_URL, STRIPE_API_KEY and STRIPE_API_BASE."""
     api = stripe_client()
     engine = open_index()
     try:

@@ -19,7 +19,8 @@ log = logging.getLogger("indexer")
 def migrate() -> None:
     """Bring the schema to the newest revision.
 
-    Idempotent: a current schema is left as it is. Creates the SQLite file of DATABASE_URL if it does not exist yet."""
+    Idempotent: a current schema is left as it is. Creates the SQLite file of DATABASE_URL if
+    it does not exist yet."""
     if not logging.getLogger("alembic").isEnabledFor(logging.INFO):
         logging.getLogger("alembic.runtime.migration").setLevel(logging.INFO)
     engine = open_database()
@@ -65,8 +66,8 @@ def _require_free_port(host: str, port: int) -> None:
 def worker(once: bool, batch_size: int, threads: int, rate: float | None) -> None:
     """Apply stored webhook events to the index.
 
-    Runs until interrupted (--once: until nothing is due). Run as many as you like on PostgreSQL: they share the queue. Reads DATABASE_URL,
-    STRIPE_API_KEY and STRIPE_API_BASE."""
+    Runs until interrupted (--once: until nothing is due). Run as many as you like on
+    PostgreSQL: they share the queue. Reads DATABASE_URL, STRIPE_API_KEY and STRIPE_API_BASE."""
     from indexer.ingest.worker import Worker
 
     api = stripe_client(rate=rate)
