@@ -133,7 +133,8 @@ def _usage_line(exc: click.UsageError) -> str:
         label = names[0] if isinstance(param, click.Option) else (param.metavar or param.name or "").upper()
         return f"{label}: {exc.message}"
     where = exc.ctx.command_path if exc.ctx is not None else "indexer"
-    return f"{exc.format_message()} See `{where} --help`."
+    message = exc.format_message().strip()
+    return f"{message}{'' if message.endswith(('.', '?', '!')) else '.'} See `{where} --help`."
 
 
 def _say(command: str, message: str) -> None:

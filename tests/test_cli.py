@@ -371,3 +371,14 @@ def test_events_retry_needs_ids_or_all(engine: Engine, env: Any, capsys: pytest.
     assert code == 2 and one_line(err) == "indexer events: give failed event ids or --all (not both)"
     code, _, err = run(capsys, "events", "retry", "evt_failed_000", "evt_nope")
     assert code == 3 and one_line(err) == "indexer events: requeued 1 of 2: the others are not failed events"
+
+
+def test_events_failed_keeps_its_status_when_the_reader_leaves_early(engine: Engine) -> None:
+    """``indexer events --failed | head -n 1`` in a cron job: no traceback, and the command's own
+    exit status (1 with failed events, 0 without ``--failed``), not a broken pipe's."""
+    store_events(engine, {"failed": 1500})  # more than a pipe holds
+    for options, status in (("--failed", 1), ("", 0)):
+        script = f'"{INDEXER}" events {options} --limit 1500 | head -n 1; exit "${{PIPESTATUS[0]}}"'
+        done = subprocess.run(["bash", "-c", script], env={**os.environ, "DATABASE_URL": engine_url(engine)},
+                              capture_output=True, text=True, timeout=60)
+        assert (done.returncode, done.stderr, len(done.stdout.splitlines())) == (status, "", 1)

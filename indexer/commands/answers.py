@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import itertools
 import json
-import os
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -22,7 +21,7 @@ from typing import Any, TextIO
 import click
 
 from indexer.answers import queries
-from indexer.commands import params
+from indexer.commands import output_to_a_reader_who_may_leave, params
 from indexer.commands.resources import open_index, stripe_client
 from indexer.errors import UsageError
 
@@ -179,18 +178,13 @@ def _product_cell(row: dict[str, Any], column: str) -> str:
 def _emit(rows: Iterable[dict[str, Any]], columns: tuple[str, ...], fmt: str | None, cell: Any) -> None:
     out = sys.stdout
     fmt = fmt or ("table" if out.isatty() else "csv")
-    try:
+    with output_to_a_reader_who_may_leave():
         if fmt == "csv":
             write_csv(out, rows, columns)
         elif fmt == "json":
             write_json(out, rows)
         else:
             write_table(out, rows, columns, cell)
-        out.flush()
-    except BrokenPipeError:
-        # `indexer customers ... | head`: the reader has what it wanted; stop quietly.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, out.fileno())
 
 
 def write_csv(out: TextIO, rows: Iterable[dict[str, Any]], columns: tuple[str, ...]) -> None:

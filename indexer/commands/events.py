@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from indexer import db
-from indexer.commands import params
+from indexer.commands import output_to_a_reader_who_may_leave, params
 from indexer.commands.resources import open_index
 from indexer.errors import NotFound, UsageError
 from indexer.ingest import event_store
@@ -39,13 +39,14 @@ def events(ctx: click.Context, failed: bool, limit: int, fmt: str) -> int:
             event_store.list_events(conn, failed=failed, limit=limit), event_store.count_events(conn)))
     finally:
         engine.dispose()
-    if fmt == "json":
-        click.echo(json.dumps(rows, indent=2))
-    else:
-        for row in rows:
-            click.echo(_line(row))
-    for line in summary(rows, counts, failed=failed, limit=limit):
-        click.echo(line, err=fmt == "json")
+    with output_to_a_reader_who_may_leave():
+        if fmt == "json":
+            click.echo(json.dumps(rows, indent=2))
+        else:
+            for row in rows:
+                click.echo(_line(row))
+        for line in summary(rows, counts, failed=failed, limit=limit):
+            click.echo(line, err=fmt == "json")
     return FAILED_EVENTS_EXIT if failed and counts["failed"] else 0
 
 
