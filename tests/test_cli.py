@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 from indexer import db, models
 from indexer.cli import cli, main
 from indexer.ingest import event_store
-from tests.conftest import TEST_DATABASE_URL, engine_url
+from tests.conftest import NO_POSTGRES, TEST_DATABASE_URL, engine_url
 
 ROOT = Path(__file__).resolve().parent.parent
 INDEXER = str(ROOT / ".venv" / "bin" / "indexer")
@@ -222,7 +222,7 @@ def test_an_unreachable_database_is_exit_5_not_migrate(env: Any, capsys: pytest.
         assert "check DATABASE_URL" in line and "run `indexer migrate`" not in line
 
 
-@pytest.mark.skipif(not TEST_DATABASE_URL, reason="needs the PostgreSQL server of TEST_DATABASE_URL")
+@pytest.mark.skipif(not TEST_DATABASE_URL, reason=NO_POSTGRES)
 @pytest.mark.parametrize("change", ["database", "role"])
 def test_a_missing_database_or_role_is_exit_5_and_says_so(change: str) -> None:
     server = make_url(TEST_DATABASE_URL or "")
