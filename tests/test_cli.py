@@ -211,6 +211,14 @@ def test_migrate_creates_the_sqlite_file(tmp_path: Path, env: Any, capsys: pytes
     assert run(capsys, "events")[0] == 0
 
 
+def test_migrate_into_a_missing_directory_says_so(tmp_path: Path, env: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    env.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'nowhere' / 'index.db'}")
+    code, _, err = run(capsys, "migrate")
+    assert code == 2
+    assert one_line(err) == (f"indexer migrate: cannot create {tmp_path / 'nowhere' / 'index.db'}: no directory "
+                             f"{tmp_path / 'nowhere'}; create it, or point DATABASE_URL elsewhere")
+
+
 def test_an_unreachable_database_is_exit_5_not_migrate(env: Any, capsys: pytest.CaptureFixture[str]) -> None:
     port = closed_port()
     env.setenv("DATABASE_URL", f"postgresql://postgres@127.0.0.1:{port}/index")

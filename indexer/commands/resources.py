@@ -36,17 +36,27 @@ def open_index(*, reads: bool = False) -> Engine:
 
 def open_database() -> Engine:
     """The database of ``DATABASE_URL`` as it is, for ``indexer migrate`` (which may create it)."""
-    engine = db.make_engine(config.read_database_url())
+    url = config.read_database_url()
+    path = _sqlite_path(url)
+    if path is not None and not path.absolute().parent.is_dir():
+        raise ConfigError(f"cannot create {path.absolute()}: no directory {path.absolute().parent}; "
+                          "create it, or point DATABASE_URL elsewhere")
+    engine = db.make_engine(url)
     db.ping(engine)
     return engine
 
 
-def _require_sqlite_file(url: str) -> None:
+def _sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL; None for another database, a URI filename or memory."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite" or parsed.query.get("uri") or parsed.database in (None, "", ":memory:"):
-        return
-    path = Path(parsed.database)
-    if not path.exists():
+        return None
+    return Path(parsed.database)
+
+
+def _require_sqlite_file(url: str) -> None:
+    path = _sqlite_path(url)
+    if path is not None and not path.exists():
         raise ConfigError(f"no index at {path.absolute()}: run `indexer migrate` first "
                           "(or point DATABASE_URL at the index)")
 
