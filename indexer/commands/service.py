@@ -21,13 +21,15 @@ def migrate() -> None:
 
     Idempotent: a current schema is left as it is. Creates the SQLite file of DATABASE_URL if
     it does not exist yet."""
-    if not logging.getLogger("alembic").isEnabledFor(logging.INFO):
-        logging.getLogger("alembic.runtime.migration").setLevel(logging.INFO)
+    steps = logging.getLogger("alembic.runtime.migration")
+    quiet_level = steps.level
+    steps.setLevel(min(logging.INFO, steps.getEffectiveLevel()))  # each revision applied, as a log line
     engine = open_database()
     try:
         revision = db.migrate(engine)
     finally:
         engine.dispose()
+        steps.setLevel(quiet_level)
     click.echo(f"database at revision {revision}")
 
 
