@@ -1,170 +1,170 @@
-"""The ``indexer`` command: parses arguments, calls the modules, maps errors to exit codes.
+"""The ``indexer`` command: a click group whose commands (``indexer.commands``) parse, call the
+modules, and print. Errors become exit codes here, in one place (``exit_status``): each error of
+``indexer.errors`` carries its code, and a user error is one line on stderr, never a traceback.
 
-Exit status 0 on success; otherwise a one-line message on stderr and the error's ``exit_code``
-(see ``indexer.errors``), never a traceback for a user error.
+A command group from another module joins with one line: ``cli.add_command(group)``.
 """
 
 from __future__ import annotations
 
-import argparse
-import importlib
-import json
 import logging
 import sys
-import time
 from collections.abc import Sequence
+from typing import Any
 
+import click
 from sqlalchemy import exc as sa_exc
 
-from indexer import db
-from indexer.config import Settings
-from indexer.errors import IndexerError, UsageError
-from indexer.ingest import event_store
+from indexer.commands import answers, events, history, service
+from indexer.errors import (
+    DatabaseUnavailable,
+    IndexerError,
+    NotFound,
+    StripeAuthError,
+    StripeError,
+    UsageError,
+)
 
-log = logging.getLogger("indexer")
+EXIT_INTERRUPTED = 130
 
-COMMAND_MODULES = ("indexer.commands.answers", "indexer.commands.history")
+#: What to do, added to an error's own message where the message cannot know it.
+HINTS: dict[type[IndexerError], str] = {
+    DatabaseUnavailable: "check DATABASE_URL and that the database server is up",
+    StripeAuthError: "check STRIPE_API_KEY",
+}
+
+EPILOG = f"""\b
+Environment:
+  DATABASE_URL          the index: postgresql://user@host/db, or sqlite:///path
+                        (default: sqlite:///indexer.db)
+  STRIPE_API_KEY        sk_... or rk_... key; read access is enough (Stripe commands)
+  STRIPE_API_BASE       Stripe's address (default: https://api.stripe.com; a sandbox:
+                        http://127.0.0.1:12111)
+  STRIPE_WEBHOOK_SECRET whsec_..., comma-separated while rotating (serve)
+  INDEXER_API_TOKENS    bearer tokens of the query API, comma-separated (serve)
+Each command reads only the variables it uses.
+
+\b
+Exit status:
+  0    success
+  {events.FAILED_EVENTS_EXIT}    `indexer events --failed` found failed events
+  {UsageError.exit_code}    bad usage or configuration, or a database that needs `indexer migrate`
+  {NotFound.exit_code}    not found (e.g. a product the index does not hold)
+  {StripeError.exit_code}    Stripe refused the request or could not be reached
+  {DatabaseUnavailable.exit_code}    the database cannot be reached or refused the connection
+  {EXIT_INTERRUPTED}  interrupted
+Errors are one line on stderr.
+
+\b
+Examples:
+  indexer migrate && indexer serve --port 8000
+  indexer customers prod_... --format csv > buyers.csv
+  indexer events --failed || indexer events retry --all
+  indexer COMMAND --help"""
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="indexer", description="Index Stripe purchases: which customers bought this product?"
-    )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+class Root(click.Group):
+    """The top-level group; errors raised below it become one line and an exit status here."""
 
-    p = sub.add_parser("migrate", help="bring the database schema to the newest revision")
-    p.set_defaults(func=cmd_migrate)
-
-    p = sub.add_parser("serve", help="run the web app (webhooks, query API) for development")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
-    p.set_defaults(func=cmd_serve)
-
-    p = sub.add_parser("worker", help="apply stored webhook events to the index")
-    p.add_argument("--once", action="store_true", help="drain what is pending, then exit 0")
-    p.add_argument("--batch-size", type=int, default=500)
-    p.add_argument("--threads", type=int, default=8, help="concurrent Stripe requests")
-    p.add_argument("--rate", type=float, default=None,
-                   help="Stripe requests per second (default: 23 in test mode, 90 in live mode)")
-    p.set_defaults(func=cmd_worker)
-
-    p = sub.add_parser("events", help="show stored webhook events; `events retry ID|--all` replays failed ones")
-    p.add_argument("--failed", action="store_true", help="only events parked as failed")
-    p.add_argument("--limit", type=int, default=50)
-    p.add_argument("--format", choices=("table", "json"), default="table")
-    p.set_defaults(func=cmd_events)
-    events_sub = p.add_subparsers(dest="events_action", metavar="ACTION")
-    retry = events_sub.add_parser("retry", help="put failed events back in the queue")
-    retry.add_argument("ids", nargs="*", metavar="ID")
-    retry.add_argument("--all", action="store_true", help="every failed event")
-    retry.set_defaults(func=cmd_events_retry)
-
-    try:
-        from stripe_sandbox import cli as sandbox_cli
-    except ImportError:
-        sandbox_cli = None
-    if sandbox_cli is not None:
-        p = sub.add_parser("sandbox", help="run the local Stripe sandbox (a stateful fake Stripe)")
-        sandbox_cli.add_arguments(p)
-        p.set_defaults(func=sandbox_cli.run)
-
-    for name in COMMAND_MODULES:
+    def invoke(self, ctx: click.Context) -> Any:
         try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as exc:
+            status = exit_status(exc, f"{ctx.command_path} {ctx.invoked_subcommand or ''}".strip())
+            if status is None:
                 raise
-            continue
-        module.register(sub)
-    return parser
+            raise click.exceptions.Exit(status) from exc
 
 
-def cmd_migrate(args: argparse.Namespace) -> int:
-    settings = Settings.from_env()
-    revision = db.migrate(db.make_engine(settings.database_url))
-    print(f"database at revision {revision}")
-    return 0
+@click.group(
+    cls=Root, epilog=EPILOG,
+    context_settings={"help_option_names": ["-h", "--help"], "show_default": True, "max_content_width": 100},
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log debug details (SQL migrations, every Stripe request).")
+def cli(verbose: bool) -> None:
+    """Index Stripe purchases: which customers bought this product?
+
+    Webhooks and a backfill fill the index; commands, an HTTP API and SQL read it."""
+    _configure_logging(verbose)
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
-    from indexer import create_app
-
-    app = create_app()
-    db.ping(app.extensions["indexer.engine"])
-    log.info("serving on http://%s:%d (production: gunicorn, see Procfile)", args.host, args.port)
-    app.run(host=args.host, port=args.port, threaded=True, use_reloader=False)
-    return 0
-
-
-def cmd_worker(args: argparse.Namespace) -> int:
-    from indexer.ingest.worker import Worker
-    from indexer.stripe_api import StripeAPI
-
-    settings = Settings.from_env()
-    engine = db.make_engine(settings.database_url)
-    db.ping(engine)
-    worker = Worker(engine, StripeAPI.from_settings(settings, rate=args.rate), batch_size=args.batch_size, threads=args.threads)
-    try:
-        stats = worker.run(once=args.once)
-    finally:
-        worker.close()
-    print(f"worker: {stats}")
-    return 0
+cli.add_command(service.migrate)
+cli.add_command(service.serve)
+cli.add_command(service.worker)
+cli.add_command(events.events)
+cli.add_command(history.backfill)
+cli.add_command(history.catch_up)
+cli.add_command(answers.customers)
+cli.add_command(answers.products)
+try:
+    from stripe_sandbox.cli import sandbox
+except ImportError:  # the sandbox is a package of its own; an install may leave it out
+    pass
+else:
+    cli.add_command(sandbox)
 
 
-def cmd_events(args: argparse.Namespace) -> int:
-    settings = Settings.from_env()
-    engine = db.make_engine(settings.database_url)
-    with db.transaction(engine) as conn:
-        rows = event_store.list_events(conn, failed=args.failed, limit=args.limit)
-    if args.format == "json":
-        print(json.dumps(rows, indent=2))
-        return 0
-    for row in rows:
-        when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(row["created"]))
-        error = f"  {row['last_error']}" if row["last_error"] else ""
-        print(f"{row['id']}  {row['type']:<42} {row['status']:<8} attempts={row['attempts']}  {when}{error}")
-    if not rows:
-        print("no failed events" if args.failed else "no events stored yet")
-    return 0
+def exit_status(exc: BaseException, command: str) -> int | None:
+    """Print ``exc`` as one line on stderr and return its exit status; None for a bug (which
+    keeps its traceback)."""
+    if isinstance(exc, click.UsageError):
+        _say(command, _usage_line(exc))
+        return exc.exit_code
+    if isinstance(exc, click.ClickException):
+        _say(command, exc.format_message())
+        return exc.exit_code
+    if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError):
+        exc = DatabaseUnavailable(f"database unavailable: {str(exc.orig).strip().splitlines()[0]}")
+    if isinstance(exc, IndexerError):
+        hint = next((text for kind, text in HINTS.items() if isinstance(exc, kind)), None)
+        _say(command, f"{exc.message}; {hint}" if hint and hint not in exc.message else exc.message)
+        return exc.exit_code
+    return None
 
 
-def cmd_events_retry(args: argparse.Namespace) -> int:
-    if bool(args.ids) == bool(args.all):
-        raise UsageError("give failed event ids or --all (not both)", param="ids")
-    settings = Settings.from_env()
-    engine = db.make_engine(settings.database_url)
-    with db.transaction(engine) as conn:
-        count = event_store.requeue_events(conn, None if args.all else args.ids)
-    if args.ids and count < len(set(args.ids)):
-        print(f"requeued {count} of {len(set(args.ids))}: the others are not failed events", file=sys.stderr)
-        return 3
-    print(f"requeued {count} event(s); `indexer worker` will apply them")
-    return 0
+def _usage_line(exc: click.UsageError) -> str:
+    """``--since: expected a date ...`` for a bad value; click's message and where to read more
+    for the rest (an unknown option, a missing argument)."""
+    param = getattr(exc, "param", None)
+    if isinstance(exc, click.BadParameter) and not isinstance(exc, click.MissingParameter) and param is not None:
+        names = [name for name in param.opts if name.startswith("--")] or param.opts
+        label = names[0] if isinstance(param, click.Option) else (param.metavar or param.name or "").upper()
+        return f"{label}: {exc.message}"
+    where = exc.ctx.command_path if exc.ctx is not None else "indexer"
+    message = exc.format_message().strip()
+    return f"{message}{'' if message.endswith(('.', '?', '!')) else '.'} See `{where} --help`."
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+def _say(command: str, message: str) -> None:
+    line = " ".join(message.split())
+    click.echo(f"{command}: {line}", err=True)
+
+
+def _configure_logging(verbose: bool) -> None:
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
+        level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    if not args.verbose:
-        for noisy in ("stripe", "alembic.runtime.plugins", "werkzeug"):
+    if not verbose:
+        for noisy in ("stripe", "alembic", "werkzeug"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``indexer`` with ``argv`` (default: the process's arguments); the exit status."""
     try:
-        return int(args.func(args) or 0)
-    except IndexerError as err:
-        print(f"indexer {args.command}: {err.message}", file=sys.stderr)
-        return err.exit_code
-    except sa_exc.OperationalError as err:
-        print(f"indexer {args.command}: database unavailable: {str(err.orig).strip().splitlines()[0]}", file=sys.stderr)
-        return 5
-    except KeyboardInterrupt:
-        return 130
+        result = cli.main(args=list(argv) if argv is not None else None, prog_name="indexer", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Abort:
+        return EXIT_INTERRUPTED
+    except click.ClickException as exc:
+        return exit_status(exc, "indexer") or 1
+    return result if isinstance(result, int) else 0
 
 
 if __name__ == "__main__":

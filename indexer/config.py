@@ -1,15 +1,27 @@
-"""Settings from the environment, validated once (the README's "Configuration" table)."""
+"""Settings from the environment (the README's "Configuration" table).
+
+Each setting has a reader that checks it, so a command reads only what it uses: a malformed
+``STRIPE_WEBHOOK_SECRET`` stops the web app, never ``indexer customers``. ``Settings.from_env``
+holds them all for the web app, checking what the web app uses; the Stripe key's shape is
+checked where it is required (``require_stripe_key``).
+"""
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from indexer.errors import ConfigError
 
 DEFAULT_DATABASE_URL = "sqlite:///indexer.db"
 DEFAULT_STRIPE_API_BASE = "https://api.stripe.com"
+
+#: ``sk_``/``rk_``, the mode, then letters and digits: anything else (a quote, a space, a line
+#: break pasted with the key) would fail every request, or fail to send one at all.
+STRIPE_KEY_SHAPE = re.compile(r"(sk|rk)_(test|live)_[A-Za-z0-9]+")
 
 
 def normalize_database_url(url: str) -> str:
@@ -29,6 +41,53 @@ def _split(value: str | None) -> tuple[str, ...]:
     return tuple(part.strip() for part in (value or "").split(",") if part.strip())
 
 
+def _env(env: Mapping[str, str] | None) -> Mapping[str, str]:
+    return os.environ if env is None else env
+
+
+def read_database_url(env: Mapping[str, str] | None = None) -> str:
+    return normalize_database_url(_env(env).get("DATABASE_URL") or DEFAULT_DATABASE_URL)
+
+
+def read_stripe_api_key(env: Mapping[str, str] | None = None, *, required: bool = True) -> str | None:
+    """``STRIPE_API_KEY``, checked for the shape of a secret or restricted key."""
+    key = (_env(env).get("STRIPE_API_KEY") or "").strip()
+    if not key:
+        if required:
+            raise ConfigError("STRIPE_API_KEY is not set: this command reads from Stripe and needs a key")
+        return None
+    if not STRIPE_KEY_SHAPE.fullmatch(key):
+        raise ConfigError("STRIPE_API_KEY must be a secret (sk_test_.../sk_live_...) or restricted "
+                          "(rk_...) key of letters and digits; copy it again from the Dashboard")
+    return key
+
+
+def read_stripe_api_base(env: Mapping[str, str] | None = None) -> str:
+    """``STRIPE_API_BASE``: an ``http(s)://host[:port]`` address (a path prefix is allowed)."""
+    base = (_env(env).get("STRIPE_API_BASE") or DEFAULT_STRIPE_API_BASE).strip().rstrip("/")
+    try:
+        parts = urlsplit(base)
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        parts, port_ok = None, False
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
+        raise ConfigError(f"STRIPE_API_BASE must be an address like {DEFAULT_STRIPE_API_BASE} or "
+                          f"http://127.0.0.1:12111, got {base!r}")
+    return base
+
+
+def read_webhook_secrets(env: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    secrets = _split(_env(env).get("STRIPE_WEBHOOK_SECRET"))
+    for secret in secrets:
+        if not secret.startswith("whsec_"):
+            raise ConfigError("STRIPE_WEBHOOK_SECRET must hold whsec_... secrets, comma-separated")
+    return secrets
+
+
+def read_api_tokens(env: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    return _split(_env(env).get("INDEXER_API_TOKENS"))
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
@@ -39,26 +98,20 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if env is None else env
-        key = (env.get("STRIPE_API_KEY") or "").strip() or None
-        if key is not None and not key.startswith(("sk_", "rk_")):
-            raise ConfigError("STRIPE_API_KEY must be a secret (sk_...) or restricted (rk_...) key")
-        secrets = _split(env.get("STRIPE_WEBHOOK_SECRET"))
-        for secret in secrets:
-            if not secret.startswith("whsec_"):
-                raise ConfigError("STRIPE_WEBHOOK_SECRET must hold whsec_... secrets, comma-separated")
+        """Every setting; those the web app uses are checked here."""
+        env = _env(env)
         return cls(
-            database_url=normalize_database_url(env.get("DATABASE_URL") or DEFAULT_DATABASE_URL),
-            stripe_api_key=key,
-            webhook_secrets=secrets,
-            stripe_api_base=(env.get("STRIPE_API_BASE") or DEFAULT_STRIPE_API_BASE).rstrip("/"),
-            api_tokens=_split(env.get("INDEXER_API_TOKENS")),
+            database_url=read_database_url(env),
+            stripe_api_key=(env.get("STRIPE_API_KEY") or "").strip() or None,
+            webhook_secrets=read_webhook_secrets(env),
+            stripe_api_base=(env.get("STRIPE_API_BASE") or DEFAULT_STRIPE_API_BASE).strip().rstrip("/"),
+            api_tokens=read_api_tokens(env),
         )
 
     def require_stripe_key(self) -> str:
-        if not self.stripe_api_key:
-            raise ConfigError("STRIPE_API_KEY is not set: this command reads from Stripe and needs a key")
-        return self.stripe_api_key
+        key = read_stripe_api_key({"STRIPE_API_KEY": self.stripe_api_key or ""})
+        assert key is not None
+        return key
 
     @property
     def stripe_livemode(self) -> bool:

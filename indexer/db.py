@@ -26,6 +26,7 @@ from sqlalchemy import (
     create_engine,
     event,
     func,
+    inspect,
     select,
     text,
     tuple_,
@@ -33,7 +34,7 @@ from sqlalchemy import (
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 
-from indexer.errors import DatabaseUnavailable
+from indexer.errors import ConfigError, DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -199,19 +200,54 @@ def refresh_statistics(engine: Engine, tables: Sequence[str] = WRITTEN_TABLES) -
             conn.exec_driver_sql(f"ANALYZE {table}")
 
 
+def _alembic_config() -> Any:
+    from alembic.config import Config
+
+    cfg = Config(str(resources.files("migrations").joinpath("alembic.ini")))
+    cfg.set_main_option("script_location", str(resources.files("migrations")))
+    return cfg
+
+
 def migrate(engine: Engine, revision: str = "head") -> str:
     """Bring the schema to the newest Alembic revision (or to ``revision``); idempotent.
     Returns the revision the database is at."""
     from alembic import command
-    from alembic.config import Config
 
-    ini = resources.files("migrations").joinpath("alembic.ini")
-    cfg = Config(str(ini))
-    cfg.set_main_option("script_location", str(resources.files("migrations")))
+    cfg = _alembic_config()
     with transaction(engine) as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
         return str(conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one())
+
+
+def schema_revision(engine: Engine) -> str | None:
+    """The Alembic revision the database is at; None when it holds no schema at all."""
+
+    def query(conn: Connection) -> str | None:
+        if not inspect(conn).has_table("alembic_version"):
+            return None
+        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+    return read(engine, query)
+
+
+def require_current_schema(engine: Engine) -> None:
+    """``ConfigError`` naming the fix unless the schema is at the code's newest revision; a
+    database that cannot be reached is ``DatabaseUnavailable``."""
+    from alembic.script import ScriptDirectory
+
+    current = schema_revision(engine)
+    if current is None:
+        raise ConfigError("the database holds no index yet: run `indexer migrate` first")
+    scripts = ScriptDirectory.from_config(_alembic_config())
+    head = scripts.get_current_head()
+    if current == head:
+        return
+    if current in {script.revision for script in scripts.walk_revisions()}:
+        raise ConfigError(f"the database schema is at {current}, this version of the indexer needs {head}: "
+                          "run `indexer migrate`")
+    raise ConfigError(f"the database schema is at {current}, which this version of the indexer does not know "
+                      "(it was migrated by a newer one): upgrade the indexer")
 
 
 def among(conn: Connection, column: Any, values: Iterable[Any]) -> Any:

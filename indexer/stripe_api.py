@@ -22,6 +22,7 @@ import contextlib
 import json
 import logging
 import random
+import re
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -195,10 +196,7 @@ class StripeAPI:
                         raise StripeUnavailable(f"GET {path}: {_describe(exc)}") from exc
                     raise StripeError(f"GET {path} failed: {_describe(exc)}") from exc
                 if attempt >= self.max_retries or waited + delay > self.max_wait:
-                    raise StripeUnavailable(
-                        f"GET {path}: Stripe unavailable after {attempt + 1} attempts "
-                        f"({_describe(exc)})"
-                    ) from exc
+                    raise StripeUnavailable(self._gave_up(path, exc, attempt + 1, waited)) from exc
                 if getattr(exc, "http_status", None) == 429:
                     self.bucket.pause(delay)
                 with self._count_lock:
@@ -226,6 +224,14 @@ class StripeAPI:
                 return json.loads(body)  # type: ignore[arg-type]
         response = requestor._interpret_response(body, status, headers, "V1")
         return response.data  # type: ignore[no-any-return]
+
+    def _gave_up(self, path: str, exc: Exception, attempts: int, waited: float) -> str:
+        """Why the last retry was the last: a network failure names the address that could not
+        be reached (STRIPE_API_BASE, often a typo or a sandbox not started), in one line."""
+        if isinstance(exc, stripe.APIConnectionError):
+            return (f"cannot reach Stripe at {self.api_base} ({_network_reason(exc)}) "
+                    f"after {attempts} attempts in {waited:.0f} s")
+        return f"GET {path}: Stripe unavailable after {attempts} attempts ({_describe(exc)})"
 
     def _retry_delay(self, exc: Exception, attempt: int) -> float | None:
         """Seconds to wait before retrying ``exc``, or None when it must not be retried."""
@@ -386,6 +392,18 @@ def _message(exc: Exception) -> str:
     if isinstance(exc, stripe.APIConnectionError) and "(Network error:" in text:
         text = text.split("(Network error:", 1)[1].rstrip(")")
     return " ".join(text.split())
+
+
+def _network_reason(exc: Exception) -> str:
+    """``connection refused``, ``name or service not known``, ``timed out``... from the
+    several nested messages of a requests error wrapped by the SDK."""
+    text = str(exc)
+    found = re.search(r"\[Errno -?\d+\] ([^\"')(]+)", text)
+    if found:
+        return found.group(1).strip().lower()
+    if "timed out" in text.lower() or "timeout" in text.lower():
+        return "timed out"
+    return _message(exc)
 
 
 def _describe(exc: Exception) -> str:

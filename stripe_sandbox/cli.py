@@ -1,105 +1,102 @@
-"""``indexer sandbox``: runs the local Stripe sandbox in the foreground until interrupted."""
+"""``indexer sandbox``: runs the local Stripe sandbox in the foreground until interrupted.
+
+A click command of its own (the ``indexer`` command registers it): the sandbox imports nothing
+from ``indexer``, so its usage errors are click's.
+"""
 
 from __future__ import annotations
 
-import argparse
+import importlib
 import sys
 from typing import Any
 
-from indexer.errors import UsageError
+import click
 
 DEFAULT_PORT = 12111
 DEFAULT_SEED_SESSIONS = 1000
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT,
-                        help=f"port to listen on (default {DEFAULT_PORT}; 0 picks a free one)")
-    parser.add_argument("--seed-data", nargs="?", type=int, const=DEFAULT_SEED_SESSIONS,
-                        default=None, metavar="N",
-                        help=f"fill with generated history of about N checkout sessions "
-                        f"(default {DEFAULT_SEED_SESSIONS})")
-    parser.add_argument("--seed", type=int, default=0, help="random seed of the generated data")
-    parser.add_argument("--webhook-url", help="deliver signed webhook events to this URL")
-    parser.add_argument("--webhook-secret", help="endpoint signing secret (whsec_...)")
-    parser.add_argument("--webhook-mode", choices=("test", "live", "all"), default="test",
-                        help="which events the endpoint gets: a Stripe endpoint belongs to one mode "
-                        "(default test)")
-    parser.add_argument("--latency-ms", type=float, default=0.0,
-                        help="added to every API request")
-    parser.add_argument("--rate-limit", type=float, default=None, metavar="N",
-                        help="requests per second over all clients; above it, 429 rate_limit")
-    parser.add_argument("--fail-rate", type=float, default=0.0, metavar="F",
-                        help="fraction of API requests answered 500 api_error")
-    parser.add_argument("--api-version", default=None,
-                        help="API version of events and of requests without Stripe-Version")
-
-
-def _check(args: argparse.Namespace) -> None:
-    if bool(args.webhook_url) != bool(args.webhook_secret):
-        raise UsageError("--webhook-url and --webhook-secret go together")
-    if args.webhook_secret and not args.webhook_secret.startswith("whsec_"):
-        raise UsageError("--webhook-secret must start with whsec_")
-    if not 0.0 <= args.fail_rate < 1.0:
-        raise UsageError("--fail-rate must be in [0, 1)")
-    if args.rate_limit is not None and args.rate_limit <= 0:
-        raise UsageError("--rate-limit must be positive")
-    if args.latency_ms < 0:
-        raise UsageError("--latency-ms must not be negative")
-    if args.seed_data is not None and args.seed_data < 0:
-        raise UsageError("--seed-data must not be negative")
-
-
 def _optional(module: str, flag: str) -> Any:
     """The generator and webhook sender ship separately; say so if one is missing."""
-    import importlib
-
     try:
         return importlib.import_module(module)
     except ModuleNotFoundError as exc:
         if exc.name != module:
             raise
-        raise UsageError(f"{flag} needs {module}, which is not installed") from None
+        raise click.UsageError(f"{flag} needs {module}, which is not installed") from None
 
 
-def run(args: argparse.Namespace) -> int:
+def _webhook_secret(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not value.startswith("whsec_"):
+        raise click.BadParameter(f"expected an endpoint signing secret (whsec_...), got {value!r}", ctx, param)
+    return value
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=DEFAULT_PORT, metavar="PORT",
+              help="Port to listen on (0 picks a free one).")
+@click.option("--seed-data", type=click.IntRange(min=0), is_flag=False, flag_value=DEFAULT_SEED_SESSIONS,
+              default=None, metavar="[N]",
+              help=f"Fill with about 13 months of generated history of about N checkout sessions "
+                   f"(N defaults to {DEFAULT_SEED_SESSIONS}).")
+@click.option("--seed", type=int, default=0, help="Random seed of the generated data.")
+@click.option("--webhook-url", help="Deliver signed webhook events to this URL (with --webhook-secret).")
+@click.option("--webhook-secret", callback=_webhook_secret, help="Endpoint signing secret (whsec_...).")
+@click.option("--webhook-mode", type=click.Choice(["test", "live", "all"]), default="test",
+              help="Which events the endpoint gets: a Stripe endpoint belongs to one mode.")
+@click.option("--latency-ms", type=click.FloatRange(min=0), default=0.0, metavar="MS",
+              help="Milliseconds added to every API request.")
+@click.option("--rate-limit", type=click.FloatRange(min=0, min_open=True), default=None, metavar="N",
+              show_default="none", help="Requests per second over all clients; above it, 429 rate_limit.")
+@click.option("--fail-rate", type=click.FloatRange(0, 1, max_open=True), default=0.0, metavar="F",
+              help="Fraction of API requests answered 500 api_error.")
+@click.option("--api-version", default=None, show_default="the newest the sandbox renders",
+              help="API version of events and of requests without Stripe-Version.")
+def sandbox(host: str, port: int, seed_data: int | None, seed: int, webhook_url: str | None,
+            webhook_secret: str | None, webhook_mode: str, latency_ms: float, rate_limit: float | None,
+            fail_rate: float, api_version: str | None) -> None:
+    """Run the local Stripe sandbox (a fake Stripe).
+
+    A stateful fake of the parts of Stripe's API the indexer uses, for demos and tests. Point
+    STRIPE_API_BASE at it and use any sk_test_... key (sk_live_... reads live-mode data)."""
     from .server import SandboxServer
     from .store import DEFAULT_API_VERSION, Store
 
-    _check(args)
-    store = Store(seed=args.seed, api_version=args.api_version or DEFAULT_API_VERSION)
+    if bool(webhook_url) != bool(webhook_secret):
+        raise click.UsageError("--webhook-url and --webhook-secret go together")
+    store = Store(seed=seed, api_version=api_version or DEFAULT_API_VERSION)
     seeded = "no seed data"
-    if args.seed_data:
+    if seed_data:
         generator = _optional("stripe_sandbox.generator", "--seed-data")
-        summary = generator.generate(store, args.seed_data, args.seed)
+        summary = generator.generate(store, seed_data, seed)
         objects = summary.get("objects", {})
         seeded = (f"{objects.get('checkout.session', 0)} sessions, "
                   f"{objects.get('invoice', 0)} invoices, {objects.get('event', 0)} events "
-                  f"(seed {args.seed})")
+                  f"(seed {seed})")
     sender = None
-    if args.webhook_url:
+    if webhook_url:
         webhooks = _optional("stripe_sandbox.webhooks", "--webhook-url")
         try:
-            livemode = {"test": False, "live": True, "all": None}[args.webhook_mode]
-            sender = webhooks.WebhookSender(store, args.webhook_url, args.webhook_secret, livemode=livemode)
+            livemode = {"test": False, "live": True, "all": None}[webhook_mode]
+            sender = webhooks.WebhookSender(store, webhook_url, webhook_secret, livemode=livemode)
         except ValueError as exc:
-            raise UsageError(str(exc)) from None
+            raise click.UsageError(str(exc)) from None
     try:
-        server = SandboxServer(store, args.host, args.port, latency_ms=args.latency_ms,
-                               rate_limit=args.rate_limit, fail_rate=args.fail_rate,
-                               webhooks=sender)
+        server = SandboxServer(store, host, port, latency_ms=latency_ms, rate_limit=rate_limit,
+                               fail_rate=fail_rate, webhooks=sender)
     except OSError as exc:
-        raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
+        raise click.UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; "
+                               "choose another --port (0 picks a free one)") from None
     if sender is not None:
         sender.start()
-    knobs = [f"{k} {v}" for k, v in (("latency-ms", args.latency_ms or None),
-                                     ("rate-limit", args.rate_limit),
-                                     ("fail-rate", args.fail_rate or None)) if v]
-    hooks = f", webhooks to {args.webhook_url}" if args.webhook_url else ""
-    print(f"Stripe sandbox listening on {server.url} ({seeded}{hooks}"
-          f"{', ' + ', '.join(knobs) if knobs else ''}); "
-          f"use any sk_test_... key with STRIPE_API_BASE={server.url}", flush=True)
+    knobs = [f"{k} {v}" for k, v in (("latency-ms", latency_ms or None), ("rate-limit", rate_limit),
+                                     ("fail-rate", fail_rate or None)) if v]
+    hooks = f", webhooks to {webhook_url}" if webhook_url else ""
+    click.echo(f"Stripe sandbox listening on {server.url} ({seeded}{hooks}"
+               f"{', ' + ', '.join(knobs) if knobs else ''}); "
+               f"use any sk_test_... key with STRIPE_API_BASE={server.url}")
+    sys.stdout.flush()
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -109,4 +106,3 @@ def run(args: argparse.Namespace) -> int:
             sender.stop()
         server.stop()
         sys.stdout.flush()
-    return 0

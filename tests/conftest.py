@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -19,11 +19,15 @@ from indexer import db
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 SHARED = Path(__file__).resolve().parent / "data" / "stripe"
+NO_POSTGRES = (
+    "TEST_DATABASE_URL is not set: the PostgreSQL half of the database tests was skipped; run them with "
+    "`bash .ci/run` (starts PostgreSQL) or TEST_DATABASE_URL=postgresql+psycopg://USER@HOST:5432/DB scripts/test"
+)
 
 
 def _postgres_engine() -> Iterator[Engine]:
     if not TEST_DATABASE_URL:
-        pytest.skip("TEST_DATABASE_URL is not set")
+        pytest.skip(NO_POSTGRES)
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = create_engine(TEST_DATABASE_URL)
     with admin.begin() as conn:
@@ -43,6 +47,18 @@ def _sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
     engine = db.make_engine(f"sqlite:///{tmp_path / 'index.db'}")
     yield engine
     engine.dispose()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Every test skipped for want of PostgreSQL reports one place, so that ``-ra`` folds them
+    into one line saying how to run them, instead of a line per test."""
+    report: pytest.TestReport = yield
+    if report.skipped and isinstance(report.longrepr, tuple) and NO_POSTGRES in str(report.longrepr[2]):
+        report.longrepr = (__file__, _postgres_engine.__code__.co_firstlineno, NO_POSTGRES)
+    return report
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import Engine
 
 from indexer.cli import main
-from indexer.commands.answers import major_units, parse_time
-from indexer.errors import UsageError
+from indexer.commands.answers import major_units
+from indexer.commands.params import parse_time
 from indexer.index.mapping import guest_key
 from tests.answers.test_queries import T0, Shop, many_buyers
 from tests.conftest import engine_url
@@ -88,7 +88,7 @@ def test_dates_and_refunds_filter_the_customers(shop: Shop, capsys: pytest.Captu
         assert code == 0, err
         return [d["id"] for d in json.loads(out)]
 
-    assert parse_time(day, "--since") <= T0 < parse_time(day, "--until", end_of_day=True)
+    assert parse_time(day) <= T0 < parse_time(day, end_of_day=True)
     assert ids() == ["cus_new", "cus_old"]
     assert ids("--since", day) == ["cus_new"]
     assert ids("--until", "2025-11-21") == ["cus_old"]
@@ -105,8 +105,8 @@ def test_bad_dates_and_unknown_products_are_one_line_errors(shop: Shop, capsys: 
     assert code == 2 and len(err.splitlines()) == 1
     code, out, err = run(capsys, "customers", "prod_nope")
     assert (code, out, err) == (3, "", "indexer customers: No such product: 'prod_nope'\n")
-    with pytest.raises(UsageError):
-        parse_time("yesterday", "--until")
+    with pytest.raises(ValueError):
+        parse_time("yesterday", end_of_day=True)
 
 
 def test_products_with_customers_and_revenue_per_currency(shop: Shop, capsys: pytest.CaptureFixture[str]) -> None:
@@ -146,6 +146,7 @@ def test_streams_many_customers_through_a_pipe(engine: Engine, shop: Shop) -> No
 
 def test_a_database_without_the_index_says_to_migrate(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "empty.db").touch()
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'empty.db'}")
     code, out, err = run(capsys, "customers", "prod_A")
     assert (code, out) == (2, "")

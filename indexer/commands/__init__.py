@@ -1,1 +1,21 @@
-"""Subcommands of ``indexer`` that live beside the modules they drive; each has ``register(sub)``."""
+"""The ``indexer`` commands, by concern; ``indexer.cli`` registers them on its root group."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+@contextmanager
+def output_to_a_reader_who_may_leave() -> Iterator[None]:
+    """``indexer ... | head``: a reader that closes the pipe early has what it wanted. Writing
+    stops quietly (stdout then goes to /dev/null, so the last flush cannot fail) and the command
+    ends with its own exit status."""
+    try:
+        yield
+        sys.stdout.flush()
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())

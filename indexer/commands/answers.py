@@ -10,24 +10,20 @@ ends) unless ``--format json`` asks for a JSON array. CSV and JSON carry the API
 
 from __future__ import annotations
 
-import argparse
-import calendar
 import csv
-import datetime as dt
 import itertools
 import json
-import os
 import sys
 import time
 from collections.abc import Iterable, Iterator
 from typing import Any, TextIO
 
-from sqlalchemy import exc as sa_exc
+import click
 
-from indexer import db
 from indexer.answers import queries
-from indexer.config import Settings
-from indexer.errors import ConfigError, DatabaseUnavailable, UsageError
+from indexer.commands import output_to_a_reader_who_may_leave, params
+from indexer.commands.resources import open_index, stripe_client
+from indexer.errors import UsageError
 
 CUSTOMER_COLUMNS = (
     "id", "customer", "email", "name", "currency", "purchases", "quantity", "amount_total",
@@ -44,84 +40,76 @@ TABLE_SAMPLE = 200  # rows read ahead to size the table's columns
 TABLE_MAX_WIDTH = 40
 
 
-def register(sub: Any) -> None:
-    p = sub.add_parser("customers", help="the customers who bought a product",
-                       description="The customers who bought PRODUCT_ID: one line per customer and currency.")
-    p.add_argument("product_id", metavar="PRODUCT_ID")
-    _format_argument(p)
-    p.add_argument("--since", metavar="DATE", help="purchases on or after this UTC day (YYYY-MM-DD) or Unix time")
-    p.add_argument("--until", metavar="DATE", help="purchases up to the end of this UTC day (YYYY-MM-DD) or Unix time")
-    p.add_argument("--include-refunded", action="store_true", help="count fully refunded purchases too")
-    mode = p.add_mutually_exclusive_group()
-    mode.add_argument("--livemode", dest="livemode", action="store_const", const=True, default=None,
-                      help="live-mode data (default: live if the index holds any, else test)")
-    mode.add_argument("--testmode", dest="livemode", action="store_const", const=False, help="test-mode data")
-    p.add_argument("--account", default="", help="a Connect account (acct_...); default: the platform")
-    p.add_argument("--live", action="store_true", help="answer straight from the Stripe API, no database")
-    p.set_defaults(func=cmd_customers)
-
-    p = sub.add_parser("products", help="indexed products with customer counts and revenue per currency",
-                       description="Every indexed product: one line per product, account, mode and currency.")
-    _format_argument(p)
-    p.add_argument("--include-refunded", action="store_true", help="count fully refunded purchases too")
-    p.set_defaults(func=cmd_products)
+FORMAT_OPTION = click.option(
+    "--format", "fmt", type=click.Choice(["table", "csv", "json"]), default=None,
+    show_default="table on a terminal, csv in a pipe",
+    help="A table (amounts in major units), RFC 4180 CSV or a JSON array (API values: minor units, Unix seconds).",
+)
+INCLUDE_REFUNDED_OPTION = click.option("--include-refunded", is_flag=True, help="Count fully refunded purchases too.")
 
 
-def _format_argument(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--format", choices=("table", "csv", "json"), default=None,
-                   help="default: table on a terminal, csv in a pipe")
+@click.command()
+@click.argument("product_id")
+@FORMAT_OPTION
+@click.option("--since", type=params.SINCE, help="Purchases on or after this UTC day (YYYY-MM-DD) or Unix time.")
+@click.option("--until", type=params.UNTIL, help="Purchases up to the end of this UTC day (YYYY-MM-DD) or Unix time.")
+@INCLUDE_REFUNDED_OPTION
+@click.option("--livemode/--testmode", default=None, show_default="live if the index holds any, else test",
+              help="Live-mode or test-mode data.")
+@click.option("--account", type=params.ACCOUNT_ID, show_default="your own account", help="A Connect account's data.")
+@click.option("--live", is_flag=True,
+              help="Answer straight from the Stripe API (STRIPE_API_KEY), with no database.")
+def customers(product_id: str, fmt: str | None, since: int | None, until: int | None,
+              include_refunded: bool, livemode: bool | None, account: str | None, live: bool) -> None:
+    """The customers who bought a product.
 
-
-# --- commands -------------------------------------------------------------------------------
-
-
-def cmd_customers(args: argparse.Namespace) -> int:
-    since, until = parse_time(args.since, "--since"), parse_time(args.until, "--until", end_of_day=True)
+    One line per customer and currency of PRODUCT_ID (a prod_... id), from the index
+    (DATABASE_URL), or with --live straight from Stripe (STRIPE_API_KEY, STRIPE_API_BASE)."""
     if since is not None and until is not None and since >= until:
         raise UsageError("--since must be before --until", param="since")
-    if args.account and not args.account.startswith("acct_"):
-        raise UsageError("--account must be a Connect account id (acct_...)", param="account")
-    if args.live:
-        return _live_customers(args, since, until)
-    settings = Settings.from_env()
-    engine = db.make_engine(settings.database_url, reads=True)
+    if live:
+        _live_customers(product_id, fmt, account=account or "", include_refunded=include_refunded,
+                        narrowed=since is not None or until is not None or livemode is not None)
+        return
+    engine = open_index(reads=True)
     filters = queries.Filters(
-        account=args.account, livemode=args.livemode, created=queries.Created(gte=since, lt=until),
-        include_refunded=args.include_refunded,
+        account=account or "", livemode=livemode, created=queries.Created(gte=since, lt=until),
+        include_refunded=include_refunded,
     )
     try:
-        with _schema_errors():
-            entries = _primed(queries.iter_product_customers(engine, args.product_id, filters))
-            lines = (line for entry in entries for line in customer_lines(entry))
-            return _emit(lines, CUSTOMER_COLUMNS, args.format, _customer_cell)
+        entries = _primed(queries.iter_product_customers(engine, product_id, filters))
+        _emit((line for entry in entries for line in customer_lines(entry)), CUSTOMER_COLUMNS, fmt, _customer_cell)
     finally:
         engine.dispose()
 
 
-def cmd_products(args: argparse.Namespace) -> int:
-    settings = Settings.from_env()
-    engine = db.make_engine(settings.database_url)
+@click.command()
+@FORMAT_OPTION
+@INCLUDE_REFUNDED_OPTION
+def products(fmt: str | None, include_refunded: bool) -> None:
+    """Indexed products, their customers and revenue.
+
+    One line per product, account, mode and currency: customer count, purchases, quantity,
+    revenue and refunds. Reads DATABASE_URL."""
+    engine = open_index()
     try:
-        with _schema_errors():
-            rows = _primed(queries.iter_products(engine, include_refunded=args.include_refunded))
-            status = _emit(rows, PRODUCT_COLUMNS, args.format, _product_cell)
+        _emit(_primed(queries.iter_products(engine, include_refunded=include_refunded)), PRODUCT_COLUMNS, fmt,
+              _product_cell)
     finally:
         engine.dispose()
-    return status
 
 
-def _live_customers(args: argparse.Namespace, since: int | None, until: int | None) -> int:
+def _live_customers(product_id: str, fmt: str | None, *, account: str, include_refunded: bool,
+                    narrowed: bool) -> None:
     """``--live``: Stripe's API only (written in ``indexer.answers.live``); imported late, it needs no database."""
     from indexer.answers.live import live_customers
-    from indexer.stripe_api import StripeAPI
 
-    if since is not None or until is not None or args.livemode is not None:
+    if narrowed:
         raise UsageError("--live reads every purchase Stripe has for the product, in the API key's mode: "
                          "--since, --until, --livemode and --testmode do not apply", param="live")
-    api = StripeAPI.from_settings(Settings.from_env())
-    entries = _primed(live_customers(api, args.product_id, account=args.account, include_refunded=args.include_refunded))
-    lines = (line for entry in entries for line in customer_lines(_plain(entry)))
-    return _emit(lines, CUSTOMER_COLUMNS, args.format, _customer_cell)
+    api = stripe_client(interactive=True)
+    entries = _primed(live_customers(api, product_id, account=account, include_refunded=include_refunded))
+    _emit((line for entry in entries for line in customer_lines(_plain(entry))), CUSTOMER_COLUMNS, fmt, _customer_cell)
 
 
 def _primed(entries: Iterator[Any]) -> Iterator[Any]:
@@ -138,21 +126,6 @@ def _plain(entry: Any) -> dict[str, Any]:
     return {name: getattr(entry, name) for name in getattr(entry, "__dataclass_fields__", {})}
 
 
-class _schema_errors:
-    """A database without the index's tables gets one line naming the fix, not a traceback."""
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> bool:
-        if isinstance(exc, sa_exc.ProgrammingError | sa_exc.OperationalError | DatabaseUnavailable):
-            cause = exc.__cause__ if isinstance(exc, DatabaseUnavailable) else exc
-            message = str(getattr(cause, "orig", cause))
-            if "no such table" in message or "does not exist" in message:
-                raise ConfigError("the database holds no index yet: run `indexer migrate` first") from exc
-        return False
-
-
 # --- shaping --------------------------------------------------------------------------------
 
 
@@ -164,22 +137,6 @@ def customer_lines(entry: dict[str, Any]) -> Iterator[dict[str, Any]]:
             "id": entry.get("id"), "customer": entry.get("customer"), "email": entry.get("email"),
             "name": entry.get("name"), **{k: amount.get(k) for k in CUSTOMER_COLUMNS[4:]},
         }
-
-
-def parse_time(value: str | None, option: str, *, end_of_day: bool = False) -> int | None:
-    """``YYYY-MM-DD`` (a UTC day; ``end_of_day`` gives the start of the next one) or Unix seconds."""
-    if value is None:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return int(value) + (1 if end_of_day else 0)
-    try:
-        day = dt.date.fromisoformat(value)
-    except ValueError:
-        raise UsageError(f"{option}: expected a date YYYY-MM-DD or Unix seconds, got {value!r}",
-                         param=option.lstrip("-")) from None
-    start = calendar.timegm(day.timetuple())
-    return start + 86_400 if end_of_day else start
 
 
 def major_units(amount: int | None, currency: str | None) -> str:
@@ -218,23 +175,16 @@ def _product_cell(row: dict[str, Any], column: str) -> str:
 # --- output ---------------------------------------------------------------------------------
 
 
-def _emit(rows: Iterable[dict[str, Any]], columns: tuple[str, ...], fmt: str | None, cell: Any) -> int:
+def _emit(rows: Iterable[dict[str, Any]], columns: tuple[str, ...], fmt: str | None, cell: Any) -> None:
     out = sys.stdout
     fmt = fmt or ("table" if out.isatty() else "csv")
-    try:
+    with output_to_a_reader_who_may_leave():
         if fmt == "csv":
             write_csv(out, rows, columns)
         elif fmt == "json":
             write_json(out, rows)
         else:
             write_table(out, rows, columns, cell)
-        out.flush()
-    except BrokenPipeError:
-        # `indexer customers ... | head`: the reader has what it wanted; stop quietly.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, out.fileno())
-        return 0
-    return 0
 
 
 def write_csv(out: TextIO, rows: Iterable[dict[str, Any]], columns: tuple[str, ...]) -> None:

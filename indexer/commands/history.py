@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import argparse
+import datetime as dt
 import logging
 import sys
 import threading
@@ -11,106 +11,90 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from indexer import db
-from indexer.config import Settings
+import click
+
+from indexer.commands import params
+from indexer.commands.resources import open_index, stripe_client
 from indexer.errors import UsageError
-from indexer.history import backfill
+from indexer.history import backfill as history_backfill
 from indexer.ingest import catchup
-from indexer.stripe_api import StripeAPI
 
 log = logging.getLogger("indexer.history.backfill")
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("backfill", help="seed the index from Stripe's list APIs (resumable)")
-    p.add_argument("--since", metavar="YYYY-MM-DD", help="first day (UTC) of the history to read")
-    p.add_argument("--until", metavar="YYYY-MM-DD", help="last day (UTC), inclusive; default: now")
-    p.add_argument("--product", metavar="prod_...", help="only the purchases of this product")
-    p.add_argument("--links-only", action="store_true",
-                   help="with --product: trust that every sale came through a payment link")
-    p.add_argument("--account", default="", metavar="acct_...", help="a Connect account's data")
-    p.add_argument("--concurrency", type=int, default=8, metavar="N", help="parallel requests (default 8)")
-    p.add_argument("--rate", type=float, metavar="R",
-                   help="requests per second (default 23 in test mode, 90 in live mode)")
-    p.add_argument("--restart", action="store_true", help="forget the checkpoints of the range first")
-    p.set_defaults(func=cmd_backfill)
+@click.command()
+@click.option("--since", type=params.DAY_TYPE, show_default="all of it",
+              help="First UTC day of the history to read.")
+@click.option("--until", type=params.DAY_TYPE, show_default="now",
+              help="Last UTC day, inclusive.")
+@click.option("--product", type=params.PRODUCT_ID, help="Only the purchases of this product.")
+@click.option("--links-only", is_flag=True, help="With --product: trust that every sale came through a payment link.")
+@click.option("--account", type=params.ACCOUNT_ID, show_default="your own account",
+              help="A Connect account's data.")
+@click.option("--concurrency", type=params.POSITIVE, default=8, help="Parallel requests.")
+@click.option("--rate", type=params.RATE, default=None, show_default="23 in test mode, 90 in live mode",
+              help="Stripe requests per second.")
+@click.option("--restart", is_flag=True, help="Forget the checkpoints of the range first.")
+def backfill(since: dt.date | None, until: dt.date | None, product: str | None, links_only: bool,
+             account: str | None, concurrency: int, rate: float | None, restart: bool) -> None:
+    """Seed the index from Stripe's list APIs.
 
-    p = sub.add_parser("catch-up", help="store events from /v1/events missed since the newest one stored")
-    p.add_argument("--since", metavar="YYYY-MM-DD", help="start of the gap (default: the newest stored event)")
-    p.add_argument("--account", default="", metavar="acct_...", help="a Connect account's events")
-    p.set_defaults(func=cmd_catch_up)
-
-
-def parse_day(value: str | None, param: str, *, end: bool = False) -> int | None:
-    """``YYYY-MM-DD`` (UTC) as Unix seconds: the day's first second, or its last with ``end``."""
-    if value is None:
-        return None
-    try:
-        day = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
-    except ValueError:
-        raise UsageError(f"--{param} must be a date as YYYY-MM-DD, got {value!r}", param=param) from None
-    return int(day.timestamp()) + (86399 if end else 0)
-
-
-def _quiet_sdk(args: argparse.Namespace) -> None:
-    """The SDK logs every request at INFO: only with ``--verbose``."""
-    if not getattr(args, "verbose", False):
-        logging.getLogger("stripe").setLevel(logging.WARNING)
-
-
-def cmd_backfill(args: argparse.Namespace) -> int:
-    _quiet_sdk(args)
-    since = parse_day(args.since, "since")
-    until = parse_day(args.until, "until", end=True)
+    Reads checkout sessions with their line items, invoices with their lines, refunds, disputes
+    and products. Sharded, rate-limited and resumable: a rerun continues from its checkpoints. Shows progress
+    on a terminal. Reads DATABASE_URL, STRIPE_API_KEY and STRIPE_API_BASE."""
     if since is not None and until is not None and since > until:
         raise UsageError("--since must not be after --until", param="since")
-    if args.concurrency < 1:
-        raise UsageError("--concurrency must be at least 1", param="concurrency")
-    if args.rate is not None and args.rate <= 0:
-        raise UsageError("--rate must be positive", param="rate")
-    if args.links_only and not args.product:
+    if links_only and not product:
         raise UsageError("--links-only needs --product", param="links_only")
-    if args.product and not args.product.startswith("prod_"):
-        raise UsageError(f"--product must be a product id (prod_...), got {args.product!r}", param="product")
-    settings = Settings.from_env()
-    api = StripeAPI.from_settings(settings, rate=args.rate)
-    engine = db.make_engine(settings.database_url)
-    db.ping(engine)
-    request = backfill.Request(
-        since=backfill.EPOCH if since is None else since, until=until, product=args.product,
-        links_only=args.links_only, account=args.account,
+    api = stripe_client(rate=rate)
+    engine = open_index()
+    request = history_backfill.Request(
+        since=history_backfill.EPOCH if since is None else params.day_start(since),
+        until=None if until is None else params.day_start(until) + params.DAY - 1,
+        product=product, links_only=links_only, account=account or "",
     )
     show = rich_progress if sys.stderr.isatty() else log_progress
-    result = backfill.run(engine, api, request, concurrency=args.concurrency, restart=args.restart, show=show)
-    print(result.summary())
-    return 0
+    try:
+        result = history_backfill.run(engine, api, request, concurrency=concurrency, restart=restart, show=show)
+    finally:
+        engine.dispose()
+    click.echo(result.summary())
 
 
-def cmd_catch_up(args: argparse.Namespace) -> int:
-    _quiet_sdk(args)
-    since = parse_day(args.since, "since")
-    settings = Settings.from_env()
-    api = StripeAPI.from_settings(settings)
-    engine = db.make_engine(settings.database_url)
-    db.ping(engine)
-    result = catchup.catch_up(engine, api, account=args.account, since=since)
-    print(f"catch-up: {result.listed} event(s) listed, {result.stored} new stored; "
-          "`indexer worker` applies them")
+@click.command("catch-up")
+@click.option("--since", type=params.DAY_TYPE, show_default="the newest stored event",
+              help="Start of the gap.")
+@click.option("--account", type=params.ACCOUNT_ID, show_default="your own account",
+              help="A Connect account's events.")
+def catch_up(since: dt.date | None, account: str | None) -> None:
+    """Store missed events from Stripe's /v1/events.
+
+    Reads the events since the newest one stored (or --since). Stripe keeps events 30 days:
+    an older gap is reported with the backfill that closes it. `indexer worker` applies what
+    is stored. Reads DATABASE_URL, STRIPE_API_KEY and STRIPE_API_BASE."""
+    api = stripe_client()
+    engine = open_index()
+    try:
+        result = catchup.catch_up(engine, api, account=account or "",
+                                  since=None if since is None else params.day_start(since))
+    finally:
+        engine.dispose()
+    click.echo(f"catch-up: {result.listed} event(s) listed, {result.stored} new stored; "
+               "`indexer worker` applies them")
     if result.gap_since is not None:
         when = datetime.fromtimestamp(result.gap_since, UTC).strftime("%Y-%m-%d")
-        print(
+        click.echo(
             f"indexer catch-up: the gap starts {when}, older than Stripe's 30-day event retention: "
             f"the events of its first days are gone from Stripe; run `indexer backfill --since {when}`",
-            file=sys.stderr,
+            err=True,
         )
-    return 0
 
 
 # --- progress -------------------------------------------------------------------------------
 
 
 @contextmanager
-def rich_progress(job: backfill.Backfill) -> Iterator[None]:
+def rich_progress(job: history_backfill.Backfill) -> Iterator[None]:
     """A bar per stream on a terminal: objects done, objects per second, time left (ETA from the
     share of the ``created`` range covered; Stripe gives no total count)."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
@@ -137,7 +121,7 @@ def rich_progress(job: backfill.Backfill) -> Iterator[None]:
 
 
 @contextmanager
-def log_progress(job: backfill.Backfill, every: float = 10.0) -> Iterator[None]:
+def log_progress(job: history_backfill.Backfill, every: float = 10.0) -> Iterator[None]:
     """Plain log lines (not a terminal): each stream's state every ``every`` seconds and at the end."""
     reported: set[str] = set()
 

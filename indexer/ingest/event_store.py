@@ -306,3 +306,17 @@ def list_events(conn: Connection, *, failed: bool = False, limit: int = 50) -> l
         query = query.where(e.status == "failed")
     query = query.order_by(e.created.desc(), e.id.desc()).limit(limit)
     return [dict(r._mapping) for r in conn.execute(query)]
+
+
+#: Every state an event can be in: waiting or retrying, applied, not used by the index, parked.
+EVENT_STATUSES = ("pending", "done", "skipped", "failed")
+
+
+def count_events(conn: Connection) -> dict[str, int]:
+    """How many stored events are in each state (every one of ``EVENT_STATUSES``, zeros
+    included): one pass over the ``(status, available_at)`` index."""
+    counts = dict.fromkeys(EVENT_STATUSES, 0)
+    query = select(events_t.c.status, func.count()).group_by(events_t.c.status)
+    for status, count in conn.execute(query):
+        counts[status] = int(count)
+    return counts

@@ -338,7 +338,7 @@ def test_cli_rejects_bad_dates_with_one_line(capsys: pytest.CaptureFixture[str],
     monkeypatch.setenv("STRIPE_API_KEY", "sk_test_x")
     assert main(["backfill", "--since", "2024-13-01"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == "indexer backfill: --since must be a date as YYYY-MM-DD, got '2024-13-01'"
+    assert err == "indexer backfill: --since: expected a date YYYY-MM-DD, got '2024-13-01'"
     assert main(["backfill", "--since", "2024-05-02", "--until", "2024-05-01"]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
 

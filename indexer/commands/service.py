@@ -1,0 +1,82 @@
+"""``indexer migrate``, ``serve`` and ``worker``: the schema and the processes that keep the index."""
+
+from __future__ import annotations
+
+import logging
+import socket
+
+import click
+
+from indexer import db
+from indexer.commands import params
+from indexer.commands.resources import open_database, open_index, stripe_client
+from indexer.errors import UsageError
+
+log = logging.getLogger("indexer")
+
+
+@click.command()
+def migrate() -> None:
+    """Bring the schema to the newest revision.
+
+    Idempotent: a current schema is left as it is. Creates the SQLite file of DATABASE_URL if
+    it does not exist yet."""
+    steps = logging.getLogger("alembic.runtime.migration")
+    quiet_level = steps.level
+    steps.setLevel(min(logging.INFO, steps.getEffectiveLevel()))  # each revision applied, as a log line
+    engine = open_database()
+    try:
+        revision = db.migrate(engine)
+    finally:
+        engine.dispose()
+        steps.setLevel(quiet_level)
+    click.echo(f"database at revision {revision}")
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", help="Address to listen on (0.0.0.0: every interface).")
+@click.option("--port", type=params.Port(), default=8000, help="Port to listen on.")
+def serve(host: str, port: int) -> None:
+    """Run the web app: webhooks, health, query API.
+
+    For development; production runs the same app under gunicorn (see Procfile). Reads DATABASE_URL,
+    STRIPE_WEBHOOK_SECRET and INDEXER_API_TOKENS."""
+    from indexer import create_app
+
+    open_index().dispose()
+    app = create_app()
+    _require_free_port(host, port)
+    log.info("serving on http://%s:%d (production: gunicorn, see Procfile)", host, port)
+    app.run(host=host, port=port, threaded=True, use_reloader=False)
+
+
+def _require_free_port(host: str, port: int) -> None:
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; "
+                         "choose another --port or --host", param="port") from None
+
+
+@click.command()
+@click.option("--once", is_flag=True, help="Apply what is due, then exit 0 (for cron and tests).")
+@click.option("--batch-size", type=params.POSITIVE, default=500, help="Events claimed per batch.")
+@click.option("--threads", type=params.POSITIVE, default=8, help="Concurrent Stripe requests.")
+@click.option("--rate", type=params.RATE, default=None, show_default="23 in test mode, 90 in live mode",
+              help="Stripe requests per second.")
+def worker(once: bool, batch_size: int, threads: int, rate: float | None) -> None:
+    """Apply stored webhook events to the index.
+
+    Runs until interrupted (--once: until nothing is due). Run as many as you like on
+    PostgreSQL: they share the queue. Reads DATABASE_URL, STRIPE_API_KEY and STRIPE_API_BASE."""
+    from indexer.ingest.worker import Worker
+
+    api = stripe_client(rate=rate)
+    engine = open_index()
+    runner = Worker(engine, api, batch_size=batch_size, threads=threads)
+    try:
+        stats = runner.run(once=once)
+    finally:
+        runner.close()
+    click.echo(f"worker: {stats}")
