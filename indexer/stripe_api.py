@@ -22,6 +22,7 @@ import contextlib
 import json
 import logging
 import random
+import re
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -37,7 +38,7 @@ from indexer.index.mapping import invoice_payment_intent as _payments_intent
 if TYPE_CHECKING:
     from indexer.config import Settings
 
-__all__ = ["DEFAULT_LIVE_RATE", "DEFAULT_TEST_RATE", "Page", "StripeAPI", "TokenBucket"]
+__all__ = ["DEFAULT_LIVE_RATE", "DEFAULT_TEST_RATE", "Page", "StripeAPI", "TokenBucket", "is_stripe_id", "object_path"]
 
 #: Client-side pace (requests per second) under Stripe's read limits: 100/s live, 25/s in
 #: test mode. A little headroom is left for the other processes (worker, web) on the same key.
@@ -45,6 +46,36 @@ DEFAULT_LIVE_RATE = 90.0
 DEFAULT_TEST_RATE = 23.0
 
 PAGE_LIMIT = 100
+
+#: An id Stripe generates (``cs_test_a1B2...``, ``in_...``, ``re_...``): letters, digits and
+#: underscores. Only such ids are put into a request's path.
+STRIPE_ID = re.compile(r"[A-Za-z0-9_]{1,255}")
+#: A path this client requests: ``/v1/`` and segments of id characters (a product id chosen by
+#: its owner may hold ``-`` or ``.``), never a ``.``/``..`` segment, an escape or a query.
+_PATH = re.compile(r"/v1(/[A-Za-z0-9_.\-]+)+")
+_ACCOUNT = re.compile(r"acct_[A-Za-z0-9]{1,250}")
+
+
+def is_stripe_id(value: object) -> bool:
+    """Whether ``value`` is a string shaped like an id Stripe generates."""
+    return isinstance(value, str) and STRIPE_ID.fullmatch(value) is not None
+
+
+def object_path(template: str, *ids: object) -> str:
+    """``template`` (``"/v1/refunds/{}"``) with ``ids`` filled in, each checked to be a Stripe
+    id: a value from a payload never chooses another path (``../../v1/customers``)."""
+    for value in ids:
+        if not is_stripe_id(value):
+            raise StripeError(f"refusing to request {template}: {value!r:.60} is not a Stripe id")
+    return template.format(*ids)
+
+
+def _check_request(path: str, account: str) -> None:
+    if _PATH.fullmatch(path) is None or any(part in (".", "..") for part in path.split("/")):
+        raise StripeError(f"refusing to request {path!r:.100}: not a Stripe API path")
+    if account and _ACCOUNT.fullmatch(account) is None:
+        raise StripeError(f"refusing to request {path}: {account!r:.60} is not a Connect account id")
+
 
 
 def _quiet_sdk_debug_log() -> None:
@@ -168,6 +199,7 @@ class StripeAPI:
 
     def get(self, path: str, params: Mapping[str, Any] | None = None, *, account: str = "") -> dict[str, Any]:
         """GET ``path`` with retries; the decoded JSON body."""
+        _check_request(path, account)
         query = dict(params or {})
         if account:
             query["stripe_account"] = account
@@ -296,21 +328,22 @@ class StripeAPI:
         embedded = session.get("line_items")
         if isinstance(embedded, dict) and not embedded.get("has_more"):
             return session
-        items = self._rest_of(embedded, f"/v1/checkout/sessions/{session['id']}/line_items", account=account)
-        session["line_items"] = {"object": "list", "data": items, "has_more": False,
-                                 "url": f"/v1/checkout/sessions/{session['id']}/line_items"}
+        path = object_path("/v1/checkout/sessions/{}/line_items", session["id"])
+        items = self._rest_of(embedded, path, account=account)
+        session["line_items"] = {"object": "list", "data": items, "has_more": False, "url": path}
         return session
 
     def retrieve_session(self, session_id: str, *, account: str = "") -> dict[str, Any]:
         """A session with ``line_items`` expanded and complete."""
-        session = self.get(f"/v1/checkout/sessions/{session_id}", {"expand": ["line_items"]}, account=account)
+        path = object_path("/v1/checkout/sessions/{}", session_id)
+        session = self.get(path, {"expand": ["line_items"]}, account=account)
         return self.complete_session(session, account=account)
 
     # --- invoices ---------------------------------------------------------------------------
 
     def invoice_lines(self, invoice: dict[str, Any], *, account: str = "") -> list[dict[str, Any]]:
         """All lines: the embedded first page plus ``/v1/invoices/{id}/lines`` past ``has_more``."""
-        return self._rest_of(invoice.get("lines"), f"/v1/invoices/{invoice['id']}/lines", account=account)
+        return self._rest_of(invoice.get("lines"), object_path("/v1/invoices/{}/lines", invoice["id"]), account=account)
 
     def invoice_payment_intent(self, invoice_id: str, *, account: str = "") -> str | None:
         """The PaymentIntent that paid an invoice, via ``GET /v1/invoice_payments?invoice=``.
