@@ -10,6 +10,8 @@ from indexer.errors import ConfigError
 
 DEFAULT_DATABASE_URL = "sqlite:///indexer.db"
 DEFAULT_STRIPE_API_BASE = "https://api.stripe.com"
+#: Stripe's events are a few kilobytes; a body larger than this is refused unread.
+DEFAULT_WEBHOOK_MAX_BYTES = 1024 * 1024
 
 
 def normalize_database_url(url: str) -> str:
@@ -25,6 +27,15 @@ def normalize_database_url(url: str) -> str:
     return url
 
 
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    if not (raw.isascii() and raw.isdigit()) or int(raw) <= 0:
+        raise ConfigError(f"{name} must be a positive whole number of bytes, got {raw[:40]!r}")
+    return int(raw)
+
+
 def _split(value: str | None) -> tuple[str, ...]:
     return tuple(part.strip() for part in (value or "").split(",") if part.strip())
 
@@ -36,6 +47,7 @@ class Settings:
     webhook_secrets: tuple[str, ...] = ()
     stripe_api_base: str = DEFAULT_STRIPE_API_BASE
     api_tokens: tuple[str, ...] = field(default=(), repr=False)
+    webhook_max_bytes: int = DEFAULT_WEBHOOK_MAX_BYTES
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -53,6 +65,7 @@ class Settings:
             webhook_secrets=secrets,
             stripe_api_base=(env.get("STRIPE_API_BASE") or DEFAULT_STRIPE_API_BASE).rstrip("/"),
             api_tokens=_split(env.get("INDEXER_API_TOKENS")),
+            webhook_max_bytes=_positive_int(env, "INDEXER_WEBHOOK_MAX_BYTES", DEFAULT_WEBHOOK_MAX_BYTES),
         )
 
     def require_stripe_key(self) -> str:

@@ -67,29 +67,76 @@ def type_groups(limit: int = MAX_TYPES_PER_LIST) -> tuple[tuple[str, ...], ...]:
     return tuple(tuple(sorted(group)) for group in groups)
 
 
+#: The longest value each column of ``stripe_events`` takes from an event (``indexer.models``).
+_COLUMN_LENGTHS = {"id": 255, "type": 128, "api_version": 64, "account": 255, "data.object.id": 255}
+_MAX_BIGINT = 2**63 - 1
+
+
 def parse_event(payload: bytes) -> dict[str, Any]:
-    """Parse and sanity-check a Stripe event; anything else is a ``SignatureError`` (HTTP 400)."""
+    """Parse and sanity-check a Stripe event; anything else is a ``SignatureError`` (HTTP 400).
+
+    Whatever passes can be stored on either database: UTF-8 JSON, every stored field of its
+    column's type and length, and no NUL or unpaired surrogate anywhere (PostgreSQL's text
+    takes neither), so a signed but malformed body is a 400, never a 500 that Stripe retries.
+    """
     try:
-        event = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
-        raise SignatureError("body is not JSON") from None
+        event = json.loads(payload.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise SignatureError("body is not JSON in UTF-8") from None
     if not isinstance(event, dict) or event.get("object") != "event":
         raise SignatureError("body is not a Stripe event")
+    data = event.get("data")
+    obj = data.get("object") if isinstance(data, dict) else None
+    created = event.get("created")
     problems = [
         name
         for name, ok in (
-            ("id", isinstance(event.get("id"), str) and event["id"].startswith("evt_")),
-            ("type", isinstance(event.get("type"), str) and event["type"] != ""),
-            ("created", isinstance(event.get("created"), int)),
+            ("id", _text(event.get("id"), "id") and event["id"].startswith("evt_")),
+            ("type", _text(event.get("type"), "type")),
+            ("api_version", event.get("api_version") is None or _text(event.get("api_version"), "api_version")),
+            ("created", type(created) is int and 0 <= created <= _MAX_BIGINT),
             ("livemode", isinstance(event.get("livemode"), bool)),
-            ("data.object", isinstance(event.get("data"), dict) and isinstance(event["data"].get("object"), dict)),
-            ("account", event.get("account") is None or isinstance(event.get("account"), str)),
+            ("data.object", isinstance(obj, dict)),
+            ("data.object.id", not isinstance(obj, dict) or not isinstance(obj.get("id"), str)
+             or _text(obj["id"], "data.object.id")),
+            ("account", event.get("account") in (None, "") or _text(event.get("account"), "account")),
         )
         if not ok
     ]
     if problems:
         raise SignatureError(f"Stripe event has a missing or malformed {', '.join(problems)}")
+    if b"\\u" in payload and not _storable(event):
+        raise SignatureError("Stripe event holds a NUL character or an unpaired surrogate")
     return event
+
+
+def _text(value: Any, column: str) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= _COLUMN_LENGTHS[column]
+
+
+def _storable(value: Any) -> bool:
+    """No string in ``value`` (keys included) holds what a database text column refuses. Only
+    a ``\\u`` escape can put such a character in a body that ``json.loads`` accepts."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item or not _encodable(item):
+                return False
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return True
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def event_row(event: dict[str, Any], payload: bytes | str, *, source: str) -> dict[str, Any]:
