@@ -9,8 +9,9 @@ what is worth retrying:
   attempts, or when the total wait would pass ``max_wait`` seconds, ``StripeUnavailable``;
 * 401/403 raise ``StripeAuthError``; any other 4xx raises ``StripeError`` naming the request.
 
-A 429 also pauses the shared bucket, so every thread backs off at once instead of each one
-finding out for itself.
+A 429 also slows the shared pace (or, for ``Stripe-Rate-Limited-Reason: *-concurrency``, the
+requests in flight), so every thread backs off at once instead of each one finding out for
+itself, and the pace settles just under the limit the server keeps (see ``TokenBucket``).
 
 The SDK's own retries are off (``max_network_retries=0``): one retry policy, here, and
 ``request_count`` counts every HTTP request actually sent, retries included.
@@ -21,10 +22,12 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import random
 import re
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -77,7 +80,6 @@ def _check_request(path: str, account: str) -> None:
         raise StripeError(f"refusing to request {path}: {account!r:.60} is not a Connect account id")
 
 
-
 def _quiet_sdk_debug_log() -> None:
     """Skip the SDK's debug log lines unless someone will read them.
 
@@ -103,26 +105,54 @@ _quiet_sdk_debug_log()
 
 
 class TokenBucket:
-    """A thread-safe token bucket: ``rate`` tokens per second, at most ``burst`` saved up.
+    """A thread-safe token bucket that finds the pace the server takes.
 
     Implemented as a virtual clock (GCRA): each ``acquire`` reserves the next free slot under
     the lock and sleeps outside it, so waiting threads do not serialise on the lock.
+
+    ``rate`` is a ceiling. The first ``throttled`` (the server answered 429 for the rate)
+    halves the pace. A later one sets it to 90% of what the server accepted (``accepted``)
+    since the previous one (up to ``WINDOW`` seconds back), which is the server's limit while
+    it refuses us, and never less than half the pace; the 429s of requests sent before the
+    last cut are the volley it already answered and change nothing. The pace then climbs by 5% a second to just
+    under the pace the server accepted, and by 0.5% a second beyond it (doubling in about two
+    minutes), so it stays about the server's limit and finds a raised one within minutes.
     """
+
+    WINDOW = 10.0
+    MARGIN = 0.9
+    CUT = 0.5
+    FAST_CLIMB = 0.05
+    SLOW_CLIMB = 0.005
 
     def __init__(self, rate: float, burst: float | None = None) -> None:
         if rate <= 0:
             raise ValueError("rate must be positive")
-        self.rate = float(rate)
-        self._interval = 1.0 / self.rate
-        burst = max(1.0, burst if burst is not None else min(self.rate, 5.0))
-        self._tolerance = (burst - 1.0) * self._interval
+        self.ceiling = float(rate)
+        self.floor = min(self.ceiling, 0.5)
+        self._burst = max(1.0, burst if burst is not None else min(self.ceiling, 5.0))
         self._next = 0.0  # theoretical arrival time of the next request
         self._lock = threading.Lock()
+        self._accepted: deque[float] = deque()
+        self._accepted_pace: float | None = None
+        self._last_cut = -math.inf
+        self._updated = time.monotonic()
+        self._set_rate(self.ceiling)
+
+    @property
+    def rate(self) -> float:
+        return self._rate
+
+    def _set_rate(self, rate: float) -> None:
+        self._rate = rate
+        self._interval = 1.0 / rate
+        self._tolerance = (min(self._burst, max(1.0, rate)) - 1.0) * self._interval
 
     def acquire(self) -> float:
         """Block until a request may be sent. Returns the seconds waited."""
         with self._lock:
             now = time.monotonic()
+            self._climb(now)
             slot = max(self._next, now - self._tolerance)
             self._next = slot + self._interval
         wait = slot - now
@@ -131,10 +161,93 @@ class TokenBucket:
             return wait
         return 0.0
 
+    def accepted(self) -> None:
+        """The server answered a request (anything but a 429)."""
+        with self._lock:
+            now = time.monotonic()
+            self._accepted.append(now)
+            while self._accepted[0] < now - self.WINDOW:
+                self._accepted.popleft()
+
+    def _climb(self, now: float) -> None:
+        elapsed, self._updated = now - self._updated, now
+        if self._rate >= self.ceiling or now - self._last_cut < 1.0:
+            return
+        known = self._accepted_pace
+        if known is None or self._rate < 0.95 * known:
+            rate = self._rate * (1 + self.FAST_CLIMB * elapsed)
+            if known is not None:
+                rate = min(rate, 0.95 * known)
+        else:
+            rate = self._rate * (1 + self.SLOW_CLIMB * elapsed)
+        self._set_rate(min(self.ceiling, rate))
+
+    def throttled(self, sent_at: float | None = None) -> None:
+        """The server refused a request for its rate: slow down (see the class docstring).
+
+        ``sent_at`` (``time.monotonic()`` when the refused request left): a request sent
+        before the last cut is one of the volley that cut answered; without it, a second's
+        refusals count once."""
+        with self._lock:
+            now = time.monotonic()
+            since = now - self._last_cut
+            if (sent_at is not None and sent_at < self._last_cut) or (sent_at is None and since < 1.0):
+                return
+            span = max(0.5, min(since, self.WINDOW))
+            accepted = sum(1 for t in self._accepted if t >= now - span) / span
+            pace = self._rate * self.CUT
+            if since < math.inf and accepted > 0:
+                self._accepted_pace = min(self._rate, accepted)
+                pace = max(pace, self._accepted_pace * self.MARGIN)
+            self._last_cut = self._updated = now
+            self._set_rate(max(self.floor, pace))
+            self._next = max(self._next, now)
+
     def pause(self, seconds: float) -> None:
         """Hold every caller for ``seconds`` from now (the server said: slow down)."""
         with self._lock:
             self._next = max(self._next, time.monotonic() + seconds)
+
+
+class ConcurrencyLimit:
+    """How many requests may be in flight at once: unbounded until the server answers 429 for
+    concurrency, then 70% of what was in flight, rising by one every five quiet seconds."""
+
+    RISE_SECONDS = 5.0
+    UNBOUNDED = 64
+
+    def __init__(self) -> None:
+        self.cap: int | None = None
+        self.active = 0
+        self._last_change = -math.inf
+        self._cond = threading.Condition()
+
+    def __enter__(self) -> None:
+        with self._cond:
+            while self.cap is not None and self.active >= self.cap:
+                self._rise()
+                if self.cap is not None and self.active >= self.cap:
+                    self._cond.wait(0.5)
+            self.active += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._cond:
+            self.active -= 1
+            self._cond.notify()
+
+    def _rise(self) -> None:
+        now = time.monotonic()
+        if self.cap is not None and now - self._last_change >= self.RISE_SECONDS:
+            self.cap = None if self.cap + 1 >= self.UNBOUNDED else self.cap + 1
+            self._last_change = now
+
+    def throttled(self, in_flight: int) -> None:
+        with self._cond:
+            now = time.monotonic()
+            if now - self._last_change < 1.0:
+                return
+            self.cap = max(1, int(in_flight * 0.7))
+            self._last_change = now
 
 
 class Page:
@@ -174,6 +287,7 @@ class StripeAPI:
             rate = DEFAULT_LIVE_RATE if self.livemode else DEFAULT_TEST_RATE
         self.rate = rate
         self.bucket = TokenBucket(rate)
+        self.concurrency = ConcurrencyLimit()
         self._client = stripe.StripeClient(
             api_key,
             base_addresses={"api": self.api_base},
@@ -183,6 +297,7 @@ class StripeAPI:
         self._count_lock = threading.Lock()
         self._count = 0
         self.retries = 0
+        self.rate_limited = 0
 
     @classmethod
     def from_settings(cls, settings: Settings, *, rate: float | None = None) -> StripeAPI:
@@ -207,10 +322,14 @@ class StripeAPI:
         attempt = 0
         while True:
             self.bucket.acquire()
+            sent_at = time.monotonic()
             with self._count_lock:
                 self._count += 1
             try:
-                return self._get_json(path, query)
+                with self.concurrency:
+                    body = self._get_json(path, query)
+                self.bucket.accepted()
+                return body
             except stripe.AuthenticationError as exc:
                 raise StripeAuthError(
                     f"Stripe rejected the API key (HTTP {exc.http_status}): {_message(exc)}"
@@ -221,6 +340,10 @@ class StripeAPI:
                     "a restricted key needs read access to it"
                 ) from exc
             except (stripe.APIConnectionError, stripe.StripeError) as exc:
+                if getattr(exc, "http_status", None) == 429:
+                    self._throttled(exc, sent_at)
+                elif getattr(exc, "http_status", None):
+                    self.bucket.accepted()
                 delay = self._retry_delay(exc, attempt)
                 if delay is None:
                     if _is_transient(exc):
@@ -231,13 +354,30 @@ class StripeAPI:
                         f"GET {path}: Stripe unavailable after {attempt + 1} attempts "
                         f"({_describe(exc)})"
                     ) from exc
-                if getattr(exc, "http_status", None) == 429:
-                    self.bucket.pause(delay)
                 with self._count_lock:
                     self.retries += 1
                 time.sleep(delay)
                 waited += delay
                 attempt += 1
+
+    def _throttled(self, exc: Exception, sent_at: float | None = None) -> None:
+        """Slow every thread down for what the 429 says was exceeded
+        (``Stripe-Rate-Limited-Reason``): the number of requests at once (``*-concurrency``),
+        one object's own limit (``resource-specific``: only this request waits), else the rate.
+        A ``Retry-After`` holds every thread that long."""
+        headers = getattr(exc, "headers", None) or {}
+        reason = _header(headers, "Stripe-Rate-Limited-Reason") or ""
+        with self._count_lock:
+            self.rate_limited += 1
+        if reason == "resource-specific":
+            return
+        if "concurrency" in reason:
+            self.concurrency.throttled(self.concurrency.active + 1)
+        else:
+            self.bucket.throttled(sent_at)
+        retry_after = _seconds(_header(headers, "Retry-After"))
+        if retry_after:
+            self.bucket.pause(min(retry_after, self.max_wait))
 
     def _get_json(self, path: str, query: dict[str, Any]) -> dict[str, Any]:
         """``StripeClient.raw_request("get", ...)``, decoding a success body into plain dicts.
@@ -274,10 +414,9 @@ class StripeAPI:
         ):
             return None
         delay = min(self.backoff * (2**attempt), 20.0) * (0.5 + random.random() / 2)
-        retry_after = _header(headers, "Retry-After")
+        retry_after = _seconds(_header(headers, "Retry-After"))
         if retry_after:
-            with contextlib.suppress(ValueError):
-                delay = max(delay, float(retry_after))
+            delay = max(delay, retry_after)
         return delay
 
     # --- lists ------------------------------------------------------------------------------
@@ -406,6 +545,15 @@ def _header(headers: Mapping[str, str] | Any, name: str) -> str | None:
     except AttributeError:
         return None
     return None
+
+
+def _seconds(value: str | None) -> float | None:
+    """A ``Retry-After`` in seconds (an HTTP date, or nonsense, is None)."""
+    try:
+        seconds = float(value) if value else None
+    except ValueError:
+        return None
+    return seconds if seconds is not None and 0 < seconds < math.inf else None
 
 
 def _is_transient(exc: Exception) -> bool:

@@ -221,6 +221,7 @@ class SandboxServer:
                     with self._count_lock:
                         self.rate_limited += 1
                     out_headers["Stripe-Should-Retry"] = "true"
+                    out_headers["Stripe-Rate-Limited-Reason"] = "global-rate"
                     raise StripeError(
                         429, "Request rate limit exceeded. You can learn more about rate "
                         "limits here https://stripe.com/docs/rate-limits.", code="rate_limit")
