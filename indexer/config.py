@@ -27,12 +27,13 @@ def normalize_database_url(url: str) -> str:
     return url
 
 
-def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = (env.get(name) or "").strip()
+def read_webhook_max_bytes(env: Mapping[str, str] | None = None) -> int:
+    """``INDEXER_WEBHOOK_MAX_BYTES``: the largest webhook body the endpoint reads."""
+    raw = ((os.environ if env is None else env).get("INDEXER_WEBHOOK_MAX_BYTES") or "").strip()
     if not raw:
-        return default
+        return DEFAULT_WEBHOOK_MAX_BYTES
     if not (raw.isascii() and raw.isdigit()) or int(raw) <= 0:
-        raise ConfigError(f"{name} must be a positive whole number of bytes, got {raw[:40]!r}")
+        raise ConfigError(f"INDEXER_WEBHOOK_MAX_BYTES must be a positive whole number of bytes, got {raw[:40]!r}")
     return int(raw)
 
 
@@ -65,7 +66,7 @@ class Settings:
             webhook_secrets=secrets,
             stripe_api_base=(env.get("STRIPE_API_BASE") or DEFAULT_STRIPE_API_BASE).rstrip("/"),
             api_tokens=_split(env.get("INDEXER_API_TOKENS")),
-            webhook_max_bytes=_positive_int(env, "INDEXER_WEBHOOK_MAX_BYTES", DEFAULT_WEBHOOK_MAX_BYTES),
+            webhook_max_bytes=read_webhook_max_bytes(env),
         )
 
     def require_stripe_key(self) -> str:
