@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 import stripe
 
-from indexer import stripe_api
+from indexer import pacing
 from indexer.errors import StripeError
-from indexer.stripe_api import ConcurrencyLimit, StripeAPI, TokenBucket, object_path
+from indexer.pacing import ConcurrencyLimit, TokenBucket
+from indexer.stripe_api import StripeAPI, object_path
 from stripe_sandbox.server import SandboxServer
 from stripe_sandbox.store import Store
 
@@ -67,8 +68,8 @@ class FakeClock:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     fake = FakeClock()
-    monkeypatch.setattr(stripe_api.time, "monotonic", fake.monotonic)
-    monkeypatch.setattr(stripe_api.time, "sleep", fake.sleep)
+    monkeypatch.setattr(pacing.time, "monotonic", fake.monotonic)
+    monkeypatch.setattr(pacing.time, "sleep", fake.sleep)
     return fake
 
 
@@ -176,6 +177,7 @@ def test_a_concurrency_cap_rises_back_while_nothing_is_refused(clock: FakeClock)
         assert limit.cap == expected
 
 
+@pytest.mark.slow
 def test_at_its_default_pace_the_client_settles_under_a_lower_limit_with_few_429s() -> None:
     """Stripe at 8 requests/s, the client's default test-mode pace 23/s, 8 threads: before the
     pace adapted, half the requests were 429s and some gave up."""
