@@ -18,6 +18,8 @@ from indexer.errors import ConfigError
 
 DEFAULT_DATABASE_URL = "sqlite:///indexer.db"
 DEFAULT_STRIPE_API_BASE = "https://api.stripe.com"
+#: Stripe's events are a few kilobytes; a body larger than this is refused unread.
+DEFAULT_WEBHOOK_MAX_BYTES = 1024 * 1024
 
 #: ``sk_``/``rk_``, the mode, then letters and digits: anything else (a quote, a space, a line
 #: break pasted with the key) would fail every request, or fail to send one at all.
@@ -35,6 +37,16 @@ def normalize_database_url(url: str) -> str:
     if not (url.startswith("postgresql+") or url.startswith("sqlite")):
         raise ConfigError(f"DATABASE_URL must be a PostgreSQL or SQLite URL, got {url.split(':', 1)[0]}:...")
     return url
+
+
+def read_webhook_max_bytes(env: Mapping[str, str] | None = None) -> int:
+    """``INDEXER_WEBHOOK_MAX_BYTES``: the largest webhook body the endpoint reads."""
+    raw = ((os.environ if env is None else env).get("INDEXER_WEBHOOK_MAX_BYTES") or "").strip()
+    if not raw:
+        return DEFAULT_WEBHOOK_MAX_BYTES
+    if not (raw.isascii() and raw.isdigit()) or int(raw) <= 0:
+        raise ConfigError(f"INDEXER_WEBHOOK_MAX_BYTES must be a positive whole number of bytes, got {raw[:40]!r}")
+    return int(raw)
 
 
 def _split(value: str | None) -> tuple[str, ...]:
@@ -95,6 +107,7 @@ class Settings:
     webhook_secrets: tuple[str, ...] = ()
     stripe_api_base: str = DEFAULT_STRIPE_API_BASE
     api_tokens: tuple[str, ...] = field(default=(), repr=False)
+    webhook_max_bytes: int = DEFAULT_WEBHOOK_MAX_BYTES
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -106,6 +119,7 @@ class Settings:
             webhook_secrets=read_webhook_secrets(env),
             stripe_api_base=(env.get("STRIPE_API_BASE") or DEFAULT_STRIPE_API_BASE).strip().rstrip("/"),
             api_tokens=read_api_tokens(env),
+            webhook_max_bytes=read_webhook_max_bytes(env),
         )
 
     def require_stripe_key(self) -> str:

@@ -9,8 +9,9 @@ what is worth retrying:
   attempts, or when the total wait would pass ``max_wait`` seconds, ``StripeUnavailable``;
 * 401/403 raise ``StripeAuthError``; any other 4xx raises ``StripeError`` naming the request.
 
-A 429 also pauses the shared bucket, so every thread backs off at once instead of each one
-finding out for itself.
+A 429 also slows the shared pace (or, for ``Stripe-Rate-Limited-Reason: *-concurrency``, the
+requests in flight), so every thread backs off at once instead of each one finding out for
+itself, and the pace settles about the limit the server keeps (``indexer.pacing``).
 
 The SDK's own retries are off (``max_network_retries=0``): one retry policy, here, and
 ``request_count`` counts every HTTP request actually sent, retries included.
@@ -21,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import random
 import re
 import threading
@@ -34,11 +36,15 @@ from stripe._request_options import extract_options_from_dict
 
 from indexer.errors import StripeAuthError, StripeError, StripeUnavailable
 from indexer.index.mapping import invoice_payment_intent as _payments_intent
+from indexer.pacing import ConcurrencyLimit, TokenBucket
 
 if TYPE_CHECKING:
     from indexer.config import Settings
 
-__all__ = ["DEFAULT_LIVE_RATE", "DEFAULT_TEST_RATE", "Page", "StripeAPI", "TokenBucket"]
+__all__ = [
+    "DEFAULT_LIVE_RATE", "DEFAULT_TEST_RATE", "ConcurrencyLimit", "Page", "StripeAPI", "TokenBucket", "is_stripe_id",
+    "object_path",
+]
 
 #: Client-side pace (requests per second) under Stripe's read limits: 100/s live, 25/s in
 #: test mode. A little headroom is left for the other processes (worker, web) on the same key.
@@ -46,6 +52,35 @@ DEFAULT_LIVE_RATE = 90.0
 DEFAULT_TEST_RATE = 23.0
 
 PAGE_LIMIT = 100
+
+#: An id Stripe generates (``cs_test_a1B2...``, ``in_...``, ``re_...``): letters, digits and
+#: underscores. Only such ids are put into a request's path.
+STRIPE_ID = re.compile(r"[A-Za-z0-9_]{1,255}")
+#: A path this client requests: ``/v1/`` and segments of id characters (a product id chosen by
+#: its owner may hold ``-`` or ``.``), never a ``.``/``..`` segment, an escape or a query.
+_PATH = re.compile(r"/v1(/[A-Za-z0-9_.\-]+)+")
+_ACCOUNT = re.compile(r"acct_[A-Za-z0-9]{1,250}")
+
+
+def is_stripe_id(value: object) -> bool:
+    """Whether ``value`` is a string shaped like an id Stripe generates."""
+    return isinstance(value, str) and STRIPE_ID.fullmatch(value) is not None
+
+
+def object_path(template: str, *ids: object) -> str:
+    """``template`` (``"/v1/refunds/{}"``) with ``ids`` filled in, each checked to be a Stripe
+    id: a value from a payload never chooses another path (``../../v1/customers``)."""
+    for value in ids:
+        if not is_stripe_id(value):
+            raise StripeError(f"refusing to request {template}: {value!r:.60} is not a Stripe id")
+    return template.format(*ids)
+
+
+def _check_request(path: str, account: str) -> None:
+    if _PATH.fullmatch(path) is None or any(part in (".", "..") for part in path.split("/")):
+        raise StripeError(f"refusing to request {path!r:.100}: not a Stripe API path")
+    if account and _ACCOUNT.fullmatch(account) is None:
+        raise StripeError(f"refusing to request {path}: {account!r:.60} is not a Connect account id")
 
 
 def _quiet_sdk_debug_log() -> None:
@@ -70,41 +105,6 @@ def _quiet_sdk_debug_log() -> None:
 
 
 _quiet_sdk_debug_log()
-
-
-class TokenBucket:
-    """A thread-safe token bucket: ``rate`` tokens per second, at most ``burst`` saved up.
-
-    Implemented as a virtual clock (GCRA): each ``acquire`` reserves the next free slot under
-    the lock and sleeps outside it, so waiting threads do not serialise on the lock.
-    """
-
-    def __init__(self, rate: float, burst: float | None = None) -> None:
-        if rate <= 0:
-            raise ValueError("rate must be positive")
-        self.rate = float(rate)
-        self._interval = 1.0 / self.rate
-        burst = max(1.0, burst if burst is not None else min(self.rate, 5.0))
-        self._tolerance = (burst - 1.0) * self._interval
-        self._next = 0.0  # theoretical arrival time of the next request
-        self._lock = threading.Lock()
-
-    def acquire(self) -> float:
-        """Block until a request may be sent. Returns the seconds waited."""
-        with self._lock:
-            now = time.monotonic()
-            slot = max(self._next, now - self._tolerance)
-            self._next = slot + self._interval
-        wait = slot - now
-        if wait > 0:
-            time.sleep(wait)
-            return wait
-        return 0.0
-
-    def pause(self, seconds: float) -> None:
-        """Hold every caller for ``seconds`` from now (the server said: slow down)."""
-        with self._lock:
-            self._next = max(self._next, time.monotonic() + seconds)
 
 
 class Page:
@@ -144,6 +144,7 @@ class StripeAPI:
             rate = DEFAULT_LIVE_RATE if self.livemode else DEFAULT_TEST_RATE
         self.rate = rate
         self.bucket = TokenBucket(rate)
+        self.concurrency = ConcurrencyLimit()
         self._client = stripe.StripeClient(
             api_key,
             base_addresses={"api": self.api_base},
@@ -153,6 +154,7 @@ class StripeAPI:
         self._count_lock = threading.Lock()
         self._count = 0
         self.retries = 0
+        self.rate_limited = 0
 
     @classmethod
     def from_settings(cls, settings: Settings, *, rate: float | None = None) -> StripeAPI:
@@ -169,6 +171,7 @@ class StripeAPI:
 
     def get(self, path: str, params: Mapping[str, Any] | None = None, *, account: str = "") -> dict[str, Any]:
         """GET ``path`` with retries; the decoded JSON body."""
+        _check_request(path, account)
         query = dict(params or {})
         if account:
             query["stripe_account"] = account
@@ -176,10 +179,14 @@ class StripeAPI:
         attempt = 0
         while True:
             self.bucket.acquire()
+            sent_at = time.monotonic()
             with self._count_lock:
                 self._count += 1
             try:
-                return self._get_json(path, query)
+                with self.concurrency:
+                    body = self._get_json(path, query)
+                self.bucket.accepted()
+                return body
             except stripe.AuthenticationError as exc:
                 raise StripeAuthError(
                     f"Stripe rejected the API key (HTTP {exc.http_status}): {_message(exc)}"
@@ -190,6 +197,10 @@ class StripeAPI:
                     "a restricted key needs read access to it"
                 ) from exc
             except (stripe.APIConnectionError, stripe.StripeError) as exc:
+                if getattr(exc, "http_status", None) == 429:
+                    self._throttled(exc, sent_at)
+                elif getattr(exc, "http_status", None):
+                    self.bucket.accepted()
                 delay = self._retry_delay(exc, attempt)
                 if delay is None:
                     if _is_transient(exc):
@@ -197,13 +208,30 @@ class StripeAPI:
                     raise StripeError(f"GET {path} failed: {_describe(exc)}") from exc
                 if attempt >= self.max_retries or waited + delay > self.max_wait:
                     raise StripeUnavailable(self._gave_up(path, exc, attempt + 1, waited)) from exc
-                if getattr(exc, "http_status", None) == 429:
-                    self.bucket.pause(delay)
                 with self._count_lock:
                     self.retries += 1
                 time.sleep(delay)
                 waited += delay
                 attempt += 1
+
+    def _throttled(self, exc: Exception, sent_at: float | None = None) -> None:
+        """Slow every thread down for what the 429 says was exceeded
+        (``Stripe-Rate-Limited-Reason``): the number of requests at once (``*-concurrency``),
+        one object's own limit (``resource-specific``: only this request waits), else the rate.
+        A ``Retry-After`` holds every thread that long."""
+        headers = getattr(exc, "headers", None) or {}
+        reason = _header(headers, "Stripe-Rate-Limited-Reason") or ""
+        with self._count_lock:
+            self.rate_limited += 1
+        if reason == "resource-specific":
+            return
+        if "concurrency" in reason:
+            self.concurrency.throttled(self.concurrency.active + 1)
+        else:
+            self.bucket.throttled(sent_at)
+        retry_after = _seconds(_header(headers, "Retry-After"))
+        if retry_after:
+            self.bucket.pause(min(retry_after, self.max_wait))
 
     def _get_json(self, path: str, query: dict[str, Any]) -> dict[str, Any]:
         """``StripeClient.raw_request("get", ...)``, decoding a success body into plain dicts.
@@ -248,10 +276,9 @@ class StripeAPI:
         ):
             return None
         delay = min(self.backoff * (2**attempt), 20.0) * (0.5 + random.random() / 2)
-        retry_after = _header(headers, "Retry-After")
+        retry_after = _seconds(_header(headers, "Retry-After"))
         if retry_after:
-            with contextlib.suppress(ValueError):
-                delay = max(delay, float(retry_after))
+            delay = max(delay, retry_after)
         return delay
 
     # --- lists ------------------------------------------------------------------------------
@@ -302,21 +329,22 @@ class StripeAPI:
         embedded = session.get("line_items")
         if isinstance(embedded, dict) and not embedded.get("has_more"):
             return session
-        items = self._rest_of(embedded, f"/v1/checkout/sessions/{session['id']}/line_items", account=account)
-        session["line_items"] = {"object": "list", "data": items, "has_more": False,
-                                 "url": f"/v1/checkout/sessions/{session['id']}/line_items"}
+        path = object_path("/v1/checkout/sessions/{}/line_items", session["id"])
+        items = self._rest_of(embedded, path, account=account)
+        session["line_items"] = {"object": "list", "data": items, "has_more": False, "url": path}
         return session
 
     def retrieve_session(self, session_id: str, *, account: str = "") -> dict[str, Any]:
         """A session with ``line_items`` expanded and complete."""
-        session = self.get(f"/v1/checkout/sessions/{session_id}", {"expand": ["line_items"]}, account=account)
+        path = object_path("/v1/checkout/sessions/{}", session_id)
+        session = self.get(path, {"expand": ["line_items"]}, account=account)
         return self.complete_session(session, account=account)
 
     # --- invoices ---------------------------------------------------------------------------
 
     def invoice_lines(self, invoice: dict[str, Any], *, account: str = "") -> list[dict[str, Any]]:
         """All lines: the embedded first page plus ``/v1/invoices/{id}/lines`` past ``has_more``."""
-        return self._rest_of(invoice.get("lines"), f"/v1/invoices/{invoice['id']}/lines", account=account)
+        return self._rest_of(invoice.get("lines"), object_path("/v1/invoices/{}/lines", invoice["id"]), account=account)
 
     def invoice_payment_intent(self, invoice_id: str, *, account: str = "") -> str | None:
         """The PaymentIntent that paid an invoice, via ``GET /v1/invoice_payments?invoice=``.
@@ -379,6 +407,15 @@ def _header(headers: Mapping[str, str] | Any, name: str) -> str | None:
     except AttributeError:
         return None
     return None
+
+
+def _seconds(value: str | None) -> float | None:
+    """A ``Retry-After`` in seconds (an HTTP date, or nonsense, is None)."""
+    try:
+        seconds = float(value) if value else None
+    except ValueError:
+        return None
+    return seconds if seconds is not None and 0 < seconds < math.inf else None
 
 
 def _is_transient(exc: Exception) -> bool:

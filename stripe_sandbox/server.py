@@ -11,6 +11,7 @@ interleave. Only the latency sleep happens outside the lock, so slow responses s
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import random
@@ -40,6 +41,8 @@ log = logging.getLogger("stripe_sandbox")
 KEY_RE = re.compile(r"^(sk|rk)_(test|live)_[A-Za-z0-9_]+$")
 VERSION_RE = re.compile(r"^\d{4}-\d{2}-\d{2}(\.[a-z]+)?$")
 IDEMPOTENCY_CACHE = 10_000
+#: The longest request line served; ``http.server`` stops at 64 KB with an HTML 414.
+MAX_REQUEST_LINE = 1024 * 1024
 
 
 class Api(StripeRoutes, SandboxActions):
@@ -90,6 +93,42 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         pass
+
+    def handle_one_request(self) -> None:
+        """``BaseHTTPRequestHandler``'s, taking request lines up to ``MAX_REQUEST_LINE`` bytes
+        (its own limit is 64 KB): an id of any length gets Stripe's JSON answer (``No such
+        ...``), as from Stripe, and only a longer line is refused, in JSON too."""
+        try:
+            self.raw_requestline = self.rfile.readline(MAX_REQUEST_LINE + 1)
+            if len(self.raw_requestline) > MAX_REQUEST_LINE:
+                self.requestline = self.command = ""
+                self.send_error(HTTPStatus.BAD_REQUEST, "The request line is too long.")
+                return
+            if not self.raw_requestline:
+                self.close_connection = True
+                return
+            if not self.parse_request():
+                return
+            handler = getattr(self, f"do_{self.command}", None)
+            if handler is None:
+                self.send_error(HTTPStatus.NOT_IMPLEMENTED, f"Unsupported method ({self.command!r}).")
+                return
+            handler()
+            self.wfile.flush()
+        except TimeoutError:
+            self.close_connection = True
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """What ``http.server`` refuses itself (a malformed request, a header line too long)
+        in Stripe's error shape, never its HTML page; the connection closes."""
+        status = HTTPStatus(code)
+        kind = "invalid_request_error" if code < 500 else "api_error"
+        body = _dump({"error": {"type": kind, "message": message or f"{status.phrase}."}})
+        head = [f"HTTP/1.1 {code} {status.phrase}", "Server: stripe-sandbox", "Content-Type: application/json",
+                f"Content-Length: {len(body)}", "Connection: close"]
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
 
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
@@ -221,6 +260,7 @@ class SandboxServer:
                     with self._count_lock:
                         self.rate_limited += 1
                     out_headers["Stripe-Should-Retry"] = "true"
+                    out_headers["Stripe-Rate-Limited-Reason"] = "global-rate"
                     raise StripeError(
                         429, "Request rate limit exceeded. You can learn more about rate "
                         "limits here https://stripe.com/docs/rate-limits.", code="rate_limit")

@@ -26,7 +26,7 @@ from indexer import db
 from indexer.errors import IndexerError, StripeError
 from indexer.index import mapping, writes
 from indexer.ingest import event_store
-from indexer.stripe_api import StripeAPI, session_list_params
+from indexer.stripe_api import StripeAPI, is_stripe_id, object_path, session_list_params
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +48,10 @@ class ClaimedEvent:
     @classmethod
     def from_row(cls, row: Any) -> ClaimedEvent:
         payload = json.loads(row.payload)
-        return cls(row.id, row.type, row.account, bool(row.livemode), row.created, row.attempts,
-                   payload["data"]["object"])
+        obj = payload["data"]["object"]
+        if not isinstance(obj, dict):
+            raise mapping.MappingError(f"data.object is a {type(obj).__name__}, not an object")
+        return cls(row.id, row.type, row.account, bool(row.livemode), row.created, row.attempts, obj)
 
 
 T = TypeVar("T")
@@ -77,10 +79,18 @@ class Applier:
         self.pool.shutdown(wait=True)
 
     def apply(self, events: list[ClaimedEvent]) -> dict[str, Outcome]:
+        """Every event's outcome. Whatever one event raises is that event's outcome: a payload
+        its family cannot read is refused before any request, and a family whose batch fails
+        outside any one event is applied again event by event."""
         outcomes: dict[str, Outcome] = {}
         families: dict[str, list[ClaimedEvent]] = defaultdict(list)
         for event in events:
             family = event_store.family_of(event.type)
+            try:
+                check_readable(event, family)
+            except mapping.MappingError as exc:
+                outcomes[event.id] = exc
+                continue
             if family in ("other", "product"):
                 families[family].append(event)
             elif event.livemode != self.api.livemode:
@@ -98,7 +108,24 @@ class Applier:
             outcomes.update((event_id, None) for event_id in skipped)
         for family, group in families.items():
             handler: Callable[[list[ClaimedEvent]], dict[str, Outcome]] = getattr(self, self.HANDLERS[family])
-            outcomes.update(handler(group))
+            try:
+                outcomes.update(handler(group))
+            except Exception:  # noqa: BLE001 - find the event that broke the batch
+                log.warning("applying %d %s event(s) together failed; applying them one by one",
+                            len(group), family, exc_info=True)
+                outcomes.update(self._one_by_one(handler, group))
+        return outcomes
+
+    @staticmethod
+    def _one_by_one(
+        handler: Callable[[list[ClaimedEvent]], dict[str, Outcome]], events: list[ClaimedEvent]
+    ) -> dict[str, Outcome]:
+        outcomes: dict[str, Outcome] = {}
+        for event in events:
+            try:
+                outcomes.update(handler([event]))
+            except Exception as exc:  # noqa: BLE001 - the worker decides: retry or park
+                outcomes[event.id] = exc
         return outcomes
 
     # --- families -----------------------------------------------------------------------
@@ -106,7 +133,7 @@ class Applier:
     def _apply_sessions(self, events: list[ClaimedEvent]) -> dict[str, Outcome]:
         by_account: dict[str, dict[str, int]] = defaultdict(dict)
         for event in events:
-            by_account[event.account][event.obj["id"]] = int(event.obj.get("created") or event.created)
+            by_account[event.account][event.obj["id"]] = _session_created(event)
         fetched: dict[tuple[str, str], dict[str, Any] | Exception] = {}
         for account, wanted in by_account.items():
             fetched.update(self._fetch_sessions(account, wanted))
@@ -145,7 +172,14 @@ class Applier:
             try:
                 sessions = job.result()
             except IndexerError as exc:
-                found.update({(account, sid): exc for sid in chunk_ids})
+                if exc.transient:
+                    found.update({(account, sid): exc for sid in chunk_ids})
+                else:
+                    singles.extend(chunk_ids)  # one session's odd range must not fail the others
+                continue
+            except Exception:  # noqa: BLE001 - each session alone, so the error finds its event
+                log.warning("listing sessions failed; retrieving them one by one", exc_info=True)
+                singles.extend(chunk_ids)
                 continue
             listed.update(sessions)
             singles.extend(chunk_ids - sessions.keys())
@@ -157,7 +191,7 @@ class Applier:
         for sid, job in {**completions, **retrieves}.items():
             try:
                 found[(account, sid)] = job.result()
-            except IndexerError as exc:
+            except Exception as exc:  # noqa: BLE001 - this session's event's outcome
                 found[(account, sid)] = exc
         return found
 
@@ -209,7 +243,7 @@ class Applier:
                 if charge:
                     jobs[key] = self.pool.submit(self.api.refunds_for_charge, charge, account=event.account)
                 else:
-                    path = f"/v1/refunds/{event.obj['id']}"
+                    path = object_path("/v1/refunds/{}", event.obj["id"])
                     jobs[key] = self.pool.submit(lambda p=path, a=event.account: [self.api.retrieve(p, account=a)])
 
         def rows_of(event: ClaimedEvent) -> list[mapping.RefundRow]:
@@ -221,7 +255,7 @@ class Applier:
     def _apply_disputes(self, events: list[ClaimedEvent]) -> dict[str, Outcome]:
         jobs = {
             (e.account, e.obj["id"]): self.pool.submit(
-                self.api.retrieve, f"/v1/disputes/{e.obj['id']}", account=e.account
+                self.api.retrieve, object_path("/v1/disputes/{}", e.obj["id"]), account=e.account
             )
             for e in events
         }
@@ -291,6 +325,40 @@ def invoice_source(api: StripeAPI, invoice: dict[str, Any], *, account: str = ""
 
 def _flat(groups: list[list[mapping.RefundRow]]) -> list[mapping.RefundRow]:
     return [row for group in groups for row in group]
+
+
+def check_readable(event: ClaimedEvent, family: str) -> None:
+    """Refuse (``MappingError``) a payload without what its family's handler reads before
+    anything is requested: the object's id, and a refund's charge, must be Stripe ids, which
+    also keeps a payload from choosing the path of a Stripe request (``../../v1/customers``).
+    Product ids may be chosen by the account owner: any short printable string."""
+    obj = event.obj
+    if family == "other":
+        return
+    if family == "product":
+        value = obj.get("id")
+        if not (isinstance(value, str) and 0 < len(value) <= 255 and value.isprintable()):
+            raise mapping.MappingError(f"{event.type}: data.object.id is {value!r:.60}, not a product id")
+        return
+    _require_id(event, "id", obj.get("id"))
+    if family == "refund" and obj.get("object") != "charge":
+        charge = obj.get("charge")
+        if charge not in (None, ""):
+            _require_id(event, "charge", charge.get("id") if isinstance(charge, dict) else charge)
+
+
+def _require_id(event: ClaimedEvent, field: str, value: Any) -> None:
+    if not is_stripe_id(value):
+        raise mapping.MappingError(f"{event.type}: data.object.{field} is {value!r:.60}, not a Stripe id")
+
+
+def _session_created(event: ClaimedEvent) -> int:
+    """Where to look for the session in a ``created`` range: its own ``created`` when that is
+    a plausible time, else the event's (a session is created before its events)."""
+    created = event.obj.get("created")
+    if isinstance(created, int) and not isinstance(created, bool) and 0 < created <= event.created:
+        return created
+    return event.created
 
 
 

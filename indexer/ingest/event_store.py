@@ -11,10 +11,11 @@ import json
 import threading
 import time
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, func, literal, select
 from sqlalchemy import event as sa_event
 from sqlalchemy import exc as sa_exc
 
@@ -66,29 +67,76 @@ def type_groups(limit: int = MAX_TYPES_PER_LIST) -> tuple[tuple[str, ...], ...]:
     return tuple(tuple(sorted(group)) for group in groups)
 
 
+#: The longest value each column of ``stripe_events`` takes from an event (``indexer.models``).
+_COLUMN_LENGTHS = {"id": 255, "type": 128, "api_version": 64, "account": 255, "data.object.id": 255}
+_MAX_BIGINT = 2**63 - 1
+
+
 def parse_event(payload: bytes) -> dict[str, Any]:
-    """Parse and sanity-check a Stripe event; anything else is a ``SignatureError`` (HTTP 400)."""
+    """Parse and sanity-check a Stripe event; anything else is a ``SignatureError`` (HTTP 400).
+
+    Whatever passes can be stored on either database: UTF-8 JSON, every stored field of its
+    column's type and length, and no NUL or unpaired surrogate anywhere (PostgreSQL's text
+    takes neither), so a signed but malformed body is a 400, never a 500 that Stripe retries.
+    """
     try:
-        event = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
-        raise SignatureError("body is not JSON") from None
+        event = json.loads(payload.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise SignatureError("body is not JSON in UTF-8") from None
     if not isinstance(event, dict) or event.get("object") != "event":
         raise SignatureError("body is not a Stripe event")
+    data = event.get("data")
+    obj = data.get("object") if isinstance(data, dict) else None
+    created = event.get("created")
     problems = [
         name
         for name, ok in (
-            ("id", isinstance(event.get("id"), str) and event["id"].startswith("evt_")),
-            ("type", isinstance(event.get("type"), str) and event["type"] != ""),
-            ("created", isinstance(event.get("created"), int)),
+            ("id", _text(event.get("id"), "id") and event["id"].startswith("evt_")),
+            ("type", _text(event.get("type"), "type")),
+            ("api_version", event.get("api_version") is None or _text(event.get("api_version"), "api_version")),
+            ("created", type(created) is int and 0 <= created <= _MAX_BIGINT),
             ("livemode", isinstance(event.get("livemode"), bool)),
-            ("data.object", isinstance(event.get("data"), dict) and isinstance(event["data"].get("object"), dict)),
-            ("account", event.get("account") is None or isinstance(event.get("account"), str)),
+            ("data.object", isinstance(obj, dict)),
+            ("data.object.id", not isinstance(obj, dict) or not isinstance(obj.get("id"), str)
+             or _text(obj["id"], "data.object.id")),
+            ("account", event.get("account") in (None, "") or _text(event.get("account"), "account")),
         )
         if not ok
     ]
     if problems:
         raise SignatureError(f"Stripe event has a missing or malformed {', '.join(problems)}")
+    if b"\\u" in payload and not _storable(event):
+        raise SignatureError("Stripe event holds a NUL character or an unpaired surrogate")
     return event
+
+
+def _text(value: Any, column: str) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= _COLUMN_LENGTHS[column]
+
+
+def _storable(value: Any) -> bool:
+    """No string in ``value`` (keys included) holds what a database text column refuses. Only
+    a ``\\u`` escape can put such a character in a body that ``json.loads`` accepts."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item or not _encodable(item):
+                return False
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return True
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def event_row(event: dict[str, Any], payload: bytes | str, *, source: str) -> dict[str, Any]:
@@ -236,32 +284,106 @@ def _event_writer(engine: Engine) -> _EventWriter:
     return writer
 
 
-def claim_events(conn: Connection, *, limit: int, lease_seconds: int) -> list[Any]:
+#: How many times an event is claimed before it is parked as ``failed``: a claim that would
+#: exceed it parks the event instead (a worker died applying it each time).
+MAX_ATTEMPTS = 8
+
+
+def claim_events(
+    conn: Connection, *, limit: int, lease_seconds: int, max_attempts: int = MAX_ATTEMPTS
+) -> list[Any]:
     """Lease up to ``limit`` due events to this worker.
 
-    A lease (``available_at`` pushed into the future) instead of a held lock: a worker that dies
-    mid-batch loses nothing, its events come due again when the lease runs out.
+    A lease (``available_at`` pushed into the future, ``processed_at`` cleared) instead of a held
+    lock: a worker that dies mid-batch loses nothing, its events come due again when the lease
+    runs out, and ``renew_leases`` keeps a live worker's lease from running out. An event that
+    is due but was already claimed ``max_attempts`` times is parked, never handed out again.
     """
     now = int(time.time())
+    park_exhausted(conn, now=now, max_attempts=max_attempts)
+    e = events_t.c
     due = (
-        select(events_t.c.id)
-        .where(events_t.c.status == "pending", events_t.c.available_at <= now)
-        .order_by(events_t.c.created, events_t.c.id)
+        select(e.id)
+        .where(e.status == "pending", e.available_at <= now, e.attempts < max_attempts)
+        .order_by(e.created, e.id)
         .limit(limit)
     )
     if db.is_postgres(conn):
         due = due.with_for_update(skip_locked=True)
     stmt = (
         events_t.update()
-        .where(events_t.c.id.in_(due.scalar_subquery()))
-        .values(available_at=now + lease_seconds, attempts=events_t.c.attempts + 1)
-        .returning(
-            events_t.c.id, events_t.c.type, events_t.c.payload, events_t.c.account,
-            events_t.c.livemode, events_t.c.created, events_t.c.attempts,
-        )
+        .where(e.id.in_(due.scalar_subquery()))
+        .values(available_at=now + lease_seconds, attempts=e.attempts + 1, processed_at=None)
+        .returning(e.id, e.type, e.payload, e.account, e.livemode, e.created, e.attempts)
     )
     rows = conn.execute(stmt).all()
     return sorted(rows, key=lambda r: (r.created, r.id))
+
+
+def park_exhausted(conn: Connection, *, now: int, max_attempts: int) -> int:
+    """Park due events already claimed ``max_attempts`` times: each claim ended without the
+    event being finished or retried, so the worker applying it stopped (killed, out of memory)."""
+    e = events_t.c
+    exhausted = select(e.id).where(e.status == "pending", e.available_at <= now, e.attempts >= max_attempts)
+    if db.is_postgres(conn):
+        exhausted = exhausted.with_for_update(skip_locked=True)
+    reason = f"parked after {max_attempts} attempts: the worker stopped while applying it; last error: "
+    result = conn.execute(
+        events_t.update()
+        .where(e.id.in_(exhausted.scalar_subquery()))
+        .values(status="failed", processed_at=now,
+                last_error=literal(reason) + func.coalesce(e.last_error, "none"))
+    )
+    return result.rowcount
+
+
+def renew_leases(conn: Connection, claims: Mapping[str, int], lease_seconds: int) -> int:
+    """Push the lease of events this worker still holds ``lease_seconds`` into the future.
+
+    ``claims`` maps each event id to the ``attempts`` its claim returned: a lease that ran out
+    and was claimed again by another worker (attempts moved on), or an event already finished
+    or set to retry (``processed_at`` set), is left alone."""
+    e = events_t.c
+    until = int(time.time()) + lease_seconds
+    by_attempts: dict[int, list[str]] = {}
+    for event_id, attempts in claims.items():
+        by_attempts.setdefault(attempts, []).append(event_id)
+    renewed = 0
+    for attempts, ids in by_attempts.items():
+        for start in range(0, len(ids), 500):
+            renewed += conn.execute(
+                events_t.update()
+                .where(e.id.in_(ids[start : start + 500]), e.status == "pending", e.attempts == attempts,
+                       e.processed_at.is_(None))
+                .values(available_at=until)
+            ).rowcount
+    return renewed
+
+
+@dataclass(frozen=True)
+class Outlook:
+    """Pending events that are not due: leased to a worker, or waiting for a retry."""
+
+    leased: int
+    lease_ends: int | None
+    retrying: int
+    next_retry: int | None
+
+
+def pending_outlook(conn: Connection) -> Outlook:
+    """What is pending but not due now. A leased event was claimed and is not settled
+    (``processed_at`` is null); an event waiting for a retry was settled by ``retry_event_later``."""
+    e = events_t.c
+    now = int(time.time())
+    leased = e.processed_at.is_(None)
+    rows = conn.execute(
+        select(leased.label("leased"), func.count(), func.min(e.available_at))
+        .where(e.status == "pending", e.available_at > now)
+        .group_by(leased)
+    ).all()
+    found = {bool(row[0]): (row[1], row[2]) for row in rows}
+    lease, retry = found.get(True, (0, None)), found.get(False, (0, None))
+    return Outlook(leased=lease[0], lease_ends=lease[1], retrying=retry[0], next_retry=retry[1])
 
 
 def finish_events(conn: Connection, event_ids: Sequence[str], status: str) -> None:
@@ -282,10 +404,13 @@ def finish_event(conn: Connection, event_id: str, status: str, error: str | None
 
 
 def retry_event_later(conn: Connection, event_id: str, delay: int, error: str) -> None:
+    """Give the event back to the queue ``delay`` seconds from now; ``processed_at`` records the
+    failed attempt, which tells a waiting retry apart from a lease."""
+    now = int(time.time())
     conn.execute(
         events_t.update()
         .where(events_t.c.id == event_id)
-        .values(available_at=int(time.time()) + delay, last_error=error)
+        .values(available_at=now + delay, last_error=error, processed_at=now)
     )
 
 

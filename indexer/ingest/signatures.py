@@ -1,7 +1,9 @@
 """Stripe webhook signatures (``Stripe-Signature: t=...,v1=...``), verified on the raw body.
 
 Several secrets may be configured while one is rotated; the header may carry several ``v1``
-values and a fake ``v0`` one in test mode. Any matching ``v1`` under any secret is enough.
+values and a fake ``v0`` one in test mode. Any matching ``v1`` under any secret is enough. The
+header is untrusted text: signatures are compared as bytes, so any character in it is a mismatch,
+never an error.
 """
 
 from __future__ import annotations
@@ -36,10 +38,9 @@ def verify(
     for element in header.split(","):
         key, _, value = element.strip().partition("=")
         if key == "t":
-            try:
-                timestamp = int(value)
-            except ValueError:
-                raise SignatureError("malformed timestamp in Stripe-Signature header") from None
+            if not (value.isascii() and value.isdigit() and len(value) <= 18):
+                raise SignatureError("malformed timestamp in Stripe-Signature header")
+            timestamp = int(value)
         elif key == "v1":
             signatures.append(value)
     if timestamp is None:
@@ -49,8 +50,9 @@ def verify(
     current = time.time() if now is None else now
     if timestamp < current - tolerance:
         raise SignatureError("Stripe-Signature timestamp is outside the tolerance zone")
+    candidates = [value.encode("utf-8", "replace") for value in signatures]
     for secret in secrets:
-        expected = sign(payload, secret, timestamp)
-        if any(hmac.compare_digest(expected, candidate) for candidate in signatures):
+        expected = sign(payload, secret, timestamp).encode()
+        if any(hmac.compare_digest(expected, candidate) for candidate in candidates):
             return timestamp
     raise SignatureError("no signature matches the payload under any configured secret")

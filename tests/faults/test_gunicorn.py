@@ -1,0 +1,157 @@
+"""The web process exactly as the ``Procfile`` runs it (gunicorn, its config file and options):
+no query token reaches its logs however it is sent, and oversized input is refused cheaply."""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import os
+import re
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from indexer import db
+from indexer.ingest import signatures
+
+ROOT = Path(__file__).resolve().parents[2]
+TOKEN = "tok_LogMustNeverShowThis_0123456789"
+SECRET = "whsec_gunicorn_test"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def procfile_web_command(port: int) -> str:
+    line = next(line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web:"))
+    command = line.split(":", 1)[1].strip()
+    return command.replace("0.0.0.0:${PORT:-8000}", f"127.0.0.1:{port}").replace("${WEB_CONCURRENCY:-4}", "2")
+
+
+class Web:
+    def __init__(self, port: int, proc: subprocess.Popen, log: Path) -> None:
+        self.port, self.proc, self.log = port, proc, log
+
+    def request(self, method: str, path: str, body: bytes | None = None,
+                headers: dict[str, str] | None = None) -> tuple[int, str, bytes]:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            response = conn.getresponse()
+            return response.status, response.getheader("Content-Type") or "", response.read()
+        finally:
+            conn.close()
+
+
+@pytest.fixture
+def web(tmp_path: Path) -> Iterator[Web]:
+    url = f"sqlite:///{tmp_path / 'index.db'}"
+    engine = db.make_engine(url)
+    db.migrate(engine)
+    engine.dispose()
+    port = free_port()
+    log = tmp_path / "gunicorn.log"
+    env = {**os.environ, "DATABASE_URL": url, "INDEXER_API_TOKENS": TOKEN, "STRIPE_WEBHOOK_SECRET": SECRET,
+           "PATH": f"{ROOT / '.venv' / 'bin'}:{os.environ.get('PATH', '')}"}
+    with log.open("wb") as out:
+        proc = subprocess.Popen(["bash", "-c", f"exec {procfile_web_command(port)}"], cwd=ROOT, env=env,
+                                stdout=out, stderr=subprocess.STDOUT)
+    web = Web(port, proc, log)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if web.request("GET", "/healthz")[0] == 200:
+                    break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"gunicorn did not start: {log.read_text()[-2000:]}")
+            time.sleep(0.2)
+        yield web
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_no_token_reaches_the_log_however_it_is_sent(web: Web) -> None:
+    basic_user = base64.b64encode(f"{TOKEN}:".encode()).decode()
+    basic_password = base64.b64encode(f"me:{TOKEN}".encode()).decode()
+    sent = [
+        ("/v1/products/prod_1/customers", {"Authorization": f"Bearer {TOKEN}"}),
+        ("/v1/products/prod_1/customers", {"Authorization": f"Basic {basic_user}"}),
+        ("/v1/products/prod_1/customers", {"Authorization": f"Basic {basic_password}"}),
+        (f"/v1/products/prod_1/customers?token={TOKEN}&limit=5", {}),
+        (f"/dashboard/?token={TOKEN}", {}),
+    ]
+    statuses = [web.request("GET", path, headers=headers)[0] for path, headers in sent]
+    assert 401 not in statuses[:2] and statuses[3] == 401
+    time.sleep(1.0)  # access log lines are written after the response
+    text = web.log.read_text()
+    assert text.count('"GET /v1/products/prod_1/customers') == 4, text  # the requests were logged...
+    for secret in (TOKEN, basic_user, basic_password):
+        assert secret not in text  # ...without the token, in any form
+
+
+def test_a_huge_chunked_webhook_body_is_refused_without_being_held(web: Web) -> None:
+    """20 MB sent chunked, unsigned: the answer is 413 before the body has all been sent."""
+    sock = socket.create_connection(("127.0.0.1", web.port), timeout=30)
+    try:
+        sock.sendall(b"POST /webhooks/stripe HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                     b"Stripe-Signature: t=1,v1=00\r\n\r\n")
+        chunk = b"x" * 65536
+        answer = b""
+        try:
+            for _ in range(320):
+                sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        except OSError:
+            pass  # the server answered and closed while we were still sending
+        sock.settimeout(10)
+        while b"\r\n\r\n" not in answer:
+            data = sock.recv(65536)
+            if not data:
+                break
+            answer += data
+    finally:
+        sock.close()
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+
+
+def test_a_body_over_the_limit_is_refused_from_its_content_length_alone(web: Web) -> None:
+    sock = socket.create_connection(("127.0.0.1", web.port), timeout=30)
+    try:
+        sock.sendall(b"POST /webhooks/stripe HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n"
+                     b"Stripe-Signature: t=1,v1=00\r\n\r\n{")
+        answer = b""
+        while b'"}}' not in answer:
+            data = sock.recv(65536)
+            if not data:
+                break
+            answer += data
+    finally:
+        sock.close()
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    assert b'"invalid_request_error"' in answer
+
+
+def test_a_signed_event_is_stored_and_a_long_id_gets_a_json_error(web: Web) -> None:
+    body = json.dumps({"id": "evt_gunicorn", "object": "event", "type": "product.created", "created": 1,
+                       "livemode": False, "data": {"object": {"id": "prod_1", "object": "product"}}}).encode()
+    t = int(time.time())
+    status, _, answer = web.request("POST", "/webhooks/stripe", body, {
+        "Stripe-Signature": f"t={t},v1={signatures.sign(body, SECRET, t)}", "Content-Type": "application/json"})
+    assert status == 200 and json.loads(answer)["received"] is True
+    status, kind, answer = web.request("GET", f"/v1/products/prod_{'x' * 8000}/customers",
+                                       headers={"Authorization": f"Bearer {TOKEN}"})
+    assert status in (400, 404) and kind == "application/json"
+    assert json.loads(answer)["error"]["type"] == "invalid_request_error"
+    time.sleep(1.0)
+    assert re.search(r"GET /v1/products/prod_x+/customers HTTP/1.1\" 40", web.log.read_text())
