@@ -60,7 +60,7 @@ def _require_free_port(host: str, port: int) -> None:
 
 
 @click.command()
-@click.option("--once", is_flag=True, help="Apply what is due, then exit 0 (for cron and tests).")
+@click.option("--once", is_flag=True, help="Apply what is due, then exit 0 (1 when events wait for a later retry).")
 @click.option("--batch-size", type=params.POSITIVE, default=500, help="Events claimed per batch.")
 @click.option("--threads", type=params.POSITIVE, default=8, help="Concurrent Stripe requests.")
 @click.option("--rate", type=params.RATE, default=None, show_default="23 in test mode, 90 in live mode",
