@@ -306,3 +306,27 @@ def list_events(conn: Connection, *, failed: bool = False, limit: int = 50) -> l
         query = query.where(e.status == "failed")
     query = query.order_by(e.created.desc(), e.id.desc()).limit(limit)
     return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def queue_summary(conn: Connection) -> dict[str, int | None]:
+    """What is waiting: ``pending`` events (``due`` of them claimable now), ``failed`` ones, and
+    the ``received_at`` of the oldest pending one (None when none is).
+
+    Read at every ``/metrics`` scrape by every web process, so it reads only the
+    ``(status, available_at)`` index and the pending rows: its cost follows the backlog, not
+    the table.
+    """
+    e = events_t.c
+    now = int(time.time())
+    pending, due, oldest = conn.execute(
+        select(func.count(), func.count().filter(e.available_at <= now), func.min(e.received_at))
+        .where(e.status == "pending")
+    ).one()
+    failed = conn.execute(select(func.count()).where(e.status == "failed")).scalar_one()
+    return {"pending": pending, "due": due, "failed": failed, "oldest_pending_received_at": oldest}
+
+
+def newest_received_at(conn: Connection, *, source: str = "webhook") -> int | None:
+    """When the newest event from ``source`` was stored (None before the first one)."""
+    e = events_t.c
+    return conn.execute(select(func.max(e.received_at)).where(e.source == source)).scalar_one()

@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 
 from indexer import db
 from indexer.errors import DatabaseUnavailable, IndexerError
-from indexer.ingest import event_store
+from indexer.ingest import counters, event_store
 from indexer.ingest.apply import Applier, ClaimedEvent
 from indexer.stripe_api import StripeAPI
 
@@ -51,6 +51,7 @@ class Worker:
         self.max_attempts = max_attempts
         self.stats = Stats()
         self.statistics = db.GrowthStatistics(engine)
+        self.meter = counters.WorkerMeter(engine, api)
 
     def close(self) -> None:
         self.applier.close()
@@ -92,6 +93,7 @@ class Worker:
     def run(self, *, once: bool = False, idle_sleep: float = 0.5) -> Stats:
         """Apply events until stopped; with ``once``, until nothing is due, then return."""
         while True:
+            started = time.monotonic()
             try:
                 claimed = self.run_batch()
             except DatabaseUnavailable as exc:
@@ -101,6 +103,7 @@ class Worker:
                 time.sleep(5)
                 continue
             if claimed:
+                self.meter.batch(time.monotonic() - started, self.stats)
                 log.info("batch of %d: %s", claimed, self.stats)
                 continue
             if once:
