@@ -145,6 +145,11 @@ def cmd_events_retry(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args_given = list(sys.argv[1:] if argv is None else argv)
+    if args_given[:1] == ["webhooks"]:
+        from indexer.commands import webhooks
+
+        return webhooks.main(args_given[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
