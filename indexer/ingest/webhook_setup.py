@@ -24,7 +24,7 @@ from sqlalchemy import Engine
 
 from indexer import db, schema
 from indexer.errors import ConfigError, UsageError
-from indexer.ingest import event_store
+from indexer.ingest import counters, event_store
 from indexer.stripe_api import StripeAPI
 
 #: metadata key marking the indexer's endpoints: ``account`` (events of the account itself) or
@@ -134,17 +134,20 @@ def endpoint_checks(api: StripeAPI) -> list[EndpointCheck]:
 
 
 def store_state(engine: Engine) -> StoreState:
-    """The event store as the worker sees it; ``ConfigError`` when the schema is missing or old."""
+    """The event store as the worker sees it, and when the web app last took a webhook (kept in
+    ``metric_counters``: a read of the event store's newest arrival would scan it whole).
+    ``ConfigError`` when the schema is missing or old."""
     problem = schema.problem(engine)
     if problem is not None:
         raise ConfigError(problem)
 
     def read(conn: Any) -> StoreState:
         queue = event_store.queue_summary(conn)
+        last = counters.read(conn).get(("webhook_last_received_at", ""))
         return StoreState(
             pending=int(queue["pending"] or 0), failed=int(queue["failed"] or 0),
             oldest_pending_received_at=queue["oldest_pending_received_at"],
-            last_received_at=event_store.newest_received_at(conn),
+            last_received_at=None if last is None else int(last),
         )
 
     return db.read(engine, read)
