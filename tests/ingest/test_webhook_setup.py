@@ -16,9 +16,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine
 from werkzeug.serving import make_server
 
-from indexer import create_app
+from indexer import create_app, stripe_api
 from indexer.config import Settings
-from indexer.errors import ConfigError, UsageError
+from indexer.errors import ConfigError, StripeAuthError, UsageError
 from indexer.ingest import event_store, webhook_setup
 from indexer.ingest.worker import Worker
 from indexer.stripe_api import StripeAPI
@@ -76,6 +76,13 @@ def test_register_refuses_bad_input_before_asking_stripe(sandbox: Any) -> None:
     with pytest.raises(UsageError, match="does not apply customer.created"):
         webhook_setup.register(client, URL, events=["customer.created"])
     assert client.request_count == 0 and client.webhook_endpoints() == []
+
+
+def test_a_key_that_may_not_write_endpoints_says_which_permission_it_lacks() -> None:
+    refused = stripe.PermissionError("The provided key does not have the required permissions", http_status=403)
+    error = stripe_api._write_error(refused, "/v1/webhook_endpoints")
+    assert isinstance(error, StripeAuthError) and error.exit_code == 4
+    assert "restricted key with write access to Webhook Endpoints" in error.message
 
 
 def test_check_flags_missing_types_and_leaves_other_endpoints_alone(sandbox: Any, engine: Engine) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, inspect, text
 
 from indexer import create_app, db
 from indexer.config import Settings
@@ -151,10 +151,27 @@ def test_the_migration_starts_the_counters_from_the_event_store(database_url_eng
                 "attempts, available_at, received_at) VALUES (:id, 'product.created', 1, false, '', '{}', "
                 ":source, :status, 1, 0, :received)"), {"id": event_id, "status": status, "source": source,
                                                         "received": received})
+    seeded = {("webhook_deliveries", "stored"): 3, ("events_applied", ""): 2, ("events_parked", ""): 1,
+              ("webhook_last_received_at", ""): 30}
     db.migrate(engine)
-    assert db.read(engine, counters.read) == {
-        ("webhook_deliveries", "stored"): 3, ("events_applied", ""): 2, ("events_parked", ""): 1,
-        ("webhook_last_received_at", ""): 30}
+    assert db.read(engine, counters.read) == seeded
+    _alembic(engine, "downgrade", "0005_day_moves")
+    assert not db.read(engine, lambda conn: inspect(conn).has_table("metric_counters"))
+    db.migrate(engine)
+    assert db.read(engine, counters.read) == seeded
+
+
+def _alembic(engine: Engine, command_name: str, revision: str) -> None:
+    from importlib import resources
+
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config(str(resources.files("migrations").joinpath("alembic.ini")))
+    cfg.set_main_option("script_location", str(resources.files("migrations")))
+    with db.transaction(engine) as conn:
+        cfg.attributes["connection"] = conn
+        getattr(command, command_name)(cfg, revision)
 
 
 def _free_port() -> int:
