@@ -33,16 +33,25 @@ from indexer.web import engine, health
 bp = Blueprint("metrics", __name__)
 
 WEBHOOK_OUTCOMES = ("stored", "duplicate", "rejected", "failed")
+#: how the webhook's answer says a delivery was already stored (read as bytes: a JSON parse
+#: would cost each webhook more than the rest of its counting)
+DUPLICATE = b'"duplicate": true'
+
 TALLY = "indexer.metrics.tally"
-FLUSHER = "indexer.metrics.flusher"
 
 
 def _tally() -> counters.Tally:
-    tally = current_app.extensions.get(TALLY)
-    if tally is None:
-        tally = current_app.extensions.setdefault(TALLY, counters.Tally())
-        current_app.extensions.setdefault(FLUSHER, counters.Flusher(tally, engine()))
-    return tally
+    return _counting()[0]
+
+
+def _counting() -> tuple[counters.Tally, counters.Flusher]:
+    """This app's tally and flusher, made at its first use."""
+    extensions = current_app.extensions
+    found = extensions.get(TALLY)
+    if found is None:
+        tally = counters.Tally()
+        found = extensions.setdefault(TALLY, (tally, counters.Flusher(tally, engine())))
+    return found  # type: ignore[no-any-return]
 
 
 def webhook_outcome(status: int, duplicate: bool) -> str:
@@ -58,12 +67,12 @@ def _count_webhook(response: Response) -> Response:
     if request.endpoint != "webhooks.receive":
         return response
     status = response.status_code
-    body = response.get_json(silent=True) if status < 300 else None
-    tally = _tally()
-    tally.count("webhook_deliveries", webhook_outcome(status, bool(body and body.get("duplicate"))))
+    duplicate = status < 300 and DUPLICATE in response.get_data()
+    tally, flusher = _counting()
+    tally.count("webhook_deliveries", webhook_outcome(status, duplicate))
     if status < 300:
         tally.latest("webhook_last_received_at", time.time())
-    current_app.extensions[FLUSHER].ensure_running()
+    flusher.ensure_running()
     return response
 
 
