@@ -1,7 +1,7 @@
 """Stripe purchase indexer: answers "which customers bought this product?".
 
-``create_app()`` is the Flask app factory: the webhook receiver, the health check and the
-query API share it, under ``indexer serve`` and under gunicorn alike.
+``create_app()`` is the Flask app factory: the webhook receiver, the health check, the metrics
+and the query API share it, under ``indexer serve`` and under gunicorn alike.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from flask import Flask
 
     from indexer import db
-    from indexer.web import api, errors, health, webhooks
+    from indexer.web import api, errors, health, metrics, webhooks
 
     settings = settings or Settings.from_env()
     app = Flask(__name__)
@@ -29,6 +29,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["indexer.engine"] = db.make_engine(settings.database_url, reads=True)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(metrics.bp)
     app.register_blueprint(api.bp)
     errors.register(app)
     if not settings.webhook_secrets:

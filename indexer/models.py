@@ -6,7 +6,17 @@ test-mode, live-mode and every connected account live side by side and never mix
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Index, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING = {
@@ -216,6 +226,18 @@ class ProductDailyTotal(_Sums, Base):
     customers: Mapped[int] = mapped_column(BigInteger)
 
 
+class MetricCounter(Base):
+    """Totals that every process adds to and ``/metrics`` reads (``indexer.ingest.counters``):
+    webhook deliveries, events applied, worker batches, Stripe requests. ``label`` is the value
+    of the metric's one label (``''`` when it has none)."""
+
+    __tablename__ = "metric_counters"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    label: Mapped[str] = mapped_column(String(64), primary_key=True, default="")
+    value: Mapped[float] = mapped_column(Float, default=0)
+
+
 #: Core ``Table`` objects, for SQL written with SQLAlchemy Core.
 events_t = StripeEvent.__table__
 purchases_t = Purchase.__table__
@@ -225,3 +247,4 @@ products_t = Product.__table__
 progress_t = BackfillProgress.__table__
 customer_totals_t = ProductCustomerTotal.__table__
 product_totals_t = ProductTotal.__table__
+counters_t = MetricCounter.__table__

@@ -27,6 +27,7 @@ import random
 import re
 import threading
 import time
+import uuid
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -122,7 +123,11 @@ class Page:
 
 
 class StripeAPI:
-    """Typed reads of the Stripe API. Safe to share between threads."""
+    """Typed reads of the Stripe API (and the few writes of webhook setup). Safe to share
+    between threads."""
+
+    #: 429 answers received so far (``request_count`` counts them too)
+    throttled: int = 0
 
     def __init__(
         self,
@@ -197,6 +202,7 @@ class StripeAPI:
                     "a restricted key needs read access to it"
                 ) from exc
             except (stripe.APIConnectionError, stripe.StripeError) as exc:
+                self._note_refusal(exc)
                 if getattr(exc, "http_status", None) == 429:
                     self._throttled(exc, sent_at)
                 elif getattr(exc, "http_status", None):
@@ -388,6 +394,103 @@ class StripeAPI:
         if created:
             params["created"] = created
         return self.pages("/v1/events", params, starting_after=starting_after, account=account)
+
+
+    # --- webhook endpoints (``indexer webhooks``) ---------------------------------------------
+
+    @property
+    def api_version(self) -> str:
+        """The ``Stripe-Version`` every request of this client is read at (the SDK's pinned
+        version): the version a webhook endpoint should render its events at, so that webhook
+        payloads and the objects the worker re-reads have one shape."""
+        return str(self._client._requestor._options.stripe_version)
+
+    def webhook_endpoints(self) -> list[dict[str, Any]]:
+        """Every webhook endpoint of the key's account and mode."""
+        return list(self.list_all("/v1/webhook_endpoints", {}))
+
+    def create_webhook_endpoint(
+        self, url: str, events: list[str], *, connect: bool = False, metadata: Mapping[str, str] | None = None,
+        description: str | None = None,
+    ) -> dict[str, Any]:
+        """A new endpoint rendering events at ``api_version``; the answer holds its ``secret``,
+        which Stripe shows this once only."""
+        params: dict[str, Any] = {"url": url, "enabled_events": list(events), "api_version": self.api_version}
+        if connect:
+            params["connect"] = True
+        if metadata:
+            params["metadata"] = dict(metadata)
+        if description:
+            params["description"] = description
+        return self.post("/v1/webhook_endpoints", params)
+
+    def update_webhook_endpoint(
+        self, endpoint_id: str, *, events: list[str], metadata: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """Set an endpoint's event types (its URL, secret and API version stay)."""
+        params: dict[str, Any] = {"enabled_events": list(events)}
+        if metadata:
+            params["metadata"] = dict(metadata)
+        return self.post(f"/v1/webhook_endpoints/{endpoint_id}", params)
+
+    def post(self, path: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        """POST ``path`` with the retry policy of ``get``. Every attempt carries one
+        ``Idempotency-Key``, so a retried create never makes a second object."""
+        query = {**params, "idempotency_key": f"indexer-{uuid.uuid4()}"}
+        waited = 0.0
+        attempt = 0
+        while True:
+            self.bucket.acquire()
+            with self._count_lock:
+                self._count += 1
+            try:
+                return self._request_json("post", path, query)
+            except (stripe.APIConnectionError, stripe.StripeError) as exc:
+                self._note_refusal(exc)
+                delay = self._retry_delay(exc, attempt)
+                if delay is None or attempt >= self.max_retries or waited + delay > self.max_wait:
+                    raise _write_error(exc, path) from exc
+                if getattr(exc, "http_status", None) == 429:
+                    self.bucket.pause(delay)
+                with self._count_lock:
+                    self.retries += 1
+                time.sleep(delay)
+                waited += delay
+                attempt += 1
+
+    def _request_json(self, method: str, path: str, query: dict[str, Any]) -> dict[str, Any]:
+        """One request through the SDK's requestor; the decoded JSON body, or the SDK's error."""
+        options, params = extract_options_from_dict(query)
+        requestor = self._client._requestor
+        body, status, headers = requestor.request_raw(
+            method, path, params=params, options=options, base_address="api", api_mode="V1",
+            usage=["raw_request"],
+        )
+        if 200 <= status < 300:
+            with contextlib.suppress(ValueError):
+                return json.loads(body)  # type: ignore[arg-type]
+        response = requestor._interpret_response(body, status, headers, "V1")
+        return response.data  # type: ignore[no-any-return]
+
+    def _note_refusal(self, exc: Exception) -> None:
+        """Count a 429 (``throttled``), for the worker's metrics."""
+        if getattr(exc, "http_status", None) == 429:
+            with self._count_lock:
+                self.throttled += 1
+
+
+def _write_error(exc: Exception, path: str) -> StripeError:
+    """What a failed POST becomes: a refused key says which permission a write needs."""
+    if isinstance(exc, stripe.AuthenticationError):
+        return StripeAuthError(f"Stripe rejected the API key (HTTP {exc.http_status}): {_message(exc)}")
+    if isinstance(exc, stripe.PermissionError):
+        return StripeAuthError(
+            f"the API key may not write {path} (HTTP 403): {_message(exc)}; use a secret key, or a "
+            "restricted key with write access to Webhook Endpoints"
+        )
+    if _is_transient(exc):
+        return StripeUnavailable(f"POST {path}: Stripe unavailable ({_describe(exc)})")
+    return StripeError(f"POST {path} failed: {_describe(exc)}")
 
 
 def session_list_params(created_gte: int, created_lte: int, **filters: Any) -> dict[str, Any]:

@@ -15,10 +15,14 @@ from .endpoints import KIND_NAMES, Endpoints, Request
 from .errors import invalid, missing
 from .params import get_bool, get_int, get_str
 
+#: the delivery counters ``GET /sandbox/webhooks`` adds up over all senders
+SUMMED_COUNTS = ("pending", "retrying", "delivered", "failed", "attempts", "retries", "duplicates")
+MAX_GENERATED = 20_000
+
 
 class SandboxActions(Endpoints):
     """Test controls: complete or settle a checkout, open a payment link, advance a
-    subscription, open and close disputes, webhook and request stats."""
+    subscription, open and close disputes, generate more history, webhook and request stats."""
 
     #: what ``GET /sandbox/stats`` answers; the server sets it to its own counters
     stats: Callable[[], dict[str, Any]] = dict
@@ -32,6 +36,7 @@ class SandboxActions(Endpoints):
         add("POST", "/sandbox/disputes", self.sbx_create_dispute)
         add("POST", "/sandbox/disputes/{id}/close", self.sbx_close_dispute)
         add("GET", "/sandbox/webhooks", self.sbx_webhooks)
+        add("POST", "/sandbox/generate", self.sbx_generate)
         add("GET", "/sandbox/stats", lambda req, args: self.stats())
         super().add_routes()
 
@@ -111,7 +116,31 @@ class SandboxActions(Endpoints):
         return self.render.render(dispute, req.ver)
 
     def sbx_webhooks(self, req: Request, args: list[str]) -> dict[str, Any]:
-        if self.webhooks is None:
+        """Deliveries of the ``--webhook-url`` sender and of every registered endpoint: the
+        counters summed at the top, each endpoint's own under ``endpoints``."""
+        endpoints = [{"id": endpoint_id, **sender.status()}
+                     for endpoint_id, sender in list(self.endpoint_senders.items())]
+        if self.webhooks is None and not endpoints:
             return {"configured": False, "pending": 0}
-        return {"configured": True, **self.webhooks.status()}
+        out: dict[str, Any] = {"configured": True}
+        if self.webhooks is not None:
+            out.update(self.webhooks.status())
+        for status in endpoints:
+            for key in SUMMED_COUNTS:
+                if key in status:
+                    out[key] = out.get(key, 0) + status[key]
+        if endpoints:
+            out["endpoints"] = endpoints
+        return out
+
+    def sbx_generate(self, req: Request, args: list[str]) -> dict[str, Any]:
+        """More history, made now: about ``sessions`` checkout sessions (and what follows from
+        them) over the past months, whose events reach the registered endpoints."""
+        from .generator import generate
+
+        sessions = get_int(req.params, "sessions", minimum=1, maximum=MAX_GENERATED) or 100
+        before = len(self.store.sessions), len(self.store.events)
+        generate(self.store, sessions, get_int(req.params, "seed", minimum=0) or 0)
+        return {"sessions": len(self.store.sessions) - before[0],
+                "events": len(self.store.events) - before[1]}
 

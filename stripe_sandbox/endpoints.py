@@ -58,6 +58,8 @@ class Endpoints:
     def __init__(self, store: Store, webhooks: Any = None) -> None:
         self.store = store
         self.webhooks = webhooks
+        #: one sender per endpoint made through ``/v1/webhook_endpoints``, by endpoint id
+        self.endpoint_senders: dict[str, Any] = {}
         self.render = Renderer(store)
         self.routes: list[Route] = []
         self.add_routes()

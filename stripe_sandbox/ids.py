@@ -32,6 +32,7 @@ _SHAPES: dict[str, tuple[str, int]] = {
     "inpay": ("1", 23),
     "clock": ("1", 23),
     "seti": ("1", 23),
+    "we": ("1", 23),
 }
 
 

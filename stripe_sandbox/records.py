@@ -331,10 +331,26 @@ class Event(Record):
     request_id: str | None = None
 
 
+@dataclass(slots=True)
+class WebhookEndpoint(Record):
+    """Where the sandbox delivers events: ``enabled_events`` of its mode (and of Connect
+    accounts when ``connect``), rendered at ``api_version``, signed with ``secret``."""
+
+    KIND: ClassVar[str] = "webhook_endpoint"
+    url: str = ""
+    enabled_events: tuple[str, ...] = ()
+    api_version: str | None = None
+    secret: str = ""
+    connect: bool = False
+    description: str | None = None
+    metadata: Meta = field(default_factory=dict)
+    status: str = "enabled"
+
+
 KINDS: dict[str, type[Record]] = {
     cls.KIND: cls
     for cls in (
         Product, Price, Customer, PaymentLink, Session, PaymentIntent, Charge, Refund, Dispute,
-        Invoice, InvoiceItem, InvoicePayment, Subscription, Event,
+        Invoice, InvoiceItem, InvoicePayment, Subscription, Event, WebhookEndpoint,
     )
 }

@@ -282,6 +282,7 @@ class Renderer:
             "invoice_payment": self.invoice_payment,
             "subscription": self.subscription,
             "event": self.event,
+            "webhook_endpoint": self.webhook_endpoint,
         }
 
     def render(self, rec: r.Record, ver: Version, expand: dict[str, Any] | None = None
@@ -729,6 +730,15 @@ class Renderer:
         if e.account:
             obj["account"] = e.account
         return obj
+
+    def webhook_endpoint(self, w: r.WebhookEndpoint, ver: Version) -> dict[str, Any]:
+        """An endpoint as retrieved: its ``secret`` is Stripe's to show once, on creation."""
+        return {
+            "id": w.id, "object": "webhook_endpoint", "api_version": w.api_version,
+            "application": None, "created": w.created, "description": w.description,
+            "enabled_events": list(w.enabled_events), "livemode": w.live,
+            "metadata": metadata(w.metadata), "status": w.status, "url": w.url,
+        }
 
     @staticmethod
     def _previous(e: r.Event, obj: dict[str, Any]) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 ``SandboxServer`` owns the transport and the knobs (auth, ``Stripe-Version``, ``Stripe-Account``,
 latency, rate limit, injected failures, idempotency keys, ``Request-Id``); :class:`Api` owns the
-routes: Stripe's ``/v1`` endpoints (:mod:`.routes`) and the sandbox's own test controls
+routes: Stripe's ``/v1`` endpoints (:mod:`.routes`, :mod:`.webhook_endpoints`) and the sandbox's own test controls
 (:mod:`.actions`). Every state change goes through :mod:`billing` (which emits the events), every
 response body through :mod:`render`. Requests are handled one at a time under the store's lock:
 rendering is CPU-bound (the GIL serialises it anyway) and billing's multi-step changes must not
@@ -35,6 +35,7 @@ from .params import parse_form
 from .render import version
 from .routes import StripeRoutes
 from .store import Scope, Store
+from .webhook_endpoints import WebhookEndpointRoutes
 
 log = logging.getLogger("stripe_sandbox")
 
@@ -45,7 +46,7 @@ IDEMPOTENCY_CACHE = 10_000
 MAX_REQUEST_LINE = 1024 * 1024
 
 
-class Api(StripeRoutes, SandboxActions):
+class Api(StripeRoutes, WebhookEndpointRoutes, SandboxActions):
     """Every endpoint over a :class:`Store` (no HTTP here: params in, JSON-ready dict out)."""
 
 
@@ -211,6 +212,7 @@ class SandboxServer:
         self._httpd.serve_forever(poll_interval=0.2)
 
     def stop(self) -> None:
+        self.api.stop_deliveries()
         self._httpd.shutdown()
         self._httpd.server_close()
         if self._thread is not None:

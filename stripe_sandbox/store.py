@@ -106,6 +106,7 @@ class Store:
         self.invoice_payments: dict[str, r.InvoicePayment] = {}
         self.subscriptions: dict[str, r.Subscription] = {}
         self.events: dict[str, r.Event] = {}
+        self.webhook_endpoints: dict[str, r.WebhookEndpoint] = {}
         self.collections: dict[str, dict[str, Any]] = {
             "product": self.products,
             "price": self.prices,
@@ -121,6 +122,7 @@ class Store:
             "invoice_payment": self.invoice_payments,
             "subscription": self.subscriptions,
             "event": self.events,
+            "webhook_endpoint": self.webhook_endpoints,
         }
         self.accounts: set[str] = set()
         self._indexes: dict[tuple[Any, ...], OrderedIndex] = {}

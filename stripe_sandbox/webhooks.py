@@ -11,7 +11,9 @@ the event is counted as failed. A few threads with keep-alive connections delive
 For tests of an indexer: ``duplicate_rate`` delivers that share of events a second time, and
 ``shuffle`` takes each next event at random from the first ``shuffle`` waiting ones, both
 driven by ``seed``. A Stripe endpoint belongs to one mode, and is either an account endpoint
-or a Connect endpoint: ``livemode`` and ``connect`` (None: both) choose which events it gets.
+or a Connect endpoint: ``livemode`` and ``connect`` (None: both) choose which events it gets
+(``account``: only that connected account's, for an endpoint the account made itself), and
+``events`` (its ``enabled_events``; None or ``*``: every type) which types.
 Bodies are pretty-printed like Stripe's; ``pretty=False`` sends compact
 JSON, which renders faster (the indenting encoder is pure Python).
 """
@@ -28,6 +30,7 @@ import random
 import threading
 import time
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -80,6 +83,8 @@ class WebhookSender:
         pretty: bool = True,
         livemode: bool | None = None,
         connect: bool | None = None,
+        events: Iterable[str] | None = None,
+        account: str | None = None,
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -99,6 +104,9 @@ class WebhookSender:
         self._indent = 2 if pretty else None
         self.livemode = livemode
         self.connect = connect
+        self.events = None if events is None else frozenset(events)
+        self.account = account
+        self.enabled = True
         self._parts = parts
         self._path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         self._renderer = Renderer(store)
@@ -175,10 +183,15 @@ class WebhookSender:
 
     # -- queue -----------------------------------------------------------------------------
     def wants(self, event: r.Event) -> bool:
-        """Whether this endpoint gets the event: its mode, and own account vs Connect."""
-        if self.livemode is not None and event.live != self.livemode:
+        """Whether this endpoint gets the event: enabled, its mode, own account vs Connect,
+        and its event types."""
+        if not self.enabled or (self.livemode is not None and event.live != self.livemode):
             return False
-        return self.connect is None or bool(event.account) == self.connect
+        if self.connect is not None and bool(event.account) != self.connect:
+            return False
+        if self.account is not None and event.account != self.account:
+            return False
+        return self.events is None or "*" in self.events or event.type in self.events
 
     def _on_event(self, event: r.Event) -> None:
         if not self.wants(event):

@@ -445,3 +445,22 @@ def count_events(conn: Connection) -> dict[str, int]:
     for status, count in conn.execute(query):
         counts[status] = int(count)
     return counts
+
+
+def queue_summary(conn: Connection) -> dict[str, int | None]:
+    """What is waiting: ``pending`` and ``failed`` events, and the ``received_at`` of the oldest
+    pending one (None when none is).
+
+    Read at every ``/metrics`` scrape, so it reads the ``(status, available_at)`` index and the
+    pending rows only: its cost follows the backlog, not the table. The statuses are written
+    into the statement: under the web app's generic plans (``db.make_engine(reads=True)``) a
+    parameter would hide which status is asked, and the plan would read the whole table.
+    """
+    e = events_t.c
+    pending, oldest = conn.execute(
+        select(func.count(), func.min(e.received_at)).where(e.status == literal("pending", literal_execute=True))
+    ).one()
+    failed = conn.execute(
+        select(func.count()).where(e.status == literal("failed", literal_execute=True))
+    ).scalar_one()
+    return {"pending": pending, "failed": failed, "oldest_pending_received_at": oldest}

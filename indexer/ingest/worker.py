@@ -24,7 +24,7 @@ from sqlalchemy import exc as sa_exc
 from indexer import db
 from indexer.errors import DatabaseUnavailable, IndexerError
 from indexer.index.mapping import MappingError
-from indexer.ingest import event_store
+from indexer.ingest import counters, event_store
 from indexer.ingest.apply import Applier, ClaimedEvent
 from indexer.stripe_api import StripeAPI
 
@@ -140,6 +140,7 @@ class Worker:
         self.leases = LeaseKeeper(engine, lease_seconds)
         self.stats = Stats()
         self.statistics = db.GrowthStatistics(engine)
+        self.meter = counters.WorkerMeter(engine, api)
 
     def close(self) -> None:
         self.leases.close()
@@ -201,6 +202,7 @@ class Worker:
         """
         failures = 0
         while True:
+            started = time.monotonic()
             try:
                 claimed = self.run_batch()
                 failures = 0
@@ -218,6 +220,7 @@ class Worker:
                 time.sleep(min(30.0, 2.0**failures))
                 continue
             if claimed:
+                self.meter.batch(time.monotonic() - started, self.stats)
                 log.info("batch of %d: %s", claimed, self.stats)
                 continue
             if not once:

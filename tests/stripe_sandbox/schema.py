@@ -1369,6 +1369,7 @@ tax_id:Owner account application customer
 test_helpers.test_clock: deleted
 test_helpers.test_clock:StatusDetails advancing
 transfer: destination_payment source_type
+webhook_endpoint: deleted secret
 """
 
 _SPEC_OPTIONAL_TABLE: dict[str, bool] = _parse_spec_optional(_SPEC_OPTIONAL)
