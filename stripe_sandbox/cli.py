@@ -32,6 +32,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="requests per second over all clients; above it, 429 rate_limit")
     parser.add_argument("--fail-rate", type=float, default=0.0, metavar="F",
                         help="fraction of API requests answered 500 api_error")
+    parser.add_argument("--report-delay", type=float, default=1.0, metavar="S",
+                        help="seconds a report run takes before it succeeds (default 1)")
+    parser.add_argument("--report-fail-rate", type=float, default=0.0, metavar="F",
+                        help="fraction of report runs that fail")
+    parser.add_argument("--test-mode-reports", action="store_true",
+                        help="let test-mode keys run balance reports (Stripe needs live mode)")
     parser.add_argument("--api-version", default=None,
                         help="API version of events and of requests without Stripe-Version")
 
@@ -45,6 +51,8 @@ def _check(args: argparse.Namespace) -> None:
         raise UsageError("--fail-rate must be in [0, 1)")
     if args.rate_limit is not None and args.rate_limit <= 0:
         raise UsageError("--rate-limit must be positive")
+    if args.report_delay < 0 or not 0.0 <= args.report_fail_rate <= 1.0:
+        raise UsageError("--report-delay must not be negative, --report-fail-rate in [0, 1]")
     if args.latency_ms < 0:
         raise UsageError("--latency-ms must not be negative")
     if args.seed_data is not None and args.seed_data < 0:
@@ -88,7 +96,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         server = SandboxServer(store, args.host, args.port, latency_ms=args.latency_ms,
                                rate_limit=args.rate_limit, fail_rate=args.fail_rate,
-                               webhooks=sender)
+                               webhooks=sender, report_delay=args.report_delay,
+                               report_fail_rate=args.report_fail_rate,
+                               test_mode_reports=args.test_mode_reports)
     except OSError as exc:
         raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
     if sender is not None:

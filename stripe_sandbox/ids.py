@@ -32,6 +32,8 @@ _SHAPES: dict[str, tuple[str, int]] = {
     "inpay": ("1", 23),
     "clock": ("1", 23),
     "seti": ("1", 23),
+    "frr": ("1", 23),
+    "file": ("1", 23),
 }
 
 
