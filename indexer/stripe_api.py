@@ -25,8 +25,10 @@ import random
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
+from urllib.parse import urlsplit
 
+import requests
 import stripe
 from stripe import _api_requestor
 from stripe._request_options import extract_options_from_dict
@@ -135,6 +137,8 @@ class StripeAPI:
         timeout: float = 80.0,
     ) -> None:
         self.livemode = "_live_" in api_key
+        self._api_key = api_key
+        self.timeout = timeout
         self.api_base = api_base.rstrip("/")
         self.max_retries = max_retries
         self.max_wait = max_wait
@@ -354,6 +358,124 @@ class StripeAPI:
         if created:
             params["created"] = created
         return self.pages("/v1/events", params, starting_after=starting_after, account=account)
+
+
+    # --- reports: balance transactions, the payments behind rows, report runs ----------------
+
+    def balance_transaction_pages(
+        self, created_gte: int, created_lte: int, *, account: str = ""
+    ) -> Iterator[Page]:
+        """Balance transactions created in ``[created_gte, created_lte]``, 100 a page, newest
+        first, each with its ``source`` expanded (the charge, refund or dispute behind it)."""
+        params = {"created": {"gte": created_gte, "lte": created_lte}, "expand": ["data.source"]}
+        return self.pages("/v1/balance_transactions", params, account=account)
+
+    def session_for_payment_intent(self, intent: str, *, account: str = "") -> dict[str, Any] | None:
+        """The Checkout Session that made a PaymentIntent, with all its line items, or None
+        (an Elements payment, a subscription renewal)."""
+        page = self.page("/v1/checkout/sessions",
+                         {"payment_intent": intent, "expand": ["data.line_items"], "limit": 1},
+                         account=account)
+        return self.complete_session(page.data[0], account=account) if page.data else None
+
+    def invoice_of_payment_intent(self, intent: str, *, account: str = "") -> str | None:
+        """The invoice a PaymentIntent paid, through ``GET /v1/invoice_payments`` (basil and
+        later have no ``payment_intent.invoice``); a paid payment first."""
+        page = self.page("/v1/invoice_payments",
+                         {"payment": {"type": "payment_intent", "payment_intent": intent}},
+                         account=account)
+        ranked = sorted(page.data, key=lambda x: x.get("status") != "paid")
+        return _payments_invoice(ranked[0]) if ranked else None
+
+    def invoice_with_lines(self, invoice_id: str, *, account: str = "") -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """An invoice and all its lines (a second request only past the embedded first page)."""
+        invoice = self.get(f"/v1/invoices/{invoice_id}", None, account=account)
+        return invoice, self.invoice_lines(invoice, account=account)
+
+    def product_names(self, product_ids: list[str], *, account: str = "") -> dict[str, str]:
+        """Names of products, 100 to a request (``GET /v1/products?ids[]=``)."""
+        names: dict[str, str] = {}
+        for start in range(0, len(product_ids), PAGE_LIMIT):
+            chunk = product_ids[start : start + PAGE_LIMIT]
+            page = self.page("/v1/products", {"ids": chunk}, account=account)
+            names.update((p["id"], p.get("name") or "") for p in page.data)
+        return names
+
+    def report_types(self, *, account: str = "") -> list[dict[str, Any]]:
+        return list(self.get("/v1/reporting/report_types", None, account=account).get("data") or [])
+
+    def create_report_run(
+        self, report_type: str, parameters: Mapping[str, Any], *, idempotency_key: str, account: str = ""
+    ) -> dict[str, Any]:
+        """``POST /v1/reporting/report_runs``; retried like a read under the same
+        ``idempotency_key``, so a retry never starts a second run."""
+        return self.post("/v1/reporting/report_runs",
+                         {"report_type": report_type, "parameters": dict(parameters)},
+                         idempotency_key=idempotency_key, account=account)
+
+    def post(
+        self, path: str, params: Mapping[str, Any], *, idempotency_key: str, account: str = ""
+    ) -> dict[str, Any]:
+        """POST ``path`` with the retries of ``get``; safe to retry thanks to the key."""
+        query: dict[str, Any] = {**params, "idempotency_key": idempotency_key}
+        if account:
+            query["stripe_account"] = account
+        waited, attempt = 0.0, 0
+        while True:
+            self.bucket.acquire()
+            with self._count_lock:
+                self._count += 1
+            try:
+                options, body = extract_options_from_dict(query)
+                return self._client._requestor.request(  # type: ignore[no-any-return]
+                    "post", path, params=body, options=options, base_address="api",
+                    usage=["raw_request"],
+                ).to_dict()
+            except stripe.AuthenticationError as exc:
+                raise StripeAuthError(f"Stripe rejected the API key (HTTP {exc.http_status}): {_message(exc)}") from exc
+            except (stripe.APIConnectionError, stripe.StripeError) as exc:
+                delay = self._retry_delay(exc, attempt)
+                if delay is None:
+                    kind = StripeUnavailable if _is_transient(exc) else StripeError
+                    raise kind(f"POST {path} failed: {_describe(exc)}") from exc
+                if attempt >= self.max_retries or waited + delay > self.max_wait:
+                    raise StripeUnavailable(f"POST {path}: Stripe unavailable after {attempt + 1} attempts ({_describe(exc)})") from exc
+                time.sleep(delay)
+                waited += delay
+                attempt += 1
+
+    def download(self, url: str, sink: BinaryIO, *, chunk_size: int = 1 << 20) -> int:
+        """Stream a Stripe file (a report run's ``result.url``) into ``sink`` with the secret
+        key, as Stripe wants; the bytes written. The key goes only to ``files.stripe.com`` or to
+        the configured API base's host (a sandbox)."""
+        parts = urlsplit(url)
+        allowed = {"files.stripe.com", urlsplit(self.api_base).netloc}
+        if parts.scheme not in ("https", "http") or parts.netloc not in allowed:
+            raise StripeError(f"refusing to send the API key to {parts.scheme}://{parts.netloc}: "
+                              "report files come from files.stripe.com")
+        self.bucket.acquire()
+        with self._count_lock:
+            self._count += 1
+        try:
+            with requests.get(url, headers={"Authorization": f"Bearer {self._api_key}"},
+                              stream=True, timeout=self.timeout) as response:
+                if response.status_code in (401, 403):
+                    raise StripeAuthError(f"Stripe refused the file download (HTTP {response.status_code})")
+                if response.status_code >= 400:
+                    kind = StripeUnavailable if response.status_code >= 500 or response.status_code == 429 else StripeError
+                    raise kind(f"GET {parts.path}: HTTP {response.status_code}")
+                written = 0
+                for block in response.iter_content(chunk_size):
+                    sink.write(block)
+                    written += len(block)
+                return written
+        except requests.RequestException as exc:
+            raise StripeUnavailable(f"GET {parts.path}: {exc.__class__.__name__}: {exc}") from exc
+
+
+def _payments_invoice(payment: dict[str, Any]) -> str | None:
+    invoice = payment.get("invoice")
+    return invoice.get("id") if isinstance(invoice, dict) else invoice
 
 
 def session_list_params(created_gte: int, created_lte: int, **filters: Any) -> dict[str, Any]:

@@ -335,8 +335,6 @@ def _start_payment(
     pi.latest_charge = charge.id
     store.insert(pi, customer=pi.customer)
     store.insert(charge, customer=charge.customer, payment_intent=pi.id)
-    if not delayed:
-        balance.record_charge(ctx, charge)
     if delayed:
         ctx.emit("payment_intent.processing", pi)
         ctx.emit("charge.pending", charge)
@@ -348,7 +346,7 @@ def _succeed_payment(ctx: Ctx, pi: r.PaymentIntent) -> r.PaymentIntent:
     charge = store.charges[pi.latest_charge]  # type: ignore[index]
     if charge.status != "succeeded" or charge.balance_transaction is None:
         charge = store.update(charge, status="succeeded", balance_transaction=ctx.new_id("txn"))
-        balance.record_charge(ctx, charge)
+    balance.record_charge(ctx, charge)
     pi = store.update(pi, status="succeeded", amount_received=pi.amount)
     ctx.emit("charge.succeeded", charge)
     ctx.emit("payment_intent.succeeded", pi)
