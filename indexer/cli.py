@@ -145,6 +145,15 @@ def cmd_events_retry(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words[:1] == ["report"]:
+        from indexer.commands import reports
+
+        try:
+            reports.report.main(args=words[1:], prog_name="indexer report")
+        except SystemExit as exc:
+            return exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+        return 0
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(

@@ -46,6 +46,13 @@ class BadInput(UsageError):
     a malformed amount): nothing is written."""
 
 
+class ReportPending(IndexerError):
+    """A report run is still running when the command stops waiting: run it again to resume."""
+
+    http_status = 202
+    exit_code = 6
+
+
 class NotFound(IndexerError):
     http_status = 404
     exit_code = 3

@@ -378,14 +378,18 @@ class StripeAPI:
                          account=account)
         return self.complete_session(page.data[0], account=account) if page.data else None
 
-    def invoice_of_payment_intent(self, intent: str, *, account: str = "") -> str | None:
-        """The invoice a PaymentIntent paid, through ``GET /v1/invoice_payments`` (basil and
-        later have no ``payment_intent.invoice``); a paid payment first."""
+    def invoice_paid_by(self, intent: str, *, account: str = "") -> dict[str, Any] | None:
+        """The invoice a PaymentIntent paid, expanded, through ``GET /v1/invoice_payments``
+        (basil and later have no ``payment_intent.invoice``); a paid payment's first. None
+        when the PaymentIntent paid no invoice."""
         page = self.page("/v1/invoice_payments",
-                         {"payment": {"type": "payment_intent", "payment_intent": intent}},
-                         account=account)
+                         {"payment": {"type": "payment_intent", "payment_intent": intent},
+                          "expand": ["data.invoice"]}, account=account)
         ranked = sorted(page.data, key=lambda x: x.get("status") != "paid")
-        return _payments_invoice(ranked[0]) if ranked else None
+        invoice = ranked[0].get("invoice") if ranked else None
+        if isinstance(invoice, str):
+            return self.get(f"/v1/invoices/{invoice}", None, account=account)
+        return invoice if isinstance(invoice, dict) else None
 
     def invoice_with_lines(self, invoice_id: str, *, account: str = "") -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """An invoice and all its lines (a second request only past the embedded first page)."""
@@ -471,11 +475,6 @@ class StripeAPI:
                 return written
         except requests.RequestException as exc:
             raise StripeUnavailable(f"GET {parts.path}: {exc.__class__.__name__}: {exc}") from exc
-
-
-def _payments_invoice(payment: dict[str, Any]) -> str | None:
-    invoice = payment.get("invoice")
-    return invoice.get("id") if isinstance(invoice, dict) else invoice
 
 
 def session_list_params(created_gte: int, created_lte: int, **filters: Any) -> dict[str, Any]:

@@ -99,11 +99,12 @@ def major(amount: int, currency: str) -> str:
 
 
 def data_available(store: Store, scope: Scope) -> tuple[int, int]:
-    """``(data_available_start, data_available_end)``: from the first day with a balance
-    transaction in ``scope`` to the last whole day (UTC) before now."""
+    """``(data_available_start, data_available_end)``: from the day the account started (its
+    first product or balance transaction in ``scope``) to the last whole day (UTC) before now."""
     end = store.now() // DAY * DAY
-    oldest = store.oldest_first("balance_transaction", scope)[:1]
-    start = oldest[0].created // DAY * DAY if oldest else end - DAY
+    firsts = [found[0].created for kind in ("product", "balance_transaction")
+              if (found := store.oldest_first(kind, scope, (None, end))[:1])]
+    start = min(firsts) // DAY * DAY if firsts else end - DAY
     return min(start, end - DAY), end
 
 

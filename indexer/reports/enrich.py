@@ -56,7 +56,7 @@ class RowShape:
         pos = header.position
         self.ids = [pos.get(name) for name in (
             "balance_transaction_id", "reporting_category", "source_id", "charge_id",
-            "payment_intent_id", "invoice_id")]
+            "payment_intent_id", "invoice_id", "description")]
         self.currency = pos["currency"]
         self.amounts = [(name, pos[name]) for name in AMOUNT_COLUMNS if name in pos]
 

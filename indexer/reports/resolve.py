@@ -74,6 +74,7 @@ class RowRef:
     charge: str
     intent: str
     invoice: str
+    description: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,10 +225,12 @@ class Resolver:
             for key, lines in table.items():
                 names = {x.product_id: x.product_name for x in lines if x.product_id and x.product_name}
                 indexed[(kind, key)] = parts_of(lines, names)
-        unindexed = {p: None for ref, p in zip(refs, pointers, strict=True)
-                     if p and p[0] in ("invoice", "intent") and p not in self.asked
-                     and _first_known(ref, p, indexed) is None}
-        self._ask_payments(list(unindexed))
+        unindexed: dict[Pointer, bool] = {}
+        for ref, p in zip(refs, pointers, strict=True):
+            if p and p[0] in ("invoice", "intent") and p not in self.asked \
+                    and _first_known(ref, p, indexed) is None:
+                unindexed[p] = unindexed.get(p, False) or _says_invoice(ref.description)
+        self._ask_payments(unindexed)
         out = []
         for ref, pointer, by_stripe in zip(refs, pointers, asked, strict=True):
             if pointer is None:
@@ -275,12 +278,14 @@ class Resolver:
         invoice = mapping.expand_id(charge.get("invoice"))
         return ("invoice", invoice) if invoice else None
 
-    def _ask_payments(self, pointers: list[Pointer]) -> None:
-        if not pointers:
+    def _ask_payments(self, wanted: dict[Pointer, bool]) -> None:
+        """Ask Stripe for each payment (``pointer -> whether its row looks like an invoice's``)."""
+        if not wanted:
             return
         api = self.stripe()
+        pointers = list(wanted)
         with ThreadPoolExecutor(max_workers=self.threads) as pool:
-            found = list(pool.map(lambda p: self._stripe_payment(api, p), pointers))
+            found = list(pool.map(lambda p: self._stripe_payment(api, p, wanted[p]), pointers))
         unnamed = sorted({line.product_id for lines in found if lines for line in lines
                           if line.product_id and line.product_id not in self.names})
         if unnamed:
@@ -292,23 +297,37 @@ class Resolver:
         for pointer, lines in zip(pointers, found, strict=True):
             self.asked[pointer] = parts_of(lines, self.names) if lines else None
 
-    def _stripe_payment(self, api: StripeAPI, pointer: Pointer) -> list[mapping.PurchaseRow]:
+    def _stripe_payment(self, api: StripeAPI, pointer: Pointer, invoice_first: bool
+                        ) -> list[mapping.PurchaseRow]:
         """The lines of a payment the index lacks, read as the worker reads them. A payment
-        that never succeeded (a failed delayed payment) still shows what it was for."""
+        that never succeeded (a failed delayed payment) still shows what it was for. A
+        PaymentIntent is looked up as a Checkout payment first, as an invoice's first when its
+        row's description reads like an invoice's (``Subscription creation``...)."""
         kind, ident = pointer
-        invoice_id = ident if kind == "invoice" else None
-        if kind == "intent":
-            session = api.session_for_payment_intent(ident, account=self.account)
-            if session is not None:
-                items = session.get("line_items", {}).get("data", [])
-                as_paid = {**session, "status": "complete", "payment_status": "paid"}
-                return list(mapping.session_purchase(as_paid, items, account=self.account).rows)
-            invoice_id = api.invoice_of_payment_intent(ident, account=self.account)
-        if invoice_id is None:
-            return []
-        invoice, lines = api.invoice_with_lines(invoice_id, account=self.account)
-        as_paid = {**invoice, "status": "paid"}
-        return list(mapping.invoice_purchase(as_paid, lines, account=self.account).rows)
+        if kind == "invoice":
+            invoice, lines = api.invoice_with_lines(ident, account=self.account)
+            return _invoice_rows(invoice, lines, self.account)
+        lookups: list[Callable[[], list[mapping.PurchaseRow] | None]] = [
+            lambda: self._session_rows(api, ident), lambda: self._invoice_rows(api, ident)]
+        for lookup in reversed(lookups) if invoice_first else lookups:
+            rows = lookup()
+            if rows is not None:
+                return rows
+        return []
+
+    def _session_rows(self, api: StripeAPI, intent: str) -> list[mapping.PurchaseRow] | None:
+        session = api.session_for_payment_intent(intent, account=self.account)
+        if session is None:
+            return None
+        items = session.get("line_items", {}).get("data", [])
+        as_paid = {**session, "status": "complete", "payment_status": "paid"}
+        return list(mapping.session_purchase(as_paid, items, account=self.account).rows)
+
+    def _invoice_rows(self, api: StripeAPI, intent: str) -> list[mapping.PurchaseRow] | None:
+        invoice = api.invoice_paid_by(intent, account=self.account)
+        if invoice is None:
+            return None
+        return _invoice_rows(invoice, api.invoice_lines(invoice, account=self.account), self.account)
 
     def _fetch_balance_transactions(self, ids: list[str]) -> dict[str, answers.BalanceSource]:
         """Balance transactions no listing brought: one request each (a file with neither id
@@ -325,6 +344,21 @@ class Resolver:
         return {row["id"]: answers.BalanceSource(row["id"], row["reporting_category"],
                                                  row["source_id"], row["charge"],
                                                  row["payment_intent"]) for row in rows}
+
+
+def _invoice_rows(invoice: dict[str, object], lines: list[dict[str, object]], account: str
+                  ) -> list[mapping.PurchaseRow]:
+    as_paid = {**invoice, "status": "paid"}
+    return list(mapping.invoice_purchase(as_paid, lines, account=account).rows)
+
+
+INVOICE_DESCRIPTIONS = ("subscription creation", "subscription update", "payment for invoice",
+                        "invoice ")
+
+
+def _says_invoice(description: str) -> bool:
+    """Whether a charge row's description is one Stripe gives invoice payments."""
+    return description.strip().lower().startswith(INVOICE_DESCRIPTIONS)
 
 
 def _pointer(ref: RowRef) -> Pointer | None:
