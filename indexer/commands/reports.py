@@ -43,13 +43,15 @@ class _Failed(click.ClickException):
 
 class _ReportGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
-        name = " ".join(["report", *ctx.protected_args[:1]]) if ctx.protected_args else "report"
+        def name() -> str:
+            return " ".join(["report", *filter(None, [ctx.invoked_subcommand])])
+
         try:
             return super().invoke(ctx)
         except IndexerError as err:
-            raise _Failed(err.message, err.exit_code, name) from None
+            raise _Failed(err.message, err.exit_code, name()) from None
         except sa_exc.OperationalError as err:
-            raise _Failed(f"database unavailable: {db.short_error(err)}", 5, name) from None
+            raise _Failed(f"database unavailable: {db.short_error(err)}", 5, name()) from None
         except KeyboardInterrupt:
             raise click.exceptions.Exit(130) from None
 

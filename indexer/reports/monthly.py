@@ -185,7 +185,8 @@ def _from_index(engine: Engine, account: str, livemode: bool, month: Month, stag
                       line.invoice or line.checkout_session or line.payment_intent or "",
                       str(line.quantity), minor(line.amount_total, line.currency), None, None)
 
-    db.read(engine, lambda c: stage_lines(answers.month_lines(c, account, livemode, start, end)))
+    with db.transaction(engine) as conn:  # a streamed read: PostgreSQL's cursor needs a transaction
+        stage_lines(answers.month_lines(conn, account, livemode, start, end))
     back = db.read(engine, lambda c: answers.month_money_back(c, account, livemode, start, end))
     intents = sorted({m.payment_intent for m in back if m.payment_intent})
     lines = db.read(engine, lambda c: answers.lines_by_payment_intent(c, account, intents))

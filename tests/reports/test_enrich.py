@@ -42,7 +42,7 @@ def check_faithful(source: Path, output: Path) -> list[dict[str, str]]:
     assert header_out == header_in + list(ENRICH_COLUMNS)
     groups: dict[int, list[dict[str, str]]] = defaultdict(list)
     i = 0
-    for number, original in enumerate(rows_in):
+    for number in range(len(rows_in)):
         first = rows_out[i]
         parts = int(first["split"].split("/")[1]) if first["split"] else 1
         groups[number] = rows_out[i : i + parts]
