@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, and_, or_, select, union_all
+from sqlalchemy import Connection, or_, select, union_all
 
 from indexer import db
 from indexer.models import (
@@ -31,8 +31,7 @@ bt = balance_transactions_t.c
 LIVE_REFUND_STATUSES = ("succeeded", "pending", "requires_action")
 
 
-@dataclass(frozen=True, slots=True)
-class PaymentLine:
+class PaymentLine(NamedTuple):
     """One purchase row of a payment, with its product's name when the index knows it."""
 
     payment_key: str
@@ -63,22 +62,22 @@ class BalanceSource:
     payment_intent: str | None
 
 
+_PRODUCT_NAME = (select(pr.name).where(pr.account == p.account, pr.id == p.product_id)
+                 .scalar_subquery().label("product_name"))
 _LINE_COLUMNS = (
-    p.payment_key, p.product_id, pr.name.label("product_name"), p.price_id, p.quantity,
+    p.payment_key, p.product_id, _PRODUCT_NAME, p.price_id, p.quantity,
     p.amount_total, p.currency, p.customer_id, p.email, p.name, p.checkout_session,
     p.description, p.payment_intent, p.invoice, p.purchased_at,
 )
 
 
 def _lines(conn: Connection, account: str, where: Any) -> list[PaymentLine]:
+    """Lines in the order they were written (a source's lines in its own order)."""
     rows = conn.execute(
-        select(*_LINE_COLUMNS)
-        .select_from(purchases_t.outerjoin(
-            products_t, and_(pr.account == p.account, pr.id == p.product_id)))
-        .where(p.account == account, where)
-        .order_by(p.payment_key, p.source_id, p.id)
-    )
-    return [PaymentLine(*row) for row in rows]
+        select(*_LINE_COLUMNS).where(p.account == account, where).order_by(p.id)
+    ).all()
+    make = PaymentLine._make
+    return [make(row) for row in rows]
 
 
 def _by(lines: Iterable[PaymentLine], key: str) -> dict[str, list[PaymentLine]]:
@@ -177,8 +176,6 @@ def month_lines(conn: Connection, account: str, livemode: bool, start: int, end:
     """Purchase rows paid in ``[start, end)``, by time."""
     rows = conn.execution_options(yield_per=1000).execute(
         select(*_LINE_COLUMNS)
-        .select_from(purchases_t.outerjoin(
-            products_t, and_(pr.account == p.account, pr.id == p.product_id)))
         .where(p.account == account, p.livemode == livemode, p.purchased_at >= start,
                p.purchased_at < end)
         .order_by(p.purchased_at, p.id)

@@ -15,7 +15,9 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime as dt
+import io
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -114,7 +116,8 @@ class ReportReader:
             raise BadInput(f"{self.label} is a directory, not a CSV file") from None
         except OSError as exc:
             raise BadInput(f"cannot read {self.label}: {exc.strerror}") from None
-        self._reader = csv.reader(self._file)
+        self._lines = _TakenLines(self._file)
+        self._reader = csv.reader(self._lines)
         first_row = self._next()
         if first_row is None:
             self._file.close()
@@ -125,6 +128,7 @@ class ReportReader:
             self._file.close()
             raise
         self.line = 1
+        self._lines.taken.clear()
 
     def _next(self) -> list[str] | None:
         try:
@@ -137,15 +141,38 @@ class ReportReader:
             raise BadInput(f"{self.label}, line {self._reader.line_num}: {exc}") from None
 
     def rows(self) -> Iterator[list[str]]:
+        """The rows after the header (blank lines skipped)."""
+        return self._rows(keep_text=False)
+
+    def _rows(self, *, keep_text: bool) -> Iterator[list[str]]:
         width = len(self.header.columns)
-        while (row := self._next()) is not None:
-            self.line = self._reader.line_num
-            if not row:
-                continue
-            if len(row) != width:
-                raise BadInput(f"{self.label}, line {self.line}: {len(row)} fields where the "
-                               f"header has {width}")
-            yield row
+        reader = self._reader
+        taken = self._lines.taken
+        try:
+            for row in reader:
+                if len(row) != width:
+                    if not row:
+                        continue
+                    self.line = reader.line_num
+                    raise BadInput(f"{self.label}, line {self.line}: {len(row)} fields where "
+                                   f"the header has {width}")
+                if not keep_text:
+                    taken.clear()
+                yield row
+        except UnicodeDecodeError:
+            raise BadInput(f"{self.label} is not UTF-8 text: not a CSV report") from None
+        except csv.Error as exc:
+            raise BadInput(f"{self.label}, line {reader.line_num}: {exc}") from None
+        self.line = reader.line_num
+
+    def rows_with_text(self) -> Iterator[tuple[list[str], str]]:
+        """Like ``rows``, each row with its text as the file has it (its line ending cut):
+        what a writer that keeps rows unchanged copies instead of writing the cells again."""
+        taken = self._lines.taken
+        for row in self._rows(keep_text=True):
+            text = taken[0] if len(taken) == 1 else "".join(taken)
+            taken.clear()
+            yield row, text.rstrip("\r\n")
 
     def close(self) -> None:
         self._file.close()
@@ -155,6 +182,38 @@ class ReportReader:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class _TakenLines:
+    """The file's lines as the csv reader takes them, kept until the row is done (the reader
+    asks for the next line only when the row goes on, so ``taken`` is exactly one row)."""
+
+    __slots__ = ("_next", "taken")
+
+    def __init__(self, file: IO[str]) -> None:
+        self._next = iter(file).__next__
+        self.taken: list[str] = []
+
+    def __iter__(self) -> _TakenLines:
+        return self
+
+    def __next__(self) -> str:
+        line = self._next()
+        self.taken.append(line)
+        return line
+
+
+def csv_text(cells: list[str]) -> str:
+    """``cells`` as one CSV line (no line ending), quoted as the csv module quotes."""
+    joined = ",".join(cells)
+    if len(joined) - len(cells) + 1 == sum(map(len, cells)) and not _SPECIAL.search(joined.replace(",", "")):
+        return joined
+    out = io.StringIO()
+    csv.writer(out, lineterminator="").writerow(cells)
+    return out.getvalue()
+
+
+_SPECIAL = re.compile(r'[",\r\n]')
 
 
 @contextlib.contextmanager

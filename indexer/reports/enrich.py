@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import csv
 import itertools
+import operator
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from sqlalchemy import Engine
 
@@ -30,6 +32,7 @@ from indexer.stripe_api import StripeAPI
 BATCH = 2000
 MATCHES = ("index", "stripe", "no_payment", "unmatched")
 AMOUNT_COLUMNS = ("gross", "fee", "net")
+EMPTY = [""]
 
 
 @dataclass
@@ -54,15 +57,15 @@ class RowShape:
     def __init__(self, header: ReportHeader) -> None:
         self.header = header
         pos = header.position
-        self.ids = [pos.get(name) for name in (
+        width = len(header.columns)
+        self._ids = operator.itemgetter(*(pos.get(name, width) for name in (
             "balance_transaction_id", "reporting_category", "source_id", "charge_id",
-            "payment_intent_id", "invoice_id", "description")]
+            "payment_intent_id", "invoice_id", "description")))
         self.currency = pos["currency"]
         self.amounts = [(name, pos[name]) for name in AMOUNT_COLUMNS if name in pos]
 
     def ref(self, row: list[str]) -> RowRef:
-        cells = [row[i].strip() if i is not None else "" for i in self.ids]
-        return RowRef(*cells)
+        return RowRef._make(self._ids(row + EMPTY))
 
 
 def _part_cells(part: Part, split: str, match: str) -> list[str]:
@@ -74,10 +77,8 @@ def _part_cells(part: Part, split: str, match: str) -> list[str]:
 def expand_row(shape: RowShape, row: list[str], resolved: Resolved, where: str) -> list[list[str]]:
     """The output rows of one input row."""
     parts = resolved.parts
-    if not parts:
-        return [row + [""] * (len(ENRICH_COLUMNS) - 1) + [resolved.match]]
-    if len(parts) == 1:
-        return [row + _part_cells(parts[0], "", resolved.match)]
+    if len(parts) < 2:
+        return [row + resolved.cells]
     currency = row[shape.currency]
     weights = [p.weight for p in parts]
     shares: dict[int, list[str]] = {}
@@ -111,20 +112,61 @@ def expand_row(shape: RowShape, row: list[str], resolved: Resolved, where: str) 
     return out
 
 
+def enriched_batches(reader: ReportReader, resolver: Resolver, result: EnrichResult,
+                     batch: int = BATCH) -> Iterator[list[list[str]]]:
+    """The output rows of ``reader``'s report, header first, a batch of input rows at a time
+    (a row of a payment that is not split is the input row and the payment's cells)."""
+    shape = RowShape(reader.header)
+    yield [[*reader.header.columns, *ENRICH_COLUMNS]]
+    rows = reader.rows()
+    matches = result.matches
+    while chunk := list(itertools.islice(rows, batch)):
+        out: list[list[str]] = []
+        append = out.append
+        for row, outcome in zip(chunk, resolver.resolve([shape.ref(row) for row in chunk]), strict=True):
+            matches[outcome.match] += 1
+            if len(outcome.parts) < 2:
+                append(row + outcome.cells)
+            else:
+                out += expand_row(shape, row, outcome, f"{reader.label}, row of {shape.ref(row).txn or 'no id'}")
+        result.rows_in += len(chunk)
+        result.rows_out += len(out)
+        result.requests = resolver.requests
+        yield out
+
+
 def enriched_rows(reader: ReportReader, resolver: Resolver, result: EnrichResult,
                   batch: int = BATCH) -> Iterator[list[str]]:
-    """The output rows (header first) of ``reader``'s report, a batch of input rows at a time."""
+    """``enriched_batches``, row by row."""
+    return itertools.chain.from_iterable(enriched_batches(reader, resolver, result, batch))
+
+
+def _write_enriched(reader: ReportReader, resolver: Resolver, result: EnrichResult,
+                    out: IO[str], batch: int) -> None:
+    """``enriched_batches`` as a file: a row that is not split is written as the input has
+    it, byte for byte, followed by its payment's cells (encoded once per payment)."""
     shape = RowShape(reader.header)
-    yield [*reader.header.columns, *ENRICH_COLUMNS]
-    numbered = ((reader.line, row) for row in reader.rows())
-    while chunk := list(itertools.islice(numbered, batch)):
-        resolved = resolver.resolve([shape.ref(row) for _, row in chunk])
-        for (line, row), outcome in zip(chunk, resolved, strict=True):
-            result.rows_in += 1
-            result.matches[outcome.match] += 1
-            for out in expand_row(shape, row, outcome, f"{reader.label}, line {line}"):
+    newline = reader.newline
+    writer = csv.writer(out, lineterminator=newline)
+    writer.writerow([*reader.header.columns, *ENRICH_COLUMNS])
+    rows = reader.rows_with_text()
+    matches = result.matches
+    while chunk := list(itertools.islice(rows, batch)):
+        resolved = resolver.resolve([shape.ref(row) for row, _ in chunk])
+        text: list[str] = []
+        for (row, raw), outcome in zip(chunk, resolved, strict=True):
+            matches[outcome.match] += 1
+            if len(outcome.parts) < 2:
+                text.append(f"{raw}{outcome.text}{newline}")
                 result.rows_out += 1
-                yield out
+                continue
+            out.write("".join(text))
+            text.clear()
+            split = expand_row(shape, row, outcome, f"{reader.label}, row of {shape.ref(row).txn or 'no id'}")
+            writer.writerows(split)
+            result.rows_out += len(split)
+        out.write("".join(text))
+        result.rows_in += len(chunk)
         result.requests = resolver.requests
 
 
@@ -151,7 +193,6 @@ def enrich(source: Path, target: Path | None, *, engine: Engine, account: str = 
     result = EnrichResult()
     result.prefetched = prepare(source, resolver, label)
     with ReportReader(source, label=label) as reader, atomic_output(target) as out:
-        writer = csv.writer(out, lineterminator=reader.newline)
-        writer.writerows(enriched_rows(reader, resolver, result, batch))
+        _write_enriched(reader, resolver, result, out, batch)
     result.requests = resolver.requests
     return result

@@ -9,6 +9,7 @@ many decimals as the input had, so that the parts add up to the original exactly
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -18,6 +19,7 @@ __all__ = ["Amount", "allocate", "currency_exponent", "format_minor", "parse_amo
 ZERO_DECIMAL = frozenset({"bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf",
                           "ugx", "vnd", "vuv", "xaf", "xof", "xpf"})
 THREE_DECIMAL = frozenset({"bhd", "jod", "kwd", "omr", "tnd"})
+_PLAIN = re.compile(r"^(-?\d+)(?:\.(\d+))?$")
 
 
 def currency_exponent(currency: str) -> int:
@@ -44,6 +46,13 @@ class Amount:
 def parse_amount(text: str, currency: str) -> Amount:
     """``"-1,234.50"`` is refused (no thousands separators in Stripe's files); ``"49,00"`` is a
     comma decimal separator. ``ValueError`` for anything that is not a plain decimal."""
+    plain = _PLAIN.match(text)
+    if plain is not None:
+        whole, frac = plain.group(1), plain.group(2) or ""
+        exponent = currency_exponent(currency)
+        decimals = max(len(frac), exponent)
+        units = int(whole + frac) * 10 ** (decimals - len(frac))
+        return Amount(units, decimals, ".")
     raw = text.strip()
     separator = "."
     if "," in raw:

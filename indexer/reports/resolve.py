@@ -19,8 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from sqlalchemy import Connection, Engine
 
@@ -28,6 +27,7 @@ from indexer import db
 from indexer.answers import payments as answers
 from indexer.errors import ConfigError
 from indexer.index import mapping
+from indexer.reports.balance_csv import csv_text
 from indexer.stripe_api import StripeAPI
 
 #: Categories that never belong to a payment: a Dashboard row of these needs no lookup.
@@ -49,8 +49,7 @@ Pointer = tuple[str, str]
 """``(kind, id)``: ``invoice``, ``intent``, ``charge``, ``source`` or ``txn``."""
 
 
-@dataclass(frozen=True, slots=True)
-class Part:
+class Part(NamedTuple):
     """One product of a payment: the enriched columns of its row, and its share's weight."""
 
     product_id: str
@@ -64,8 +63,7 @@ class Part:
     checkout_session_id: str
 
 
-@dataclass(frozen=True, slots=True)
-class RowRef:
+class RowRef(NamedTuple):
     """The ids a row carries (empty strings when absent)."""
 
     txn: str
@@ -77,16 +75,30 @@ class RowRef:
     description: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class Resolved:
+class Resolved(NamedTuple):
     """``match`` (``index``, ``stripe``, ``no_payment``, ``unmatched``) and the payment's
-    parts (empty unless matched)."""
+    parts (empty unless matched); ``cells``: the columns enrichment adds to a row of this
+    payment when it is not split (made once per payment, not per row)."""
 
     match: str
     parts: tuple[Part, ...] = ()
+    cells: list[str] = []  # noqa: RUF012 - shared, never changed: rows are extended with a copy
+    text: str = ""
+
+    @classmethod
+    def of(cls, match: str, parts: tuple[Part, ...] = ()) -> Resolved:
+        if len(parts) == 1:
+            part = parts[0]
+            cells = [part.product_id, part.product_name, part.price_id, str(part.quantity),
+                     part.buyer_customer_id, part.buyer_email, part.buyer_name,
+                     part.checkout_session_id, "", match]
+        else:
+            cells = [""] * 9 + [match]
+        return cls(match, parts, cells, "," + csv_text(cells))
 
 
-NO_PAYMENT = Resolved("no_payment")
+NO_PAYMENT = Resolved.of("no_payment")
+UNMATCHED = Resolved.of("unmatched")
 
 
 class _Line(Protocol):
@@ -101,10 +113,25 @@ class _Line(Protocol):
     description: str | None
 
 
+def _one_part(line: answers.PaymentLine) -> Part:
+    """The part of a payment of one line (most payments), its product named by the index."""
+    product = line.product_id
+    return Part(product or "", (line.product_name or line.description or "") if product else "",
+                line.price_id or "", line.quantity, line.amount_total, line.customer_id or "",
+                line.email or "", line.name or "", line.checkout_session or "")
+
+
 def parts_of(lines: Sequence[_Line], names: dict[str, str]) -> tuple[Part, ...]:
     """A payment's lines as one part per product, in the order of first appearance; several
     lines of one product add up (their prices listed, space-separated). Lines without a product
     (an amount-only invoice item) make one part with no product."""
+    if len(lines) == 1:
+        line = lines[0]
+        product = line.product_id
+        return (Part(
+            product or "", (names.get(product, "") or line.description or "") if product else "",
+            line.price_id or "", line.quantity, line.amount_total, line.customer_id or "",
+            line.email or "", line.name or "", line.checkout_session or ""),)
     groups: dict[str | None, list[_Line]] = {}
     for line in lines:
         groups.setdefault(line.product_id, []).append(line)
@@ -128,7 +155,10 @@ def parts_of(lines: Sequence[_Line], names: dict[str, str]) -> tuple[Part, ...]:
 
 def _matched(match: str, parts: tuple[Part, ...]) -> Resolved:
     """A payment that bought no catalog product is ``unmatched`` (its buyer still shown)."""
-    return Resolved(match if any(p.product_id for p in parts) else "unmatched", parts)
+    for part in parts:
+        if part.product_id:
+            return Resolved.of(match, parts)
+    return Resolved.of("unmatched", parts)
 
 
 class Resolver:
@@ -223,30 +253,41 @@ class Resolver:
         indexed: dict[Pointer, tuple[Part, ...]] = {}
         for kind, table in (("invoice", by_invoice), ("intent", by_intent)):
             for key, lines in table.items():
+                if len(lines) == 1:
+                    indexed[(kind, key)] = (_one_part(lines[0]),)
+                    continue
                 names = {x.product_id: x.product_name for x in lines if x.product_id and x.product_name}
                 indexed[(kind, key)] = parts_of(lines, names)
+        known = [_first_known(ref, p, indexed) if p else None for ref, p in zip(refs, pointers, strict=True)]
         unindexed: dict[Pointer, bool] = {}
-        for ref, p in zip(refs, pointers, strict=True):
-            if p and p[0] in ("invoice", "intent") and p not in self.asked \
-                    and _first_known(ref, p, indexed) is None:
+        for ref, p, parts in zip(refs, pointers, known, strict=True):
+            if parts is None and p and p[0] in ("invoice", "intent") and p not in self.asked:
                 unindexed[p] = unindexed.get(p, False) or _says_invoice(ref.description)
         self._ask_payments(unindexed)
         out = []
-        for ref, pointer, by_stripe in zip(refs, pointers, asked, strict=True):
+        made: dict[tuple[str, int], Resolved] = {}
+
+        def matched(match: str, parts: tuple[Part, ...]) -> Resolved:
+            key = (match, id(parts))
+            found = made.get(key)
+            if found is None:
+                found = made[key] = _matched(match, parts)
+            return found
+
+        for ref, pointer, by_stripe, parts in zip(refs, pointers, asked, known, strict=True):
+            if parts is not None:
+                out.append(matched("stripe" if by_stripe else "index", parts))
+                continue
             if pointer is None:
                 out.append(NO_PAYMENT if ref.category in NO_PAYMENT_CATEGORIES
-                           or not _is_payment_row(ref) else Resolved("unmatched"))
+                           or not _is_payment_row(ref) else UNMATCHED)
                 continue
             if pointer[0] == "unknown":
                 out.append(NO_PAYMENT if ref.category in NO_PAYMENT_CATEGORIES
-                           else Resolved("unmatched"))
-                continue
-            parts = _first_known(ref, pointer, indexed)
-            if parts is not None:
-                out.append(_matched("stripe" if by_stripe else "index", parts))
+                           else UNMATCHED)
                 continue
             from_stripe = self.asked.get(pointer)
-            out.append(_matched("stripe", from_stripe) if from_stripe else Resolved("unmatched"))
+            out.append(matched("stripe", from_stripe) if from_stripe else UNMATCHED)
         return out
 
     # --- Stripe ------------------------------------------------------------------------------
@@ -406,7 +447,8 @@ def _is_payment_row(ref: RowRef) -> bool:
 def _first_known(ref: RowRef, pointer: Pointer, indexed: dict[Pointer, tuple[Part, ...]]
                  ) -> tuple[Part, ...] | None:
     """The indexed parts of a row's payment, by its invoice first, then its PaymentIntent."""
-    for key in (("invoice", ref.invoice), ("intent", ref.intent), pointer):
-        if key[1] and key in indexed:
-            return indexed[key]
-    return None
+    if ref.invoice and ("invoice", ref.invoice) in indexed:
+        return indexed[("invoice", ref.invoice)]
+    if ref.intent and ("intent", ref.intent) in indexed:
+        return indexed[("intent", ref.intent)]
+    return indexed.get(pointer)
