@@ -558,7 +558,7 @@ def finalize_invoice(ctx: Ctx, inv: r.Invoice, method_type: str = "card") -> r.I
         pi = _start_payment(ctx, inv.total, inv.currency, cus, cus.email if cus else None,
                             cus.name if cus else None, method_type,
                             f"Subscription {'creation' if inv.billing_reason == 'subscription_create' else 'update'}"
-                            if inv.subscription else None, invoice=inv.id)
+                            if inv.subscription else "Payment for Invoice", invoice=inv.id)
         pay = r.InvoicePayment(
             **ctx.base("inpay"), invoice=inv.id, amount_requested=inv.total,
             currency=inv.currency, payment_intent=pi.id, status="open",
