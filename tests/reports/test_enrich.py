@@ -269,3 +269,21 @@ def test_bad_input_writes_nothing(engine: Engine, tmp_path: Path) -> None:
     with pytest.raises(BadInput, match="line 18: 2 fields"):
         enrich(broken, out, engine=engine)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.csv", "people.csv"]
+
+
+def test_crlf_bom_and_line_breaks_in_cells_are_kept(engine: Engine, sandbox: Any, tmp_path: Path) -> None:
+    """A file saved by a spreadsheet: a byte-order mark, CRLF line ends, a description with a
+    line break; rows that are not split come out byte for byte, with CRLF."""
+    index_sample(engine)
+    text = SAMPLE.read_text().replace('"Order #1042, ""Deluxe"" bundle"', '"Order #1042,\nline two"')
+    source = tmp_path / "excel.csv"
+    source.write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode())
+    out = tmp_path / "out.csv"
+    api = Shop(sandbox.store, sandbox).api()
+    enrich(source, out, engine=engine, api=lambda: api)
+    rows = check_faithful(source, out)
+    assert "Order #1042,\r\nline two" in {r["description"] for r in rows}
+    written = out.read_bytes()
+    assert written.count(b"\r\n") == len(rows) + 1 + 3  # each row, the header, the cells' own breaks
+    first = text.splitlines()[1]
+    assert (first + ",prod_Course,Video Course,").encode() in written
