@@ -15,7 +15,7 @@ from typing import Any
 import click
 from sqlalchemy import exc as sa_exc
 
-from indexer.commands import answers, events, history, service, webhooks
+from indexer.commands import answers, events, history, reports, service, webhooks
 from indexer.errors import (
     DatabaseUnavailable,
     IndexerError,
@@ -99,6 +99,7 @@ cli.add_command(history.catch_up)
 cli.add_command(answers.customers)
 cli.add_command(answers.products)
 cli.add_command(webhooks.webhooks)
+cli.add_command(reports.report)
 try:
     from stripe_sandbox.cli import sandbox
 except ImportError:  # the sandbox is a package of its own; an install may leave it out

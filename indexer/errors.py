@@ -41,6 +41,18 @@ class UsageError(IndexerError):
     error_type = "invalid_request_error"
 
 
+class BadInput(UsageError):
+    """A file the command was given cannot be read as what it must be (not a balance report,
+    a malformed amount): nothing is written."""
+
+
+class ReportPending(IndexerError):
+    """A report run is still running when the command stops waiting: run it again to resume."""
+
+    http_status = 202
+    exit_code = 6
+
+
 class NotFound(IndexerError):
     http_status = 404
     exit_code = 3

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -238,6 +239,61 @@ class MetricCounter(Base):
     value: Mapped[float] = mapped_column(Float, default=0)
 
 
+class ReportRun(Base):
+    """A Report Run the indexer started (migration ``0006_reports``); ``request_key`` names its
+    parameters, so that the same request resumes the same run."""
+
+    __tablename__ = "report_runs"
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    account: Mapped[str] = mapped_column(Id)
+    livemode: Mapped[bool] = mapped_column(Boolean)
+    report_type: Mapped[str] = mapped_column(String(128))
+    month: Mapped[str | None] = mapped_column(String(7))
+    interval_start: Mapped[int] = mapped_column(BigInteger)
+    interval_end: Mapped[int] = mapped_column(BigInteger)
+    timezone: Mapped[str] = mapped_column(String(64))
+    columns: Mapped[str] = mapped_column(Text)
+    request_key: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(Text)
+    result_file: Mapped[str | None] = mapped_column(Id)
+    result_url: Mapped[str | None] = mapped_column(Text)
+    file_size: Mapped[int | None] = mapped_column(BigInteger)
+    kept_at: Mapped[int | None] = mapped_column(BigInteger)
+    created: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (Index(None, "request_key"), Index(None, "account", "livemode", "month"))
+
+
+class ReportFileChunk(Base):
+    """A kept report file, in pieces of at most a mebibyte, in order of ``seq``."""
+
+    __tablename__ = "report_file_chunks"
+
+    run_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class BalanceTransaction(Base):
+    """What Stripe said of a balance transaction met while enriching a report."""
+
+    __tablename__ = "balance_transactions"
+
+    account: Mapped[str] = mapped_column(Id, primary_key=True)
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    livemode: Mapped[bool] = mapped_column(Boolean)
+    created: Mapped[int] = mapped_column(BigInteger)
+    reporting_category: Mapped[str] = mapped_column(String(64))
+    source_id: Mapped[str | None] = mapped_column(Id)
+    charge: Mapped[str | None] = mapped_column(Id)
+    payment_intent: Mapped[str | None] = mapped_column(Id)
+
+    __table_args__ = (Index(None, "account", "charge"),)
+
+
 #: Core ``Table`` objects, for SQL written with SQLAlchemy Core.
 events_t = StripeEvent.__table__
 purchases_t = Purchase.__table__
@@ -248,3 +304,6 @@ progress_t = BackfillProgress.__table__
 customer_totals_t = ProductCustomerTotal.__table__
 product_totals_t = ProductTotal.__table__
 counters_t = MetricCounter.__table__
+report_runs_t = ReportRun.__table__
+report_chunks_t = ReportFileChunk.__table__
+balance_transactions_t = BalanceTransaction.__table__

@@ -29,8 +29,10 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
+from urllib.parse import urlsplit
 
+import requests
 import stripe
 from stripe import _api_requestor
 from stripe._request_options import extract_options_from_dict
@@ -141,6 +143,8 @@ class StripeAPI:
         timeout: float = 80.0,
     ) -> None:
         self.livemode = "_live_" in api_key
+        self._api_key = api_key
+        self.timeout = timeout
         self.api_base = api_base.rstrip("/")
         self.max_retries = max_retries
         self.max_wait = max_wait
@@ -396,6 +400,63 @@ class StripeAPI:
         return self.pages("/v1/events", params, starting_after=starting_after, account=account)
 
 
+    # --- reports: balance transactions, the payments behind rows, report runs ----------------
+
+    def balance_transaction_pages(
+        self, created_gte: int, created_lte: int, *, account: str = ""
+    ) -> Iterator[Page]:
+        """Balance transactions created in ``[created_gte, created_lte]``, 100 a page, newest
+        first, each with its ``source`` expanded (the charge, refund or dispute behind it)."""
+        params = {"created": {"gte": created_gte, "lte": created_lte}, "expand": ["data.source"]}
+        return self.pages("/v1/balance_transactions", params, account=account)
+
+    def session_for_payment_intent(self, intent: str, *, account: str = "") -> dict[str, Any] | None:
+        """The Checkout Session that made a PaymentIntent, with all its line items, or None
+        (an Elements payment, a subscription renewal)."""
+        page = self.page("/v1/checkout/sessions",
+                         {"payment_intent": intent, "expand": ["data.line_items"], "limit": 1},
+                         account=account)
+        return self.complete_session(page.data[0], account=account) if page.data else None
+
+    def invoice_paid_by(self, intent: str, *, account: str = "") -> dict[str, Any] | None:
+        """The invoice a PaymentIntent paid, expanded, through ``GET /v1/invoice_payments``
+        (basil and later have no ``payment_intent.invoice``); a paid payment's first. None
+        when the PaymentIntent paid no invoice."""
+        page = self.page("/v1/invoice_payments",
+                         {"payment": {"type": "payment_intent", "payment_intent": intent},
+                          "expand": ["data.invoice"]}, account=account)
+        ranked = sorted(page.data, key=lambda x: x.get("status") != "paid")
+        invoice = ranked[0].get("invoice") if ranked else None
+        if isinstance(invoice, str):
+            return self.get(f"/v1/invoices/{invoice}", None, account=account)
+        return invoice if isinstance(invoice, dict) else None
+
+    def invoice_with_lines(self, invoice_id: str, *, account: str = "") -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """An invoice and all its lines (a second request only past the embedded first page)."""
+        invoice = self.get(f"/v1/invoices/{invoice_id}", None, account=account)
+        return invoice, self.invoice_lines(invoice, account=account)
+
+    def product_names(self, product_ids: list[str], *, account: str = "") -> dict[str, str]:
+        """Names of products, 100 to a request (``GET /v1/products?ids[]=``)."""
+        names: dict[str, str] = {}
+        for start in range(0, len(product_ids), PAGE_LIMIT):
+            chunk = product_ids[start : start + PAGE_LIMIT]
+            page = self.page("/v1/products", {"ids": chunk}, account=account)
+            names.update((p["id"], p.get("name") or "") for p in page.data)
+        return names
+
+    def report_types(self, *, account: str = "") -> list[dict[str, Any]]:
+        return list(self.get("/v1/reporting/report_types", None, account=account).get("data") or [])
+
+    def create_report_run(
+        self, report_type: str, parameters: Mapping[str, Any], *, idempotency_key: str, account: str = ""
+    ) -> dict[str, Any]:
+        """``POST /v1/reporting/report_runs``; retried like a read under the same
+        ``idempotency_key``, so a retry never starts a second run."""
+        return self.post("/v1/reporting/report_runs",
+                         {"report_type": report_type, "parameters": dict(parameters)},
+                         idempotency_key=idempotency_key, account=account)
+
     # --- webhook endpoints (``indexer webhooks``) ---------------------------------------------
 
     @property
@@ -433,10 +494,14 @@ class StripeAPI:
             params["metadata"] = dict(metadata)
         return self.post(f"/v1/webhook_endpoints/{endpoint_id}", params)
 
-    def post(self, path: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    def post(
+        self, path: str, params: Mapping[str, Any], *, idempotency_key: str | None = None, account: str = ""
+    ) -> dict[str, Any]:
         """POST ``path`` with the retry policy of ``get``. Every attempt carries one
         ``Idempotency-Key``, so a retried create never makes a second object."""
-        query = {**params, "idempotency_key": f"indexer-{uuid.uuid4()}"}
+        query: dict[str, Any] = {**params, "idempotency_key": idempotency_key or f"indexer-{uuid.uuid4()}"}
+        if account:
+            query["stripe_account"] = account
         waited = 0.0
         attempt = 0
         while True:
@@ -471,6 +536,34 @@ class StripeAPI:
                 return json.loads(body)  # type: ignore[arg-type]
         response = requestor._interpret_response(body, status, headers, "V1")
         return response.data  # type: ignore[no-any-return]
+
+    def download(self, url: str, sink: BinaryIO, *, chunk_size: int = 1 << 20) -> int:
+        """Stream a Stripe file (a report run's ``result.url``) into ``sink`` with the secret
+        key, as Stripe wants; the bytes written. The key goes only to ``files.stripe.com`` or to
+        the configured API base's host (a sandbox)."""
+        parts = urlsplit(url)
+        allowed = {"files.stripe.com", urlsplit(self.api_base).netloc}
+        if parts.scheme not in ("https", "http") or parts.netloc not in allowed:
+            raise StripeError(f"refusing to send the API key to {parts.scheme}://{parts.netloc}: "
+                              "report files come from files.stripe.com")
+        self.bucket.acquire()
+        with self._count_lock:
+            self._count += 1
+        try:
+            with requests.get(url, headers={"Authorization": f"Bearer {self._api_key}"},
+                              stream=True, timeout=self.timeout) as response:
+                if response.status_code in (401, 403):
+                    raise StripeAuthError(f"Stripe refused the file download (HTTP {response.status_code})")
+                if response.status_code >= 400:
+                    kind = StripeUnavailable if response.status_code >= 500 or response.status_code == 429 else StripeError
+                    raise kind(f"GET {parts.path}: HTTP {response.status_code}")
+                written = 0
+                for block in response.iter_content(chunk_size):
+                    sink.write(block)
+                    written += len(block)
+                return written
+        except requests.RequestException as exc:
+            raise StripeUnavailable(f"GET {parts.path}: {exc.__class__.__name__}: {exc}") from exc
 
     def _note_refusal(self, exc: Exception) -> None:
         """Count a 429 (``throttled``), for the worker's metrics."""

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from . import balance
 from . import records as r
 from .errors import StripeError, invalid
 from .store import Scope, Store
@@ -345,6 +346,7 @@ def _succeed_payment(ctx: Ctx, pi: r.PaymentIntent) -> r.PaymentIntent:
     charge = store.charges[pi.latest_charge]  # type: ignore[index]
     if charge.status != "succeeded" or charge.balance_transaction is None:
         charge = store.update(charge, status="succeeded", balance_transaction=ctx.new_id("txn"))
+    balance.record_charge(ctx, charge)
     pi = store.update(pi, status="succeeded", amount_received=pi.amount)
     ctx.emit("charge.succeeded", charge)
     ctx.emit("payment_intent.succeeded", pi)
@@ -354,6 +356,8 @@ def _succeed_payment(ctx: Ctx, pi: r.PaymentIntent) -> r.PaymentIntent:
 def _fail_payment(ctx: Ctx, pi: r.PaymentIntent) -> r.PaymentIntent:
     store = ctx.store
     charge = store.charges[pi.latest_charge]  # type: ignore[index]
+    if charge.method_type in DELAYED_METHODS and charge.balance_transaction is None:
+        charge = balance.record_payment_failure(ctx, charge)
     charge = store.update(
         charge, status="failed", failure_code="insufficient_funds",
         failure_message="The customer's account has insufficient funds to cover this payment.",
@@ -403,6 +407,7 @@ def create_refund(
         balance_transaction=ctx.new_id("txn"),
     )
     store.insert(refund, charge=charge.id, payment_intent=charge.payment_intent)
+    balance.record_refund(ctx, refund, charge)
     prev = {"amount_refunded": charge.amount_refunded, "refunded": charge.refunded}
     charge = store.update(charge, amount_refunded=charge.amount_refunded + amount)
     ctx.emit("refund.created", refund)
@@ -427,6 +432,7 @@ def create_dispute(ctx: Ctx, charge: r.Charge, reason: str = "fraudulent",
     )
     store.insert(dispute, charge=charge.id, payment_intent=charge.payment_intent)
     store.update(charge, disputed=True)
+    balance.record_dispute(ctx, dispute)
     ctx.emit("charge.dispute.created", dispute)
     ctx.emit("charge.dispute.funds_withdrawn", dispute)
     return dispute
@@ -439,6 +445,7 @@ def close_dispute(ctx: Ctx, dispute: r.Dispute, won: bool) -> r.Dispute:
     prev = {"status": dispute.status}
     dispute = ctx.store.update(dispute, status="won" if won else "lost")
     if won:
+        balance.record_dispute_won(ctx, dispute)
         ctx.emit("charge.dispute.funds_reinstated", dispute)
     ctx.emit("charge.dispute.closed", dispute, prev)
     return dispute
@@ -551,7 +558,7 @@ def finalize_invoice(ctx: Ctx, inv: r.Invoice, method_type: str = "card") -> r.I
         pi = _start_payment(ctx, inv.total, inv.currency, cus, cus.email if cus else None,
                             cus.name if cus else None, method_type,
                             f"Subscription {'creation' if inv.billing_reason == 'subscription_create' else 'update'}"
-                            if inv.subscription else None, invoice=inv.id)
+                            if inv.subscription else "Payment for Invoice", invoice=inv.id)
         pay = r.InvoicePayment(
             **ctx.base("inpay"), invoice=inv.id, amount_requested=inv.total,
             currency=inv.currency, payment_intent=pi.id, status="open",

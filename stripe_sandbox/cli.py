@@ -51,11 +51,18 @@ def _webhook_secret(ctx: click.Context, param: click.Parameter, value: str | Non
               show_default="none", help="Requests per second over all clients; above it, 429 rate_limit.")
 @click.option("--fail-rate", type=click.FloatRange(0, 1, max_open=True), default=0.0, metavar="F",
               help="Fraction of API requests answered 500 api_error.")
+@click.option("--report-delay", type=click.FloatRange(min=0), default=1.0, metavar="S",
+              help="Seconds a report run takes before it succeeds.", show_default=True)
+@click.option("--report-fail-rate", type=click.FloatRange(0, 1), default=0.0, metavar="F",
+              help="Fraction of report runs that fail.", show_default=True)
+@click.option("--test-mode-reports", is_flag=True, default=False,
+              help="Let test-mode keys run balance reports (Stripe needs live mode).")
 @click.option("--api-version", default=None, show_default="the newest the sandbox renders",
               help="API version of events and of requests without Stripe-Version.")
 def sandbox(host: str, port: int, seed_data: int | None, seed: int, webhook_url: str | None,
             webhook_secret: str | None, webhook_mode: str, latency_ms: float, rate_limit: float | None,
-            fail_rate: float, api_version: str | None) -> None:
+            fail_rate: float, report_delay: float, report_fail_rate: float, test_mode_reports: bool,
+            api_version: str | None) -> None:
     """Run the local Stripe sandbox (a fake Stripe).
 
     A stateful fake of the parts of Stripe's API the indexer uses, for demos and tests. Point
@@ -84,7 +91,8 @@ def sandbox(host: str, port: int, seed_data: int | None, seed: int, webhook_url:
             raise click.UsageError(str(exc)) from None
     try:
         server = SandboxServer(store, host, port, latency_ms=latency_ms, rate_limit=rate_limit,
-                               fail_rate=fail_rate, webhooks=sender)
+                               fail_rate=fail_rate, webhooks=sender, report_delay=report_delay,
+                               report_fail_rate=report_fail_rate, test_mode_reports=test_mode_reports)
     except OSError as exc:
         raise click.UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; "
                                "choose another --port (0 picks a free one)") from None

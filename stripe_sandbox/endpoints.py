@@ -40,7 +40,17 @@ class Request:
         self.now = now
 
 
-Handler = Callable[[Request, list[str]], dict[str, Any]]
+class Raw:
+    """A body that is not JSON (a file's contents), with its ``Content-Type``."""
+
+    __slots__ = ("data", "content_type")
+
+    def __init__(self, data: bytes, content_type: str) -> None:
+        self.data = data
+        self.content_type = content_type
+
+
+Handler = Callable[[Request, list[str]], Any]
 Check = Callable[[Any], bool]
 
 

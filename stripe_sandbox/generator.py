@@ -30,8 +30,10 @@ import heapq
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
+from . import balance
 from . import billing as b
 from . import records as r
 from .store import Scope, Store
@@ -167,6 +169,9 @@ class Generator:
             self.at(self.when(), self.bare_payment, main)
         for frac in (0.3, 0.75):
             self.at(self.start + int((self.now - self.start) * frac), self.rename_star, main)
+        for shop, _, _ in shops:
+            for month_start in _month_starts(self.start, self.now):
+                self.at(month_start + 2 * 3600, self.stripe_fees, shop, month_start)
 
     # -- catalog -----------------------------------------------------------------------------
     def build_catalog(self, t: int, shop: Shop, scale: float) -> None:
@@ -459,6 +464,19 @@ class Generator:
         b.close_dispute(self.ctx(shop, t), self.store.disputes[dispute_id], won)
         self.count("disputes_won" if won else "disputes_lost")
 
+    def stripe_fees(self, t: int, shop: Shop, month_start: int) -> None:
+        """Stripe bills its monthly fees for the month before: a usage fee and its tax, two
+        balance transactions with no source (amounts derived from the month, not the RNG)."""
+        last = datetime.fromtimestamp(month_start - DAY, UTC)
+        period = f"({last:%Y-%m}-01 - {last:%Y-%m-%d})"
+        amount = 250 + (month_start // DAY) % 400
+        ctx = self.ctx(shop, t)
+        balance.record_stripe_fee(ctx, f"usage:{month_start}", amount, "usd",
+                                  f"Billing - Usage Fee {period}")
+        balance.record_stripe_fee(ctx, f"tax:{month_start}", amount // 10, "usd",
+                                  f"Tax on Stripe fees {period}", tax=True)
+        self.count("stripe_fee_months")
+
     # -- subscriptions and invoices ----------------------------------------------------------
     def renew(self, t: int, shop: Shop, sub_id: str) -> None:
         sub = self.store.subscriptions[sub_id]
@@ -526,6 +544,18 @@ class Generator:
                             paid_out_of_band=out_of_band)
         self.count("invoices_paid_out_of_band" if out_of_band else "elements_invoices_paid")
         self.maybe_refund(t, shop, inv.charge)
+
+
+def _month_starts(start: int, end: int) -> list[int]:
+    """The first second (UTC) of every month that begins in ``(start, end]``."""
+    when = datetime.fromtimestamp(start, UTC).replace(day=1, hour=0, minute=0, second=0)
+    found = []
+    while True:
+        year, month = (when.year + 1, 1) if when.month == 12 else (when.year, when.month + 1)
+        when = when.replace(year=year, month=month)
+        if when.timestamp() > end:
+            return found
+        found.append(int(when.timestamp()))
 
 
 def generate(store: Store, size: int = 1000, seed: int = 0, *, now: int | None = None

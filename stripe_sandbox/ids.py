@@ -33,6 +33,8 @@ _SHAPES: dict[str, tuple[str, int]] = {
     "clock": ("1", 23),
     "seti": ("1", 23),
     "we": ("1", 23),
+    "frr": ("1", 23),
+    "file": ("1", 23),
 }
 
 

@@ -322,6 +322,61 @@ class Subscription(Record):
 
 
 @dataclass(slots=True)
+class PaymentFailureRefund(Refund):
+    """The ``pyr_`` refund Stripe makes when a delayed payment (ACH, SEPA) fails: a balance
+    transaction's source, never listed under ``/v1/refunds``."""
+
+    KIND: ClassVar[str] = "payment_failure_refund"
+
+
+@dataclass(slots=True)
+class BalanceTransaction(Record):
+    """Money in or out of the balance; ``source`` is the object it comes from (None for
+    Stripe's own fees). ``amount`` and ``fee`` are minor units, ``net`` is their difference."""
+
+    KIND: ClassVar[str] = "balance_transaction"
+    amount: int = 0
+    fee: int = 0
+    currency: str = "usd"
+    type: str = "charge"
+    reporting_category: str = "charge"
+    source: str | None = None
+    description: str | None = None
+    available_on: int = 0
+    fee_type: str = "stripe_fee"
+
+    @property
+    def net(self) -> int:
+        return self.amount - self.fee
+
+
+@dataclass(slots=True)
+class ReportRun(Record):
+    """A report run: ``pending`` until the sandbox's runner succeeds or fails it."""
+
+    KIND: ClassVar[str] = "reporting.report_run"
+    report_type: str = ""
+    parameters: dict[str, Any] = field(default_factory=dict)
+    status: str = "pending"
+    error: str | None = None
+    result: str | None = None
+    succeeded_at: int | None = None
+
+
+@dataclass(slots=True)
+class File(Record):
+    """A file Stripe made (a report run's result); ``data`` is what ``.../contents`` serves."""
+
+    KIND: ClassVar[str] = "file"
+    purpose: str = "finance_report_run"
+    filename: str = ""
+    title: str | None = None
+    type: str = "csv"
+    data: bytes = b""
+    expires_at: int | None = None
+
+
+@dataclass(slots=True)
 class Event(Record):
     KIND: ClassVar[str] = "event"
     type: str = ""
@@ -352,5 +407,7 @@ KINDS: dict[str, type[Record]] = {
     for cls in (
         Product, Price, Customer, PaymentLink, Session, PaymentIntent, Charge, Refund, Dispute,
         Invoice, InvoiceItem, InvoicePayment, Subscription, Event, WebhookEndpoint,
+        PaymentFailureRefund,
+        BalanceTransaction, ReportRun, File,
     )
 }

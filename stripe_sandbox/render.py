@@ -14,6 +14,7 @@ from functools import lru_cache
 from typing import Any
 
 from . import records as r
+from . import reporting
 from .errors import invalid
 from .ids import child_id
 from .store import Store
@@ -283,6 +284,10 @@ class Renderer:
             "subscription": self.subscription,
             "event": self.event,
             "webhook_endpoint": self.webhook_endpoint,
+            "payment_failure_refund": self.refund,
+            "balance_transaction": lambda x, ver: reporting.balance_transaction(self.store, x),
+            "reporting.report_run": lambda x, ver: reporting.report_run(self.store, x),
+            "file": lambda x, ver: reporting.file(self.store, x),
         }
 
     def render(self, rec: r.Record, ver: Version, expand: dict[str, Any] | None = None
@@ -833,7 +838,8 @@ PREFIX_KINDS = {
     "prod": "product", "price": "price", "cus": "customer", "plink": "payment_link",
     "cs": "checkout.session", "pi": "payment_intent", "ch": "charge", "py": "charge",
     "re": "refund", "dp": "dispute", "in": "invoice", "ii": "invoiceitem",
-    "inpay": "invoice_payment", "sub": "subscription",
+    "inpay": "invoice_payment", "sub": "subscription", "pyr": "payment_failure_refund",
+    "txn": "balance_transaction", "frr": "reporting.report_run", "file": "file",
 }
 
 

@@ -28,11 +28,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .actions import SandboxActions
-from .endpoints import Request
+from .endpoints import Raw, Request
 from .errors import StripeError, invalid
 from .ids import request_id
 from .params import parse_form
 from .render import version
+from .reporting_routes import ReportingRoutes
 from .routes import StripeRoutes
 from .store import Scope, Store
 from .webhook_endpoints import WebhookEndpointRoutes
@@ -46,7 +47,7 @@ IDEMPOTENCY_CACHE = 10_000
 MAX_REQUEST_LINE = 1024 * 1024
 
 
-class Api(StripeRoutes, WebhookEndpointRoutes, SandboxActions):
+class Api(StripeRoutes, WebhookEndpointRoutes, ReportingRoutes, SandboxActions):
     """Every endpoint over a :class:`Store` (no HTTP here: params in, JSON-ready dict out)."""
 
 
@@ -137,8 +138,9 @@ class _Handler(BaseHTTPRequestHandler):
         status, payload, headers = self.server.sandbox.handle(
             self.command, self.path, self.headers, body)
         reason = HTTPStatus(status).phrase
+        content_type = headers.pop("Content-Type", "application/json")
         head = [f"HTTP/1.1 {status} {reason}", "Server: stripe-sandbox",
-                "Content-Type: application/json", f"Content-Length: {len(payload)}"]
+                f"Content-Type: {content_type}", f"Content-Length: {len(payload)}"]
         head.extend(f"{k}: {v}" for k, v in headers.items())
         if self.close_connection:
             head.append("Connection: close")
@@ -154,11 +156,15 @@ class SandboxServer:
     requests/second over all clients (429 ``rate_limit`` above it), ``fail_rate`` fraction of
     ``/v1`` requests answered 500 ``api_error`` before anything happens (so retrying is safe).
     ``/sandbox/`` endpoints are test controls: no latency, limit or failures, and no key needed.
+    Report runs finish ``report_delay`` seconds after they are made; ``report_fail_rate`` of
+    them fail; ``test_mode_reports`` lets test-mode keys run them (Stripe wants live mode).
     """
 
     def __init__(self, store: Store, host: str = "127.0.0.1", port: int = 0, *,
                  latency_ms: float = 0, rate_limit: float | None = None,
-                 fail_rate: float = 0.0, webhooks: Any = None, seed: int = 0) -> None:
+                 fail_rate: float = 0.0, webhooks: Any = None, seed: int = 0,
+                 report_delay: float = 1.0, report_fail_rate: float = 0.0,
+                 test_mode_reports: bool = False) -> None:
         self.store = store
         self.host = host
         self.latency = latency_ms / 1000.0
@@ -166,6 +172,9 @@ class SandboxServer:
         self.fail_rate = fail_rate
         self.api = Api(store, webhooks)
         self.api.stats = self.stats
+        self.api.reports.delay = report_delay
+        self.api.reports.fail_rate = report_fail_rate
+        self.api.reports.allow_test_mode = test_mode_reports
         self._rng = random.Random(seed)
         self._rng_lock = threading.Lock()
         self._counts: dict[str, int] = {}
@@ -176,6 +185,7 @@ class SandboxServer:
         self._httpd = _HTTPServer((host, port), _Handler)
         self._httpd.sandbox = self
         self.port: int = self._httpd.server_address[1]
+        store.files_base = self.url
         self._thread: threading.Thread | None = None
 
     @property
@@ -292,6 +302,9 @@ class SandboxServer:
                           self.store.now())
             with self.store.lock:
                 result = route.handler(req, args)
+            if isinstance(result, Raw):
+                out_headers["Content-Type"] = result.content_type
+                return 200, result.data, out_headers
             payload = _dump(result)
             if cache_key is not None:
                 self._remember(cache_key, 200, payload)

@@ -3,7 +3,9 @@
 Plain-Python read access for tests: ``store.products``, ``store.prices``, ``store.customers``,
 ``store.payment_links``, ``store.sessions``, ``store.payment_intents``, ``store.charges``,
 ``store.refunds``, ``store.disputes``, ``store.invoices``, ``store.invoice_items``,
-``store.invoice_payments``, ``store.subscriptions`` and ``store.events`` are dicts of id ->
+``store.invoice_payments``, ``store.subscriptions``, ``store.events``,
+``store.balance_transactions`` (with ``store.failure_refunds``, their ``pyr_`` sources),
+``store.report_runs`` and ``store.files`` are dicts of id ->
 record (see :mod:`records`; every record has ``live`` and ``account``), in insertion order.
 ``store.line_items(session_or_link_id)`` and ``store.invoice_lines(invoice_id)`` give lines with
 their rendered ids and amounts.
@@ -92,6 +94,8 @@ class Store:
         self.event_api_version: str | None = None
         self.event_retention_days = event_retention_days
         self.clock: Callable[[], int] | None = None
+        # Where file contents are served (``File.url``); the server sets its own address.
+        self.files_base = "https://files.stripe.com"
         self.products: dict[str, r.Product] = {}
         self.prices: dict[str, r.Price] = {}
         self.customers: dict[str, r.Customer] = {}
@@ -107,6 +111,10 @@ class Store:
         self.subscriptions: dict[str, r.Subscription] = {}
         self.events: dict[str, r.Event] = {}
         self.webhook_endpoints: dict[str, r.WebhookEndpoint] = {}
+        self.failure_refunds: dict[str, r.PaymentFailureRefund] = {}
+        self.balance_transactions: dict[str, r.BalanceTransaction] = {}
+        self.report_runs: dict[str, r.ReportRun] = {}
+        self.files: dict[str, r.File] = {}
         self.collections: dict[str, dict[str, Any]] = {
             "product": self.products,
             "price": self.prices,
@@ -123,6 +131,10 @@ class Store:
             "subscription": self.subscriptions,
             "event": self.events,
             "webhook_endpoint": self.webhook_endpoints,
+            "payment_failure_refund": self.failure_refunds,
+            "balance_transaction": self.balance_transactions,
+            "reporting.report_run": self.report_runs,
+            "file": self.files,
         }
         self.accounts: set[str] = set()
         self._indexes: dict[tuple[Any, ...], OrderedIndex] = {}
@@ -295,6 +307,21 @@ class Store:
                 pos -= 1
             has_more = len(found) > limit
             return found[:limit], has_more
+
+    def oldest_first(self, kind: str, scope: Scope,
+                     created: tuple[int | None, int | None] = (None, None)) -> list[Any]:
+        """The records of ``kind`` in ``scope`` created within the inclusive bounds, oldest
+        first (a report's order)."""
+        live, account = scope
+        coll = self.collections[kind]
+        with self.lock:
+            idx = self._indexes.get((kind, live, account, None, None))
+            if idx is None:
+                return []
+            low, high = created
+            lo = 0 if low is None else bisect_left(idx.keys, low << 32)
+            hi = len(idx.keys) if high is None else bisect_left(idx.keys, (high + 1) << 32)
+            return [coll[obj_id] for obj_id in idx.ids[lo:hi]]
 
     # -- derived views ------------------------------------------------------------------
     def line_items(self, parent_id: str) -> list[LineItemView]:

@@ -1,4 +1,4 @@
-"""Writes to the purchase index: sources, refunds, disputes, products.
+"""Writes to the purchase index: sources, refunds, disputes, products, balance transactions.
 
 The rows come from the pure mapping (``indexer.index.mapping``); this module decides how they
 land. A Checkout Session that created an invoice and that invoice are one payment: the invoice's
@@ -18,7 +18,7 @@ from sqlalchemy import Connection, func, select, text
 
 from indexer import db
 from indexer.index.mapping import DisputeRow, ProductRow, PurchaseSource, RefundRow, allocate_refund
-from indexer.models import disputes_t, products_t, purchases_t, refunds_t
+from indexer.models import balance_transactions_t, disputes_t, products_t, purchases_t, refunds_t
 
 LIVE_REFUND_STATUSES = ("succeeded", "pending", "requires_action")
 CLOSED_DISPUTE_STATUSES = ("won", "warning_closed", "prevented")
@@ -231,3 +231,10 @@ def _reconcile_chunk(conn: Connection, account: str, pis: list[str]) -> None:
                 changes.append({"id": row.id, "amount_refunded": new[0], "refunded": new[1], "disputed": new[2]})
     if changes:
         db.update_each(conn, p.id, changes, ["amount_refunded", "refunded", "disputed"])
+
+
+def write_balance_transactions(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Keep what Stripe said of balance transactions (``account``, ``id``, ``livemode``,
+    ``created``, ``reporting_category``, ``source_id``, ``charge``, ``payment_intent``): a
+    transaction's source never changes, so a row once written is final."""
+    db.upsert(conn, balance_transactions_t, rows, ["account", "id"], update=[])

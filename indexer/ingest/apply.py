@@ -68,6 +68,7 @@ class Applier:
         "refund": "_apply_refunds",
         "dispute": "_apply_disputes",
         "product": "_apply_products",
+        "report": "_apply_report_runs",
     }
 
     def __init__(self, engine: Engine, api: StripeAPI, *, threads: int = 8) -> None:
@@ -270,6 +271,21 @@ class Applier:
             return mapping.product_row(event.obj, account=event.account, deleted=event.type == "product.deleted")
 
         return self._write_all(events, row_of, writes.write_products)
+
+    def _apply_report_runs(self, events: list[ClaimedEvent]) -> dict[str, Outcome]:
+        """A finished report run the indexer started: its file downloaded and kept."""
+        from indexer.reports.report_runs import keep_finished_run
+
+        outcomes: dict[str, Outcome] = {}
+        for event in events:
+            try:
+                keep_finished_run(self.engine, self.api, event.obj, account=event.account)
+                with db.transaction(self.engine) as conn:
+                    event_store.finish_events(conn, [event.id], "done")
+                outcomes[event.id] = None
+            except Exception as exc:  # noqa: BLE001 - the worker decides: retry or park
+                outcomes[event.id] = exc
+        return outcomes
 
     # --- writing ------------------------------------------------------------------------
 

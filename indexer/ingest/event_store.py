@@ -43,6 +43,7 @@ FAMILIES: dict[str, frozenset[str]] = {
         "charge.dispute.funds_withdrawn",
         "charge.dispute.funds_reinstated",
     }),
+    "report": frozenset({"reporting.report_run.succeeded", "reporting.report_run.failed"}),
 }
 APPLIED_TYPES = frozenset().union(*FAMILIES.values())
 _FAMILY_OF = {event_type: family for family, types in FAMILIES.items() for event_type in types}

@@ -1,0 +1,198 @@
+"""``indexer report enrich``: the itemized balance report with product and buyer columns.
+
+The output is the input, every column in its order and every cell as it was, followed by
+``ENRICH_COLUMNS``. A payment that bought several products becomes one row per product
+(``split`` = ``k/n``), its ``gross``, ``fee`` and ``net`` shared in proportion to the line
+amounts, in the input's own number format, so that the parts add up exactly to the original;
+refund, dispute and failure rows are shared the same way through their original payment.
+Rows are streamed a batch at a time, so memory does not grow with the file; the output
+appears whole or not at all.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import operator
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from sqlalchemy import Engine
+
+from indexer.errors import BadInput
+from indexer.reports.balance_csv import ENRICH_COLUMNS, ReportHeader, ReportReader, atomic_output
+from indexer.reports.money import allocate, format_minor, parse_amount
+from indexer.reports.prefetch import Prefetched, prefetch
+from indexer.reports.resolve import Part, Resolved, Resolver, RowRef
+from indexer.stripe_api import StripeAPI
+
+BATCH = 2000
+MATCHES = ("index", "stripe", "no_payment", "unmatched")
+AMOUNT_COLUMNS = ("gross", "fee", "net")
+EMPTY = [""]
+
+
+@dataclass
+class EnrichResult:
+    """What a run did: rows read and written, rows by ``match``, Stripe requests made."""
+
+    rows_in: int = 0
+    rows_out: int = 0
+    matches: Counter[str] = field(default_factory=Counter)
+    requests: int = 0
+    prefetched: Prefetched = field(default_factory=Prefetched)
+
+    def summary(self) -> str:
+        counts = ", ".join(f"{self.matches.get(m, 0)} {m}" for m in MATCHES)
+        return (f"{self.rows_in} rows in, {self.rows_out} rows out: {counts}; "
+                f"{self.requests} Stripe request{'s' if self.requests != 1 else ''}")
+
+
+class RowShape:
+    """Where a header keeps what enrichment reads, looked up once for the whole file."""
+
+    def __init__(self, header: ReportHeader) -> None:
+        self.header = header
+        pos = header.position
+        width = len(header.columns)
+        self._ids = operator.itemgetter(*(pos.get(name, width) for name in (
+            "balance_transaction_id", "reporting_category", "source_id", "charge_id",
+            "payment_intent_id", "invoice_id", "description")))
+        self.currency = pos["currency"]
+        self.amounts = [(name, pos[name]) for name in AMOUNT_COLUMNS if name in pos]
+
+    def ref(self, row: list[str]) -> RowRef:
+        return RowRef._make(self._ids(row + EMPTY))
+
+
+def _part_cells(part: Part, split: str, match: str) -> list[str]:
+    return [part.product_id, part.product_name, part.price_id, str(part.quantity),
+            part.buyer_customer_id, part.buyer_email, part.buyer_name, part.checkout_session_id,
+            split, match]
+
+
+def expand_row(shape: RowShape, row: list[str], resolved: Resolved, where: str) -> list[list[str]]:
+    """The output rows of one input row."""
+    parts = resolved.parts
+    if len(parts) < 2:
+        return [row + resolved.cells]
+    currency = row[shape.currency]
+    weights = [p.weight for p in parts]
+    shares: dict[int, list[str]] = {}
+    parsed = {}
+    for name, i in shape.amounts:
+        if not row[i].strip():
+            continue
+        try:
+            parsed[name] = (i, parse_amount(row[i], currency))
+        except ValueError:
+            raise BadInput(f"{where}: {name} is not an amount: {row[i]!r}") from None
+    decimals = max((a.decimals for _, a in parsed.values()), default=0)
+    units = {name: amount.at(decimals) for name, (_, amount) in parsed.items()}
+    split_units: dict[str, list[int]] = {}
+    for name in ("gross", "fee"):
+        if name in units:
+            split_units[name] = allocate(units[name], weights)
+    if "net" in units:
+        if "gross" in units and "fee" in units and units["gross"] - units["fee"] == units["net"]:
+            split_units["net"] = [g - f for g, f in zip(split_units["gross"], split_units["fee"], strict=True)]
+        else:
+            split_units["net"] = allocate(units["net"], weights)
+    for name, (i, amount) in parsed.items():
+        shares[i] = [format_minor(u, decimals, amount.separator) for u in split_units[name]]
+    out = []
+    for k, part in enumerate(parts):
+        cells = list(row)
+        for i, texts in shares.items():
+            cells[i] = texts[k]
+        out.append(cells + _part_cells(part, f"{k + 1}/{len(parts)}", resolved.match))
+    return out
+
+
+def enriched_batches(reader: ReportReader, resolver: Resolver, result: EnrichResult,
+                     batch: int = BATCH) -> Iterator[list[list[str]]]:
+    """The output rows of ``reader``'s report, header first, a batch of input rows at a time
+    (a row of a payment that is not split is the input row and the payment's cells)."""
+    shape = RowShape(reader.header)
+    yield [[*reader.header.columns, *ENRICH_COLUMNS]]
+    rows = reader.rows()
+    matches = result.matches
+    while chunk := list(itertools.islice(rows, batch)):
+        out: list[list[str]] = []
+        append = out.append
+        for row, outcome in zip(chunk, resolver.resolve([shape.ref(row) for row in chunk]), strict=True):
+            matches[outcome.match] += 1
+            if len(outcome.parts) < 2:
+                append(row + outcome.cells)
+            else:
+                out += expand_row(shape, row, outcome, f"{reader.label}, row of {shape.ref(row).txn or 'no id'}")
+        result.rows_in += len(chunk)
+        result.rows_out += len(out)
+        result.requests = resolver.requests
+        yield out
+
+
+def enriched_rows(reader: ReportReader, resolver: Resolver, result: EnrichResult,
+                  batch: int = BATCH) -> Iterator[list[str]]:
+    """``enriched_batches``, row by row."""
+    return itertools.chain.from_iterable(enriched_batches(reader, resolver, result, batch))
+
+
+def _write_enriched(reader: ReportReader, resolver: Resolver, result: EnrichResult,
+                    out: IO[str], batch: int) -> None:
+    """``enriched_batches`` as a file: a row that is not split is written as the input has
+    it, byte for byte, followed by its payment's cells (encoded once per payment)."""
+    shape = RowShape(reader.header)
+    newline = reader.newline
+    writer = csv.writer(out, lineterminator=newline)
+    writer.writerow([*reader.header.columns, *ENRICH_COLUMNS])
+    rows = reader.rows_with_text()
+    matches = result.matches
+    while chunk := list(itertools.islice(rows, batch)):
+        resolved = resolver.resolve([shape.ref(row) for row, _ in chunk])
+        text: list[str] = []
+        for (row, raw), outcome in zip(chunk, resolved, strict=True):
+            matches[outcome.match] += 1
+            if len(outcome.parts) < 2:
+                text.append(f"{raw}{outcome.text}{newline}")
+                result.rows_out += 1
+                continue
+            out.write("".join(text))
+            text.clear()
+            split = expand_row(shape, row, outcome, f"{reader.label}, row of {shape.ref(row).txn or 'no id'}")
+            writer.writerows(split)
+            result.rows_out += len(split)
+        out.write("".join(text))
+        result.rows_in += len(chunk)
+        result.requests = resolver.requests
+
+
+def open_resolver(engine: Engine, *, account: str = "",
+                  api: Callable[[], StripeAPI] | None = None) -> Resolver:
+    return Resolver(engine, account=account, api=api)
+
+
+def prepare(source: Path, resolver: Resolver, label: str | None = None) -> Prefetched:
+    """Read the file once for what a file without id columns needs from Stripe beforehand;
+    refuses a file that is already enriched."""
+    with ReportReader(source, label=label) as reader:
+        if reader.header.enriched:
+            raise BadInput(f"{reader.label} is already enriched (it ends with the columns "
+                           "enrichment adds)")
+        return prefetch(resolver, reader)
+
+
+def enrich(source: Path, target: Path | None, *, engine: Engine, account: str = "",
+           api: Callable[[], StripeAPI] | None = None, label: str | None = None,
+           batch: int = BATCH) -> EnrichResult:
+    """Enrich ``source`` into ``target`` (None: standard output); see the module docstring."""
+    resolver = open_resolver(engine, account=account, api=api)
+    result = EnrichResult()
+    result.prefetched = prepare(source, resolver, label)
+    with ReportReader(source, label=label) as reader, atomic_output(target) as out:
+        _write_enriched(reader, resolver, result, out, batch)
+    result.requests = resolver.requests
+    return result

@@ -1,0 +1,454 @@
+"""Which payment, and which products, a balance report row belongs to: the index first, then
+Stripe, each payment asked once.
+
+A row names its payment by ``invoice_id`` or ``payment_intent_id``, else by ``charge_id`` or a
+``source_id`` (a charge, or a refund, dispute or payment-failure refund of one), else only by its
+``balance_transaction_id`` (the Dashboard's default download). Refund, dispute and failure rows
+carry the *original* payment's ids, so they resolve to that payment like its charge row.
+
+The index answers a whole batch of rows in a few statements (``indexer.answers.payments``).
+What it lacks is asked of Stripe: the balance transactions of a file without id columns were
+listed beforehand (``prefetch``) and kept in the index; a charge or refund the index never met
+is read once; a payment the index does not hold is read once through
+``GET /v1/checkout/sessions?payment_intent=`` (its line items), or its invoice with its lines
+(``invoice_payments`` tells a subscription renewal's invoice); a payment with neither bought no
+product (``unmatched``). Stripe's answers go through the same pure mapping as the worker's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple, Protocol
+
+from sqlalchemy import Connection, Engine
+
+from indexer import db
+from indexer.answers import payments as answers
+from indexer.errors import ConfigError
+from indexer.index import mapping
+from indexer.reports.balance_csv import csv_text
+from indexer.stripe_api import StripeAPI
+
+#: Categories that never belong to a payment: a Dashboard row of these needs no lookup.
+NO_PAYMENT_CATEGORIES = frozenset({
+    "fee", "tax", "payout", "payout_reversal", "transfer", "transfer_reversal", "topup",
+    "topup_reversal", "network_cost", "platform_earning", "platform_earning_refund",
+    "connect_collection_transfer", "connect_reserved_funds", "advance", "advance_funding",
+    "anticipation_repayment", "financing_paydown", "financing_paydown_reversal",
+    "financing_payout", "financing_payout_reversal", "issuing_authorization_hold",
+    "issuing_authorization_release", "issuing_dispute", "issuing_transaction",
+    "climate_order_purchase", "climate_order_refund", "contribution", "risk_reserved_funds",
+    "payment_network_reserve_hold", "payment_network_reserve_release",
+})
+CHARGE_PREFIXES = ("ch_", "py_")
+SOURCE_PATHS = {"re_": "/v1/refunds/", "pyr_": "/v1/refunds/", "dp_": "/v1/disputes/",
+                "du_": "/v1/disputes/"}
+
+Pointer = tuple[str, str]
+"""``(kind, id)``: ``invoice``, ``intent``, ``charge``, ``source`` or ``txn``."""
+
+
+class Part(NamedTuple):
+    """One product of a payment: the enriched columns of its row, and its share's weight."""
+
+    product_id: str
+    product_name: str
+    price_id: str
+    quantity: int
+    weight: int
+    buyer_customer_id: str
+    buyer_email: str
+    buyer_name: str
+    checkout_session_id: str
+
+
+class RowRef(NamedTuple):
+    """The ids a row carries (empty strings when absent)."""
+
+    txn: str
+    category: str
+    source: str
+    charge: str
+    intent: str
+    invoice: str
+    description: str = ""
+
+
+class Resolved(NamedTuple):
+    """``match`` (``index``, ``stripe``, ``no_payment``, ``unmatched``) and the payment's
+    parts (empty unless matched); ``cells``: the columns enrichment adds to a row of this
+    payment when it is not split (made once per payment, not per row)."""
+
+    match: str
+    parts: tuple[Part, ...] = ()
+    cells: list[str] = []  # noqa: RUF012 - shared, never changed: rows are extended with a copy
+    text: str = ""
+
+    @classmethod
+    def of(cls, match: str, parts: tuple[Part, ...] = ()) -> Resolved:
+        if len(parts) == 1:
+            part = parts[0]
+            cells = [part.product_id, part.product_name, part.price_id, str(part.quantity),
+                     part.buyer_customer_id, part.buyer_email, part.buyer_name,
+                     part.checkout_session_id, "", match]
+        else:
+            cells = [""] * 9 + [match]
+        return cls(match, parts, cells, "," + csv_text(cells))
+
+
+NO_PAYMENT = Resolved.of("no_payment")
+UNMATCHED = Resolved.of("unmatched")
+
+
+class _Line(Protocol):
+    product_id: str | None
+    price_id: str | None
+    quantity: int
+    amount_total: int
+    customer_id: str | None
+    email: str | None
+    name: str | None
+    checkout_session: str | None
+    description: str | None
+
+
+def _one_part(line: answers.PaymentLine) -> Part:
+    """The part of a payment of one line (most payments), its product named by the index."""
+    product = line.product_id
+    return Part(product or "", (line.product_name or line.description or "") if product else "",
+                line.price_id or "", line.quantity, line.amount_total, line.customer_id or "",
+                line.email or "", line.name or "", line.checkout_session or "")
+
+
+def parts_of(lines: Sequence[_Line], names: dict[str, str]) -> tuple[Part, ...]:
+    """A payment's lines as one part per product, in the order of first appearance; several
+    lines of one product add up (their prices listed, space-separated). Lines without a product
+    (an amount-only invoice item) make one part with no product."""
+    if len(lines) == 1:
+        line = lines[0]
+        product = line.product_id
+        return (Part(
+            product or "", (names.get(product, "") or line.description or "") if product else "",
+            line.price_id or "", line.quantity, line.amount_total, line.customer_id or "",
+            line.email or "", line.name or "", line.checkout_session or ""),)
+    groups: dict[str | None, list[_Line]] = {}
+    for line in lines:
+        groups.setdefault(line.product_id, []).append(line)
+    first = lines[0] if lines else None
+    parts = []
+    for product, group in groups.items():
+        prices = list(dict.fromkeys(x.price_id for x in group if x.price_id))
+        name = names.get(product, "") if product else ""
+        if product and not name:
+            name = next((x.description for x in group if x.description), "") or ""
+        parts.append(Part(
+            product_id=product or "", product_name=name, price_id=" ".join(prices),
+            quantity=sum(x.quantity for x in group), weight=sum(x.amount_total for x in group),
+            buyer_customer_id=(first.customer_id if first else None) or "",
+            buyer_email=(first.email if first else None) or "",
+            buyer_name=(first.name if first else None) or "",
+            checkout_session_id=next((x.checkout_session for x in group if x.checkout_session), ""),
+        ))
+    return tuple(parts)
+
+
+def _matched(match: str, parts: tuple[Part, ...]) -> Resolved:
+    """A payment that bought no catalog product is ``unmatched`` (its buyer still shown)."""
+    for part in parts:
+        if part.product_id:
+            return Resolved.of(match, parts)
+    return Resolved.of("unmatched", parts)
+
+
+class Resolver:
+    """Resolves batches of rows; remembers what Stripe said for the whole run."""
+
+    def __init__(self, engine: Engine, *, account: str = "",
+                 api: Callable[[], StripeAPI] | None = None, threads: int = 8) -> None:
+        self.engine = engine
+        self.account = account
+        self._api_factory = api
+        self._api: StripeAPI | None = None
+        self.threads = threads
+        self.asked: dict[Pointer, tuple[Part, ...] | None] = {}
+        self.pointers: dict[Pointer, Pointer | None] = {}
+        self.names: dict[str, str] = {}
+        self.fresh_txns: set[str] = set()
+
+    def stripe(self) -> StripeAPI:
+        """The Stripe client, made when first needed; ``ConfigError`` without a key."""
+        if self._api is None:
+            if self._api_factory is None:
+                raise ConfigError("rows of this report name payments the index does not hold; "
+                                  "set STRIPE_API_KEY to resolve them through Stripe")
+            self._api = self._api_factory()
+        return self._api
+
+    @property
+    def requests(self) -> int:
+        return 0 if self._api is None else self._api.request_count
+
+    # --- one batch ---------------------------------------------------------------------------
+
+    def resolve(self, refs: Sequence[RowRef]) -> list[Resolved]:
+        pointers = [_pointer(ref) for ref in refs]
+        asked = [False] * len(refs)
+        txns = [p[1] for p in pointers if p and p[0] == "txn"]
+        known = db.read(self.engine, lambda c: answers.balance_sources(c, self.account, txns)) if txns else {}
+        missing = [t for t in dict.fromkeys(txns) if t not in known]
+        if missing:
+            known.update(self._fetch_balance_transactions(missing))
+        for i, pointer in enumerate(pointers):
+            if pointer and pointer[0] == "txn":
+                source = known.get(pointer[1])
+                asked[i] = pointer[1] in self.fresh_txns
+                pointers[i] = _from_balance(source) if source else ("unknown", pointer[1])
+        self._follow(pointers, asked, "source", self._sources)
+        self._follow(pointers, asked, "charge", self._charges)
+        return self._payments(refs, pointers, asked)
+
+    def _follow(self, pointers: list[Pointer | None], asked: list[bool], kind: str,
+                lookup: Callable[[list[str]], dict[str, tuple[Pointer | None, bool]]]) -> None:
+        """Replace each ``kind`` pointer with what it leads to (one lookup for the batch)."""
+        wanted = list(dict.fromkeys(p[1] for p in pointers if p and p[0] == kind))
+        if not wanted:
+            return
+        found = lookup(wanted)
+        for i, pointer in enumerate(pointers):
+            if pointer and pointer[0] == kind:
+                pointers[i], by_stripe = found.get(pointer[1], (None, False))
+                asked[i] = asked[i] or by_stripe
+
+    def _sources(self, ids: list[str]) -> dict[str, tuple[Pointer | None, bool]]:
+        """Refunds and disputes (and payment-failure refunds): their charge's payment."""
+        known = db.read(self.engine, lambda c: answers.charges_of_sources(c, self.account, ids))
+        out: dict[str, tuple[Pointer | None, bool]] = {
+            i: (_payment_pointer(pi, charge), False) for i, (charge, pi) in known.items()}
+        for source_id, pointer in self._ask_each(
+                [i for i in ids if i not in out], self._stripe_source).items():
+            out[source_id] = (pointer, True)
+        return out
+
+    def _charges(self, ids: list[str]) -> dict[str, tuple[Pointer | None, bool]]:
+        known = db.read(self.engine, lambda c: answers.intents_by_charge(c, self.account, ids))
+        out: dict[str, tuple[Pointer | None, bool]] = {
+            c: (("intent", pi), False) for c, pi in known.items()}
+        for charge, pointer in self._ask_each(
+                [c for c in ids if c not in out], self._stripe_charge).items():
+            out[charge] = (pointer, True)
+        return out
+
+    def _payments(self, refs: Sequence[RowRef], pointers: list[Pointer | None],
+                  asked: list[bool]) -> list[Resolved]:
+        invoices = {ref.invoice for ref in refs if ref.invoice}
+        intents = {p[1] for p in pointers if p and p[0] == "intent"}
+        invoices |= {p[1] for p in pointers if p and p[0] == "invoice"}
+        intents |= {ref.intent for ref in refs if ref.intent}
+        def read(conn: Connection) -> tuple[dict[str, list[answers.PaymentLine]], ...]:
+            return (answers.lines_by_invoice(conn, self.account, sorted(invoices)),
+                    answers.lines_by_payment_intent(conn, self.account, sorted(intents)))
+
+        by_invoice, by_intent = db.read(self.engine, read)
+        indexed: dict[Pointer, tuple[Part, ...]] = {}
+        for kind, table in (("invoice", by_invoice), ("intent", by_intent)):
+            for key, lines in table.items():
+                if len(lines) == 1:
+                    indexed[(kind, key)] = (_one_part(lines[0]),)
+                    continue
+                names = {x.product_id: x.product_name for x in lines if x.product_id and x.product_name}
+                indexed[(kind, key)] = parts_of(lines, names)
+        known = [_first_known(ref, p, indexed) if p else None for ref, p in zip(refs, pointers, strict=True)]
+        unindexed: dict[Pointer, bool] = {}
+        for ref, p, parts in zip(refs, pointers, known, strict=True):
+            if parts is None and p and p[0] in ("invoice", "intent") and p not in self.asked:
+                unindexed[p] = unindexed.get(p, False) or _says_invoice(ref.description)
+        self._ask_payments(unindexed)
+        out = []
+        made: dict[tuple[str, int], Resolved] = {}
+
+        def matched(match: str, parts: tuple[Part, ...]) -> Resolved:
+            key = (match, id(parts))
+            found = made.get(key)
+            if found is None:
+                found = made[key] = _matched(match, parts)
+            return found
+
+        for ref, pointer, by_stripe, parts in zip(refs, pointers, asked, known, strict=True):
+            if parts is not None:
+                out.append(matched("stripe" if by_stripe else "index", parts))
+                continue
+            if pointer is None:
+                out.append(NO_PAYMENT if ref.category in NO_PAYMENT_CATEGORIES
+                           or not _is_payment_row(ref) else UNMATCHED)
+                continue
+            if pointer[0] == "unknown":
+                out.append(NO_PAYMENT if ref.category in NO_PAYMENT_CATEGORIES
+                           else UNMATCHED)
+                continue
+            from_stripe = self.asked.get(pointer)
+            out.append(matched("stripe", from_stripe) if from_stripe else UNMATCHED)
+        return out
+
+    # --- Stripe ------------------------------------------------------------------------------
+
+    def _ask_each(self, ids: list[str], ask: Callable[[str], Pointer | None]
+                  ) -> dict[str, Pointer | None]:
+        """``ask`` each id once per run (concurrently), remembering the answers."""
+        todo = [i for i in ids if ("via", i) not in self.pointers]
+        if todo:
+            self.stripe()
+            with ThreadPoolExecutor(max_workers=self.threads) as pool:
+                for ident, pointer in zip(todo, pool.map(ask, todo), strict=True):
+                    self.pointers[("via", ident)] = pointer
+        return {i: self.pointers[("via", i)] for i in ids}
+
+    def _stripe_source(self, source_id: str) -> Pointer | None:
+        path = next((path for prefix, path in SOURCE_PATHS.items() if source_id.startswith(prefix)), None)
+        if path is None:
+            return None
+        obj = self.stripe().retrieve(path + source_id, account=self.account)
+        return _payment_pointer(mapping.expand_id(obj.get("payment_intent")),
+                                mapping.expand_id(obj.get("charge")), stripe_charge=self._stripe_charge)
+
+    def _stripe_charge(self, charge_id: str) -> Pointer | None:
+        charge = self.stripe().retrieve(f"/v1/charges/{charge_id}", account=self.account)
+        intent = mapping.expand_id(charge.get("payment_intent"))
+        if intent:
+            return ("intent", intent)
+        invoice = mapping.expand_id(charge.get("invoice"))
+        return ("invoice", invoice) if invoice else None
+
+    def _ask_payments(self, wanted: dict[Pointer, bool]) -> None:
+        """Ask Stripe for each payment (``pointer -> whether its row looks like an invoice's``)."""
+        if not wanted:
+            return
+        api = self.stripe()
+        pointers = list(wanted)
+        with ThreadPoolExecutor(max_workers=self.threads) as pool:
+            found = list(pool.map(lambda p: self._stripe_payment(api, p, wanted[p]), pointers))
+        unnamed = sorted({line.product_id for lines in found if lines for line in lines
+                          if line.product_id and line.product_id not in self.names})
+        if unnamed:
+            self.names.update(db.read(self.engine,
+                                      lambda c: answers.product_names(c, self.account, unnamed)))
+            rest = [pid for pid in unnamed if pid not in self.names]
+            if rest:
+                self.names.update({k: v for k, v in api.product_names(rest, account=self.account).items() if v})
+        for pointer, lines in zip(pointers, found, strict=True):
+            self.asked[pointer] = parts_of(lines, self.names) if lines else None
+
+    def _stripe_payment(self, api: StripeAPI, pointer: Pointer, invoice_first: bool
+                        ) -> list[mapping.PurchaseRow]:
+        """The lines of a payment the index lacks, read as the worker reads them. A payment
+        that never succeeded (a failed delayed payment) still shows what it was for. A
+        PaymentIntent is looked up as a Checkout payment first, as an invoice's first when its
+        row's description reads like an invoice's (``Subscription creation``...)."""
+        kind, ident = pointer
+        if kind == "invoice":
+            invoice, lines = api.invoice_with_lines(ident, account=self.account)
+            return _invoice_rows(invoice, lines, self.account)
+        lookups: list[Callable[[], list[mapping.PurchaseRow] | None]] = [
+            lambda: self._session_rows(api, ident), lambda: self._invoice_rows(api, ident)]
+        for lookup in reversed(lookups) if invoice_first else lookups:
+            rows = lookup()
+            if rows is not None:
+                return rows
+        return []
+
+    def _session_rows(self, api: StripeAPI, intent: str) -> list[mapping.PurchaseRow] | None:
+        session = api.session_for_payment_intent(intent, account=self.account)
+        if session is None:
+            return None
+        items = session.get("line_items", {}).get("data", [])
+        as_paid = {**session, "status": "complete", "payment_status": "paid"}
+        return list(mapping.session_purchase(as_paid, items, account=self.account).rows)
+
+    def _invoice_rows(self, api: StripeAPI, intent: str) -> list[mapping.PurchaseRow] | None:
+        invoice = api.invoice_paid_by(intent, account=self.account)
+        if invoice is None:
+            return None
+        return _invoice_rows(invoice, api.invoice_lines(invoice, account=self.account), self.account)
+
+    def _fetch_balance_transactions(self, ids: list[str]) -> dict[str, answers.BalanceSource]:
+        """Balance transactions no listing brought: one request each (a file with neither id
+        nor time columns)."""
+        from indexer.reports.prefetch import keep_balance_page
+
+        api = self.stripe()
+        with ThreadPoolExecutor(max_workers=self.threads) as pool:
+            objects = list(pool.map(
+                lambda t: api.retrieve(f"/v1/balance_transactions/{t}", account=self.account,
+                                       expand=["source"]), ids))
+        rows = keep_balance_page(self.engine, self.account, api.livemode, objects)
+        self.fresh_txns.update(ids)
+        return {row["id"]: answers.BalanceSource(row["id"], row["reporting_category"],
+                                                 row["source_id"], row["charge"],
+                                                 row["payment_intent"]) for row in rows}
+
+
+def _invoice_rows(invoice: dict[str, object], lines: list[dict[str, object]], account: str
+                  ) -> list[mapping.PurchaseRow]:
+    as_paid = {**invoice, "status": "paid"}
+    return list(mapping.invoice_purchase(as_paid, lines, account=account).rows)
+
+
+INVOICE_DESCRIPTIONS = ("subscription creation", "subscription update", "payment for invoice",
+                        "invoice ")
+
+
+def _says_invoice(description: str) -> bool:
+    """Whether a charge row's description is one Stripe gives invoice payments."""
+    return description.strip().lower().startswith(INVOICE_DESCRIPTIONS)
+
+
+def _pointer(ref: RowRef) -> Pointer | None:
+    if ref.invoice:
+        return ("invoice", ref.invoice)
+    if ref.intent:
+        return ("intent", ref.intent)
+    if ref.charge:
+        return ("charge", ref.charge)
+    if ref.source:
+        if ref.source.startswith(CHARGE_PREFIXES):
+            return ("charge", ref.source)
+        if ref.source.startswith(tuple(SOURCE_PATHS)):
+            return ("source", ref.source)
+        return None
+    if ref.txn and ref.category not in NO_PAYMENT_CATEGORIES:
+        return ("txn", ref.txn)
+    return None
+
+
+def _payment_pointer(intent: str | None, charge: str | None, *,
+                     stripe_charge: Callable[[str], Pointer | None] | None = None) -> Pointer | None:
+    if intent:
+        return ("intent", intent)
+    if charge:
+        return stripe_charge(charge) if stripe_charge else ("charge", charge)
+    return None
+
+
+def _from_balance(source: answers.BalanceSource) -> Pointer | None:
+    if source.payment_intent:
+        return ("intent", source.payment_intent)
+    if source.charge:
+        return ("charge", source.charge)
+    if source.source_id and source.source_id.startswith(tuple(SOURCE_PATHS)):
+        return ("source", source.source_id)
+    return None
+
+
+def _is_payment_row(ref: RowRef) -> bool:
+    return bool(ref.invoice or ref.intent or ref.charge or ref.source.startswith(
+        (*CHARGE_PREFIXES, *SOURCE_PATHS)))
+
+
+def _first_known(ref: RowRef, pointer: Pointer, indexed: dict[Pointer, tuple[Part, ...]]
+                 ) -> tuple[Part, ...] | None:
+    """The indexed parts of a row's payment, by its invoice first, then its PaymentIntent."""
+    if ref.invoice and ("invoice", ref.invoice) in indexed:
+        return indexed[("invoice", ref.invoice)]
+    if ref.intent and ("intent", ref.intent) in indexed:
+        return indexed[("intent", ref.intent)]
+    return indexed.get(pointer)
