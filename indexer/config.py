@@ -36,6 +36,8 @@ class Settings:
     webhook_secrets: tuple[str, ...] = ()
     stripe_api_base: str = DEFAULT_STRIPE_API_BASE
     api_tokens: tuple[str, ...] = field(default=(), repr=False)
+    dashboard_tokens: tuple[str, ...] = field(default=(), repr=False)
+    secret_key: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -53,12 +55,19 @@ class Settings:
             webhook_secrets=secrets,
             stripe_api_base=(env.get("STRIPE_API_BASE") or DEFAULT_STRIPE_API_BASE).rstrip("/"),
             api_tokens=_split(env.get("INDEXER_API_TOKENS")),
+            dashboard_tokens=_split(env.get("INDEXER_DASHBOARD_TOKENS")),
+            secret_key=(env.get("INDEXER_SECRET_KEY") or "").strip() or None,
         )
 
     def require_stripe_key(self) -> str:
         if not self.stripe_api_key:
             raise ConfigError("STRIPE_API_KEY is not set: this command reads from Stripe and needs a key")
         return self.stripe_api_key
+
+    @property
+    def sign_in_tokens(self) -> tuple[str, ...]:
+        """The tokens that sign in to the dashboard: its own when set, else the query API's."""
+        return self.dashboard_tokens or self.api_tokens
 
     @property
     def stripe_livemode(self) -> bool:

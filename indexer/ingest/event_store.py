@@ -306,3 +306,32 @@ def list_events(conn: Connection, *, failed: bool = False, limit: int = 50) -> l
         query = query.where(e.status == "failed")
     query = query.order_by(e.created.desc(), e.id.desc()).limit(limit)
     return [dict(r._mapping) for r in conn.execute(query)]
+
+
+# --- reads for the dashboard's events page --------------------------------------------------
+
+
+def count_events_by_status(conn: Connection) -> dict[str, int]:
+    """How many stored events are in each status (``pending``, ``done``, ``skipped``, ``failed``)."""
+    e = events_t.c
+    return {status: int(n) for status, n in conn.execute(select(e.status, func.count()).group_by(e.status))}
+
+
+def oldest_pending_received_at(conn: Connection) -> int | None:
+    """When the oldest event still waiting to be applied arrived (Unix seconds); None when none waits.
+    ``now`` minus this is the backlog's age: how far behind Stripe the index may be."""
+    e = events_t.c
+    return conn.execute(select(func.min(e.received_at)).where(e.status == "pending")).scalar_one_or_none()
+
+
+def failed_events_page(conn: Connection, *, limit: int = 50, starting_after: str | None = None) -> tuple[list[dict[str, Any]], bool]:
+    """Failed events, newest first, ``limit`` at a time after the event ``starting_after``
+    (keyset on ``(created, id)``), and whether more follow."""
+    e = events_t.c
+    query = select(e.id, e.type, e.status, e.attempts, e.created, e.received_at, e.account, e.livemode,
+                   e.object_id, e.last_error).where(e.status == "failed")
+    if starting_after is not None:
+        at = select(e.created).where(e.id == starting_after).scalar_subquery()
+        query = query.where((e.created < at) | ((e.created == at) & (e.id < starting_after)))
+    rows = [dict(r._mapping) for r in conn.execute(query.order_by(e.created.desc(), e.id.desc()).limit(limit + 1))]
+    return rows[:limit], len(rows) > limit
