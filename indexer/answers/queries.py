@@ -682,42 +682,49 @@ class ProductListing:
             raise UsageError(f"Cannot sort by {self.sort[:40]!r}", param="sort")
 
 
-def product_scopes(conn: Connection) -> list[tuple[str, bool]]:
-    """The (account, livemode) pairs that hold sold products: the platform first, test before live."""
-    pt = product_totals_t.c
-    rows = conn.execute(select(pt.account, pt.livemode).distinct().order_by(pt.account, pt.livemode)).all()
-    return [(account, bool(livemode)) for account, livemode in rows]
-
-
-def product_currencies(conn: Connection, account: str, livemode: bool) -> list[str]:
-    """The currencies products were sold in, in an account and mode, the most used first."""
+def product_scopes(conn: Connection) -> dict[tuple[str, bool], list[str]]:
+    """The (account, livemode) pairs that hold sold products, the platform first and test before
+    live, each with the currencies its products sold in, the most used first. One pass over
+    ``product_totals``."""
     pt = product_totals_t.c
     rows = conn.execute(
-        select(pt.currency).where(pt.account == account, pt.livemode == livemode)
-        .group_by(pt.currency).order_by(func.count().desc(), pt.currency)
+        select(pt.account, pt.livemode, pt.currency, func.count().label("products"))
+        .group_by(pt.account, pt.livemode, pt.currency)
     ).all()
-    return [currency for (currency,) in rows]
+    scopes: dict[tuple[str, bool], list[tuple[int, str]]] = {}
+    for account, livemode, currency, products in rows:
+        scopes.setdefault((account, bool(livemode)), []).append((-int(products), currency))
+    return {scope: [currency for _, currency in sorted(scopes[scope])] for scope in sorted(scopes)}
+
+
+@dataclass(frozen=True, slots=True)
+class ProductPage:
+    data: list[dict[str, Any]]
+    has_more: bool
+    total: int
+    """How many products the listing holds (all pages)."""
 
 
 def _listed_products(listing: ProductListing) -> Any:
-    """One row per listed product with its ``sort_key``, summed from ``product_totals`` (kept by
-    triggers): an account's products cost one pass over their few rows each, whatever they sold."""
+    """One row per listed product with its ``sort_key`` and the listing's ``total``, summed from
+    ``product_totals`` (kept by triggers): one pass over an account's few rows per product,
+    whatever they sold. ``products`` (names) is joined only to sort or search by name."""
     pt, pr = product_totals_t.c, products_t.c
-    name = func.coalesce(func.max(pr.name), "")
-    keys = {
-        "name": func.lower(name),
-        "product_id": pt.product_id,
-        "customers": func.sum(pt.customers),
-        "purchases": func.sum(pt.purchases),
-        "last_purchased_at": func.max(pt.last_purchased_at),
-    }
+    by_name = listing.sort == "name" or bool(listing.search)
+    source = product_totals_t.outerjoin(products_t, and_(pr.account == pt.account, pr.id == pt.product_id))
     if listing.sort.startswith("revenue:"):
         key = func.coalesce(func.sum(pt.amount_total).filter(pt.currency == listing.sort.removeprefix("revenue:")), 0)
     else:
-        key = keys[listing.sort]
+        key = {
+            "name": func.lower(func.coalesce(func.max(pr.name), "")),
+            "product_id": pt.product_id,
+            "customers": func.sum(pt.customers),
+            "purchases": func.sum(pt.purchases),
+            "last_purchased_at": func.max(pt.last_purchased_at),
+        }[listing.sort]
     rows = (
-        select(pt.product_id, key.label("sort_key"))
-        .select_from(product_totals_t.outerjoin(products_t, and_(pr.account == pt.account, pr.id == pt.product_id)))
+        select(pt.product_id, key.label("sort_key"), func.count().over().label("total"))
+        .select_from(source if by_name else product_totals_t)
         .where(pt.account == listing.account, pt.livemode == listing.livemode)
         .group_by(pt.product_id)
     )
@@ -729,35 +736,34 @@ def _listed_products(listing: ProductListing) -> Any:
     return rows.cte("listed")
 
 
-def products_page(conn: Connection, listing: ProductListing, page: Page) -> PageResult:
+def products_page(conn: Connection, listing: ProductListing, page: Page) -> ProductPage:
     """One page of an account's products with customers and revenue per currency, in the
     listing's order. Keyset paging as everywhere: the cursors are product ids, and a page starts
     right after (or before) that product's place in the order, ties broken by id."""
     listed = _listed_products(listing)
     position = tuple_(listed.c.sort_key, listed.c.product_id)
     ascending = listing.descending == page.backwards
-    query = select(listed.c.product_id)
+    query = select(listed.c.product_id, listed.c.total)
     if page.cursor is not None:
         at = tuple_(select(listed.c.sort_key).where(listed.c.product_id == page.cursor).scalar_subquery(), page.cursor)
         query = query.where(position > at if ascending else position < at)
     order = [listed.c.sort_key, listed.c.product_id]
-    query = query.order_by(*(c.asc() if ascending else c.desc() for c in order)).limit(page.limit + 1)
-    ids = [product_id for (product_id,) in conn.execute(query)]
-    if not ids and page.cursor is not None and not conn.execute(
-        select(listed.c.product_id).where(listed.c.product_id == page.cursor)
-    ).first():
-        raise UsageError(f"No product '{page.cursor[:100]}' in this list: start from the first page", param="cursor")
+    rows = conn.execute(query.order_by(*(c.asc() if ascending else c.desc() for c in order)).limit(page.limit + 1)).all()
+    if rows:
+        total = int(rows[0].total)
+    else:
+        total = int(conn.execute(select(func.count()).select_from(listed)).scalar_one())
+        if page.cursor is not None and total and not conn.execute(
+            select(listed.c.product_id).where(listed.c.product_id == page.cursor)
+        ).first():
+            raise UsageError(f"No product '{page.cursor[:100]}' in this list: start from the first page", param="cursor")
+    ids = [row.product_id for row in rows]
     has_more = len(ids) > page.limit
     ids = ids[: page.limit]
     if page.backwards:
         ids.reverse()
     overviews = _overviews(conn, listing.account, listing.livemode, ids)
-    return PageResult([overviews[product_id] for product_id in ids], has_more, listing.livemode)
-
-
-def count_products(conn: Connection, listing: ProductListing) -> int:
-    listed = _listed_products(listing)
-    return int(conn.execute(select(func.count()).select_from(listed)).scalar_one())
+    return ProductPage([overviews[product_id] for product_id in ids], has_more, total)
 
 
 def product_overview(conn: Connection, product_id: str, account: str, livemode: bool) -> dict[str, Any]:

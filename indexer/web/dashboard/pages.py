@@ -38,6 +38,7 @@ from indexer.web.dashboard.chart import sales_chart
 log = logging.getLogger(__name__)
 
 FAILED_PAGE = 50
+EVENT_COUNT_CAP = 10_000
 CSV_PAGE = 500
 PRODUCT_FILTERS = ("account", "mode", "since", "until", "include_refunded", "limit")
 DEFAULT_ORDER = {"name": "asc", "product_id": "asc"}
@@ -62,9 +63,8 @@ def products() -> str:
         livemode = chosen_mode if chosen_mode is not None else (account, True) in scopes
         listing = queries.ProductListing(account, livemode, search, sort, order == "desc")
         return {
-            "scopes": scopes, "livemode": livemode, "result": queries.products_page(conn, listing, page),
-            "total": queries.count_products(conn, listing),
-            "currencies": queries.product_currencies(conn, account, livemode),
+            "scopes": list(scopes), "livemode": livemode, "result": queries.products_page(conn, listing, page),
+            "currencies": scopes.get((account, livemode), []),
         }
 
     found = db.read(engine(), read)
@@ -193,13 +193,14 @@ def events() -> str:
     def read(conn: Connection) -> dict[str, Any]:
         failed, more = event_store.failed_events_page(conn, limit=FAILED_PAGE, starting_after=after)
         return {
-            "counts": event_store.count_events_by_status(conn),
+            "counts": event_store.count_events_by_status(conn, cap=EVENT_COUNT_CAP),
             "oldest_pending": event_store.oldest_pending_received_at(conn),
             "failed": failed, "more": more,
         }
 
     found = db.read(engine(), read)
-    return render_template("dashboard/events.html", nav="events", now=int(time.time()), after=after, **found)
+    return render_template("dashboard/events.html", nav="events", now=int(time.time()), after=after,
+                           cap=EVENT_COUNT_CAP, **found)
 
 
 @bp.post("/events/retry")
@@ -212,9 +213,9 @@ def retry_events() -> Response:
     with db.transaction(engine()) as conn:
         count = event_store.requeue_events(conn, None if every else [event_id])
     if every:
-        flash(f"{count:,} failed event(s) queued again; a running `indexer worker` applies them.", "ok")
+        flash(f"{count:,} failed event(s) queued again; a running indexer worker applies them.", "ok")
     elif count:
-        flash(f"Event {event_id} is queued again; a running `indexer worker` applies it.", "ok")
+        flash(f"Event {event_id} is queued again; a running indexer worker applies it.", "ok")
     else:
         flash(f"Event {event_id} is not a failed event (already retried?): nothing changed.", "warn")
     return redirect(url_for("dashboard.events"), 303)
