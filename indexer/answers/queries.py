@@ -708,29 +708,34 @@ class ProductPage:
 def _listed_products(listing: ProductListing) -> Any:
     """One row per listed product with its ``sort_key`` and the listing's ``total``, summed from
     ``product_totals`` (kept by triggers): one pass over an account's few rows per product,
-    whatever they sold. ``products`` (names) is joined only to sort or search by name."""
+    whatever they sold. Product names are joined after summing, and only to sort or search by
+    name."""
     pt, pr = product_totals_t.c, products_t.c
-    by_name = listing.sort == "name" or bool(listing.search)
-    source = product_totals_t.outerjoin(products_t, and_(pr.account == pt.account, pr.id == pt.product_id))
     if listing.sort.startswith("revenue:"):
-        key = func.coalesce(func.sum(pt.amount_total).filter(pt.currency == listing.sort.removeprefix("revenue:")), 0)
+        summed = func.coalesce(func.sum(pt.amount_total).filter(pt.currency == listing.sort.removeprefix("revenue:")), 0)
     else:
-        key = {
-            "name": func.lower(func.coalesce(func.max(pr.name), "")),
+        summed = {
+            "name": None,
             "product_id": pt.product_id,
             "customers": func.sum(pt.customers),
             "purchases": func.sum(pt.purchases),
             "last_purchased_at": func.max(pt.last_purchased_at),
         }[listing.sort]
-    rows = (
-        select(pt.product_id, key.label("sort_key"), func.count().over().label("total"))
-        .select_from(source if by_name else product_totals_t)
+    totals = (
+        select(pt.product_id, *([] if summed is None else [summed.label("sort_key")]))
         .where(pt.account == listing.account, pt.livemode == listing.livemode)
         .group_by(pt.product_id)
+        .subquery("totals")
+    )
+    if summed is not None and not listing.search:
+        return select(totals.c.product_id, totals.c.sort_key, func.count().over().label("total")).cte("listed")
+    key = func.lower(func.coalesce(pr.name, "")) if summed is None else totals.c.sort_key
+    rows = select(totals.c.product_id, key.label("sort_key"), func.count().over().label("total")).select_from(
+        totals.outerjoin(products_t, and_(pr.account == listing.account, pr.id == totals.c.product_id))
     )
     if listing.search:
         rows = rows.where(or_(
-            pt.product_id.contains(listing.search, autoescape=True),
+            totals.c.product_id.contains(listing.search, autoescape=True),
             func.lower(pr.name).contains(listing.search.lower(), autoescape=True),
         ))
     return rows.cte("listed")
