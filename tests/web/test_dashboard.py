@@ -156,7 +156,8 @@ def test_without_any_token_the_dashboard_says_it_is_off(engine: Engine) -> None:
 
 
 def test_only_dashboard_paths_are_accepted_after_sign_in(client: FlaskClient) -> None:
-    for target in ("https://evil.example/", "//evil.example/dashboard/", "/v1/products", "/\\evil.example"):
+    for target in ("https://evil.example/", "//evil.example/dashboard/", "/v1/products", "/\\evil.example",
+                   "/dashboard/..//evil.example", "/dashboard/../v1/products", "/dashboard/\r\nSet-Cookie: x=1"):
         response = sign_in(client, next_path=target)
         assert response.headers["Location"] == "/dashboard/", target
         client.post("/dashboard/sign-out", data={"csrf_token": csrf_of(client.get("/dashboard/").text)})
@@ -551,3 +552,14 @@ def test_reports_page_lists_kept_months_and_serves_only_their_files(
     for path in ("/dashboard/reports/2026-11/secret.txt", "/dashboard/reports/2026-10/prod_A-2026-11.pdf",
                  "/dashboard/reports/2026-11/..%2Fsecret.txt"):
         assert signed_in.get(path).status_code == 404, path
+
+
+def test_event_counts_stop_at_the_cap_and_say_so(signed_in: FlaskClient, engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pages, "EVENT_COUNT_CAP", 2)
+    for n in range(3):
+        failed_event(engine, f"evt_{n}", T0 + n)
+    words = " ".join(text_of(signed_in.get("/dashboard/events").text).split())
+    assert "Failed 2+" in words and "Waiting 0 " in words
+    with db.transaction(engine) as conn:
+        assert event_store.count_events_by_status(conn) == {"pending": 0, "failed": 3, "skipped": 0, "done": 0}
+        assert event_store.count_events_by_status(conn, cap=2)["failed"] == 2

@@ -131,7 +131,9 @@ def _safe_next(target: str | None) -> str:
     if not target:
         return default
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not parts.path.startswith("/dashboard/") or "\\" in target:
+    segments = parts.path.split("/")
+    if (parts.scheme or parts.netloc or not parts.path.startswith("/dashboard/") or "//" in parts.path
+            or ".." in segments or "\\" in target or any(ord(ch) < 32 for ch in target)):
         return default
     return target
 
