@@ -12,7 +12,9 @@ browser does, and prints p50/p99 latency (ms) of each page with 100 rows where i
 the products list (first page, sorted by name from the middle, by revenue, a search), the
 product page of ``prod_big`` (first, middle and last pages, a week's range with refunded
 purchases; each draws the chart of its range) and of a typical product, a customer looked up by
-email, and the events page. Last, the wall time of the CSV download of a typical product and of
+email, and the events page; beside them, in the same server, two yardsticks that move with the
+machine's load as the pages do: the sign-in page (no database) and the query API's page of 100
+customers of ``prod_big``. Last, the wall time of the CSV download of a typical product and of
 ``prod_big`` (every buyer, streamed). The target is p99 < 50 ms per page.
 """
 
@@ -133,12 +135,12 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
     return statistics.median(ordered), ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
 
 
-def timed(port: int, path: str, cookie: str, samples: int, warmup: int = 10) -> tuple[float, float, int]:
+def timed(port: int, path: str, headers: dict[str, str], samples: int, warmup: int = 10) -> tuple[float, float, int]:
     times, size = [], 0
     conn = http.client.HTTPConnection("127.0.0.1", port)
     for i in range(samples + warmup):
         started = time.perf_counter()
-        conn.request("GET", path, headers={"Cookie": cookie} if cookie else {})
+        conn.request("GET", path, headers=headers)
         response = conn.getresponse()
         body = response.read()
         elapsed = (time.perf_counter() - started) * 1000
@@ -185,16 +187,24 @@ def main() -> None:
         f"events ({args.events:,} stored)": "/dashboard/events",
     }
     print(f"prod_big: {c['buyers']:,} customers; typical product {c['typical']}")
-    env = {"DATABASE_URL": url, "INDEXER_DASHBOARD_TOKENS": TOKEN, "INDEXER_SECRET_KEY": SECRET_KEY}
+    env = {"DATABASE_URL": url, "INDEXER_DASHBOARD_TOKENS": TOKEN, "INDEXER_API_TOKENS": TOKEN,
+           "INDEXER_SECRET_KEY": SECRET_KEY}
     options = argparse.Namespace(workers=1, worker_class="sync", threads=1)
     with http_load.gunicorn("indexer.wsgi:app", PORT, env, options):
         cookie = sign_in(PORT)
         print(f"\n1. sequential requests to gunicorn (1 sync worker), {args.samples} each, signed in (p99 target < 50 ms)")
         for name, path in pages.items():
-            p50, p99, size = timed(PORT, path, cookie, args.samples)
+            p50, p99, size = timed(PORT, path, {"Cookie": cookie}, args.samples)
             print(f"   {name:<36} p50 {p50:6.2f} ms  p99 {p99:6.2f} ms  ({size:,} bytes)")
-        p50, p99, size = timed(PORT, "/dashboard/sign-in", "", args.samples)
-        print(f"   {'sign-in page (no session)':<36} p50 {p50:6.2f} ms  p99 {p99:6.2f} ms  ({size:,} bytes)")
+        yardsticks = {
+            "sign-in page (no session)": ("/dashboard/sign-in", {}),
+            "API: prod_big middle, limit=100": (f"/v1/products/prod_big/customers?limit=100&starting_after={q(c['middle'])}",
+                                                {"Authorization": f"Bearer {TOKEN}"}),
+        }
+        print("   yardsticks, in the same server (they move with the machine's load as the pages do):")
+        for name, (path, headers) in yardsticks.items():
+            p50, p99, size = timed(PORT, path, headers, args.samples)
+            print(f"   {name:<36} p50 {p50:6.2f} ms  p99 {p99:6.2f} ms  ({size:,} bytes)")
         print("\n2. Download CSV (every buyer, streamed)")
         for product in (c["typical"], "prod_big"):
             started = time.perf_counter()

@@ -701,15 +701,15 @@ def product_scopes(conn: Connection) -> dict[tuple[str, bool], list[str]]:
 class ProductPage:
     data: list[dict[str, Any]]
     has_more: bool
-    total: int
-    """How many products the listing holds (all pages)."""
+    total: int | None
+    """How many products match a search (all pages); None for a listing without one."""
 
 
 def _listed_products(listing: ProductListing) -> Any:
-    """One row per listed product with its ``sort_key`` and the listing's ``total``, summed from
-    ``product_totals`` (kept by triggers): one pass over an account's few rows per product,
-    whatever they sold. Product names are joined after summing, and only to sort or search by
-    name."""
+    """One row per listed product with its ``sort_key`` (and, for a search, the ``total`` of
+    matches), summed from ``product_totals`` (kept by triggers): one pass over an account's few
+    rows per product, whatever they sold. Product names are joined after summing, and only to
+    sort or search by name."""
     pt, pr = product_totals_t.c, products_t.c
     if listing.sort.startswith("revenue:"):
         summed = func.coalesce(func.sum(pt.amount_total).filter(pt.currency == listing.sort.removeprefix("revenue:")), 0)
@@ -728,7 +728,7 @@ def _listed_products(listing: ProductListing) -> Any:
         .subquery("totals")
     )
     if summed is not None and not listing.search:
-        return select(totals.c.product_id, totals.c.sort_key, func.count().over().label("total")).cte("listed")
+        return select(totals.c.product_id, totals.c.sort_key).cte("listed")
     key = func.lower(func.coalesce(pr.name, "")) if summed is None else totals.c.sort_key
     rows = select(totals.c.product_id, key.label("sort_key"), func.count().over().label("total")).select_from(
         totals.outerjoin(products_t, and_(pr.account == listing.account, pr.id == totals.c.product_id))
@@ -748,20 +748,17 @@ def products_page(conn: Connection, listing: ProductListing, page: Page) -> Prod
     listed = _listed_products(listing)
     position = tuple_(listed.c.sort_key, listed.c.product_id)
     ascending = listing.descending == page.backwards
-    query = select(listed.c.product_id, listed.c.total)
+    query = select(listed.c.product_id, *([listed.c.total] if listing.search else []))
     if page.cursor is not None:
         at = tuple_(select(listed.c.sort_key).where(listed.c.product_id == page.cursor).scalar_subquery(), page.cursor)
         query = query.where(position > at if ascending else position < at)
     order = [listed.c.sort_key, listed.c.product_id]
     rows = conn.execute(query.order_by(*(c.asc() if ascending else c.desc() for c in order)).limit(page.limit + 1)).all()
-    if rows:
-        total = int(rows[0].total)
-    else:
-        total = int(conn.execute(select(func.count()).select_from(listed)).scalar_one())
-        if page.cursor is not None and total and not conn.execute(
-            select(listed.c.product_id).where(listed.c.product_id == page.cursor)
-        ).first():
-            raise UsageError(f"No product '{page.cursor[:100]}' in this list: start from the first page", param="cursor")
+    total = int(rows[0].total) if rows and listing.search else 0 if listing.search else None
+    if not rows and page.cursor is not None and conn.execute(select(listed.c.product_id).limit(1)).first() and not (
+        conn.execute(select(listed.c.product_id).where(listed.c.product_id == page.cursor)).first()
+    ):
+        raise UsageError(f"No product '{page.cursor[:100]}' in this list: start from the first page", param="cursor")
     ids = [row.product_id for row in rows]
     has_more = len(ids) > page.limit
     ids = ids[: page.limit]
@@ -827,8 +824,8 @@ def product_daily_sales(
     conn: Connection, product_id: str, account: str, livemode: bool, since: int | None = None, until: int | None = None
 ) -> list[dict[str, Any]]:
     """A product's sales per UTC day and currency (view ``product_sales_daily``), oldest first,
-    for the days from the one holding ``since`` to the one before ``until`` (Unix seconds):
-    fully refunded purchases are left out, as in the view."""
+    for the days that hold a second from ``since`` up to ``until`` (Unix seconds, ``until``
+    excluded, as ``Created.lt``): fully refunded purchases are left out, as in the view."""
     daily = ProductDailyTotal.__table__.c
     query = select(
         daily.day, daily.day_start, daily.currency, daily.purchases, daily.customers, daily.quantity,

@@ -284,7 +284,7 @@ def test_products_list_with_totals_per_currency(signed_in: FlaskClient, shop: Sh
     row = text_of(page.split('href="/dashboard/products/prod_A?')[1].split("</tr>")[0])
     assert "Premiere ticket" in row and "15.00 usd" in row and "9.00 eur" in row
     assert "2025-11-25 16:00" in row
-    assert "2 products" in " ".join(text_of(page).split())
+    assert "2 products matching “prod_” in Test mode" in " ".join(text_of(signed_in.get("/dashboard/?q=prod_").text).split())
 
 
 def test_products_search_by_name_or_id(signed_in: FlaskClient, shop: Shop) -> None:

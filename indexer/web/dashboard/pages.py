@@ -15,6 +15,7 @@ from typing import Any
 from flask import (
     Response,
     abort,
+    current_app,
     flash,
     redirect,
     render_template,
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 FAILED_PAGE = 50
 EVENT_COUNT_CAP = 10_000
 CSV_PAGE = 500
+SCOPES_SECONDS = 30.0
 PRODUCT_FILTERS = ("account", "mode", "since", "until", "include_refunded", "limit")
 DEFAULT_ORDER = {"name": "asc", "product_id": "asc"}
 
@@ -59,7 +61,7 @@ def products() -> str:
     page = params.page(args)
 
     def read(conn: Connection) -> dict[str, Any]:
-        scopes = queries.product_scopes(conn)
+        scopes = _scopes(conn)
         livemode = chosen_mode if chosen_mode is not None else (account, True) in scopes
         listing = queries.ProductListing(account, livemode, search, sort, order == "desc")
         return {
@@ -68,12 +70,21 @@ def products() -> str:
         }
 
     found = db.read(engine(), read)
-    kept = {"q": search, "account": account, "mode": "live" if found["livemode"] else "test",
-            "sort": sort, "order": order, **params.carried(args, "limit")}
     return render_template(
         "dashboard/products.html", nav="products", account=account, search=search, sort=sort, order=order,
-        kept=kept, default_order=DEFAULT_ORDER, page=page, **found,
+        default_order=DEFAULT_ORDER, page=page, **found,
     )
+
+
+def _scopes(conn: Connection) -> dict[tuple[str, bool], list[str]]:
+    """``queries.product_scopes``, read at most every ``SCOPES_SECONDS`` by each app: it sums a
+    row per product and currency, and its answer (which accounts and modes sold, in which
+    currencies) changes only with an account's, a mode's or a currency's first sale."""
+    cache = current_app.extensions.setdefault("indexer.dashboard.scopes", {})
+    now = time.monotonic()
+    if cache.get("until", 0.0) <= now:
+        cache.update(until=now + SCOPES_SECONDS, scopes=queries.product_scopes(conn))
+    return cache["scopes"]
 
 
 # --- one product ----------------------------------------------------------------------------
