@@ -563,3 +563,15 @@ def test_event_counts_stop_at_the_cap_and_say_so(signed_in: FlaskClient, engine:
     with db.transaction(engine) as conn:
         assert event_store.count_events_by_status(conn) == {"pending": 0, "failed": 3, "skipped": 0, "done": 0}
         assert event_store.count_events_by_status(conn, cap=2)["failed"] == 2
+
+
+def test_a_customer_in_each_mode(signed_in: FlaskClient, shop: Shop) -> None:
+    shop.checkout(("prod_T", 100), customer="cus_1", email="ann@example.com")
+    shop.checkout(("prod_L", 100), customer="cus_1", email="ann@example.com", livemode=True)
+    page = signed_in.get("/dashboard/customers?q=cus_1").text
+    assert product_ids(page) == ["prod_L"]
+    test_link = html.unescape(re.search(r'class="chip[^"]*" href="([^"]+)">Test data', page).group(1))
+    assert product_ids(signed_in.get(test_link).text) == ["prod_T"]
+    refunded = shop.checkout(("prod_R", 100), email="bob@example.com")
+    shop.refund(refunded, 100)
+    assert "No purchase in test mode (fully refunded" in text_of(signed_in.get("/dashboard/customers?q=bob@example.com").text)

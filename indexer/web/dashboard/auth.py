@@ -18,7 +18,7 @@ import logging
 import secrets
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, redirect, render_template, request, session, url_for
+from flask import Flask, Response, current_app, redirect, render_template, request, session, url_for
 from flask.sansio.blueprints import BlueprintSetupState
 from werkzeug.exceptions import BadRequest
 
@@ -69,8 +69,6 @@ def _configure(state: BlueprintSetupState) -> None:
 
 def _fingerprint(token: str) -> str:
     """What the session keeps of a token: an HMAC under the secret key, which reveals nothing of it."""
-    from flask import current_app
-
     key = str(current_app.config["SECRET_KEY"]).encode()
     return hmac.new(key, b"dashboard-session\0" + token.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
 

@@ -330,6 +330,6 @@ def _age(seconds: float) -> str:
     return f"{seconds} second{'' if seconds == 1 else 's'}"
 
 
-@bp.app_template_filter("count")
-def _count(n: int | None) -> str:
+@bp.app_template_filter("number")
+def _number(n: int | None) -> str:
     return "" if n is None else f"{n:,}"
