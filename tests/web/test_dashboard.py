@@ -575,3 +575,23 @@ def test_a_customer_in_each_mode(signed_in: FlaskClient, shop: Shop) -> None:
     refunded = shop.checkout(("prod_R", 100), email="bob@example.com")
     shop.refund(refunded, 100)
     assert "No purchase in test mode (fully refunded" in text_of(signed_in.get("/dashboard/customers?q=bob@example.com").text)
+
+
+def test_an_unreachable_database_is_a_503_page_without_its_address(tmp_path: Path) -> None:
+    app = create_app(Settings(database_url=f"sqlite:///{tmp_path}/missing/dir/index.db", dashboard_tokens=(TOKEN,),
+                              secret_key=SECRET_KEY))
+    client = app.test_client()
+    assert sign_in(client).status_code == 302
+    for path in ("/dashboard/", "/dashboard/products/prod_A", "/dashboard/events"):
+        response = client.get(path)
+        assert response.status_code == 503, path
+        assert response.mimetype == "text/html"
+        assert "The database is unavailable; retry later." in response.text
+        assert "missing" not in response.text
+
+
+def test_a_short_secret_key_is_refused_with_a_log_line(engine: Engine, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING):
+        app = make_app(engine, secret_key="short")
+    assert "INDEXER_SECRET_KEY is shorter than 32 characters: ignored" in caplog.text
+    assert app.config["SECRET_KEY"] != "short"

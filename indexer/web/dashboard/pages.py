@@ -98,15 +98,12 @@ def product(product_id: str) -> str:
     product_id = _ident(product_id, "product")
 
     def read(conn: Connection) -> dict[str, Any]:
-        livemode = chosen_mode
-        if livemode is None:
-            livemode = queries.product_livemode(conn, product_id, account)
-            if livemode is None:
-                raise queries.ResourceMissing(f"No product {product_id!r} is indexed in this account.", param="product")
-        filters = queries.Filters(account, livemode, dates.created(), include_refunded)
+        filters = queries.Filters(account, chosen_mode, dates.created(), include_refunded)
+        result = queries.product_customers(conn, product_id, filters, page)
+        livemode = result.livemode
         return {
             "livemode": livemode,
-            "result": queries.product_customers(conn, product_id, filters, page),
+            "result": result,
             "overview": queries.product_overview(conn, product_id, account, livemode),
             "daily": queries.product_daily_sales(conn, product_id, account, livemode, dates.gte, dates.lt),
         }
