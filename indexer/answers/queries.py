@@ -1,4 +1,4 @@
-"""Every read the query API, the CLI and the reports make: keyset pages, never OFFSET.
+"""Every read the query API, the dashboard, the CLI and the reports make: keyset pages, never OFFSET.
 
 SQLAlchemy Core over ``purchases`` and ``products``, the same statements on PostgreSQL and
 SQLite. A page costs the same whether it is the first, a middle or the last one: each query
