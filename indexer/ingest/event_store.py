@@ -298,20 +298,7 @@ def requeue_events(conn: Connection, event_ids: Iterable[str] | None) -> int:
     return result.rowcount
 
 
-def list_events(conn: Connection, *, failed: bool = False, limit: int = 50) -> list[dict[str, Any]]:
-    """The newest events (only failed ones with ``failed``), newest first."""
-    e = events_t.c
-    query = select(e.id, e.type, e.status, e.attempts, e.created, e.account, e.livemode, e.last_error)
-    if failed:
-        query = query.where(e.status == "failed")
-    query = query.order_by(e.created.desc(), e.id.desc()).limit(limit)
-    return [dict(r._mapping) for r in conn.execute(query)]
-
-
 # --- reads for the dashboard's events page --------------------------------------------------
-
-
-EVENT_STATUSES = ("pending", "failed", "skipped", "done")
 
 
 def count_events_by_status(conn: Connection, *, cap: int = 10_000) -> dict[str, int]:
@@ -320,12 +307,13 @@ def count_events_by_status(conn: Connection, *, cap: int = 10_000) -> dict[str, 
     figures that call for action (pending, failed) are small when all is well. One statement,
     each count an index range scan of at most ``cap`` entries."""
     e = events_t.c
+    statuses = ("pending", "failed", "skipped", "done")
     counts = [
         select(func.count()).select_from(select(e.id).where(e.status == status).limit(cap).subquery()).scalar_subquery()
-        for status in EVENT_STATUSES
+        for status in statuses
     ]
     row = conn.execute(select(*counts)).one()
-    return dict(zip(EVENT_STATUSES, map(int, row), strict=True))
+    return dict(zip(statuses, map(int, row), strict=True))
 
 
 def oldest_pending_received_at(conn: Connection) -> int | None:
@@ -351,3 +339,13 @@ def failed_events_page(conn: Connection, *, limit: int = 50, starting_after: str
         query = query.where((e.created < at) | ((e.created == at) & (e.id < starting_after)))
     rows = [dict(r._mapping) for r in conn.execute(query.order_by(e.created.desc(), e.id.desc()).limit(limit + 1))]
     return rows[:limit], len(rows) > limit
+
+
+def list_events(conn: Connection, *, failed: bool = False, limit: int = 50) -> list[dict[str, Any]]:
+    """The newest events (only failed ones with ``failed``), newest first."""
+    e = events_t.c
+    query = select(e.id, e.type, e.status, e.attempts, e.created, e.account, e.livemode, e.last_error)
+    if failed:
+        query = query.where(e.status == "failed")
+    query = query.order_by(e.created.desc(), e.id.desc()).limit(limit)
+    return [dict(r._mapping) for r in conn.execute(query)]
