@@ -22,6 +22,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     from indexer import db
     from indexer.web import api, errors, health, metrics, webhooks
+    from indexer.web.dashboard import bp as dashboard
 
     settings = settings or Settings.from_env()
     app = Flask(__name__)
@@ -31,6 +32,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(metrics.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(dashboard)
     errors.register(app)
     if not settings.webhook_secrets:
         logging.getLogger(__name__).error(

@@ -108,6 +108,8 @@ class Settings:
     stripe_api_base: str = DEFAULT_STRIPE_API_BASE
     api_tokens: tuple[str, ...] = field(default=(), repr=False)
     webhook_max_bytes: int = DEFAULT_WEBHOOK_MAX_BYTES
+    dashboard_tokens: tuple[str, ...] = field(default=(), repr=False)
+    secret_key: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -120,12 +122,19 @@ class Settings:
             stripe_api_base=(env.get("STRIPE_API_BASE") or DEFAULT_STRIPE_API_BASE).strip().rstrip("/"),
             api_tokens=read_api_tokens(env),
             webhook_max_bytes=read_webhook_max_bytes(env),
+            dashboard_tokens=_split(env.get("INDEXER_DASHBOARD_TOKENS")),
+            secret_key=(env.get("INDEXER_SECRET_KEY") or "").strip() or None,
         )
 
     def require_stripe_key(self) -> str:
         key = read_stripe_api_key({"STRIPE_API_KEY": self.stripe_api_key or ""})
         assert key is not None
         return key
+
+    @property
+    def sign_in_tokens(self) -> tuple[str, ...]:
+        """The tokens that sign in to the dashboard: its own when set, else the query API's."""
+        return self.dashboard_tokens or self.api_tokens
 
     @property
     def stripe_livemode(self) -> bool:

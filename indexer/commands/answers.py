@@ -10,7 +10,6 @@ ends) unless ``--format json`` asks for a JSON array. CSV and JSON carry the API
 
 from __future__ import annotations
 
-import csv
 import itertools
 import json
 import sys
@@ -21,21 +20,15 @@ from typing import Any, TextIO
 import click
 
 from indexer.answers import queries
+from indexer.answers.export import CUSTOMER_COLUMNS, csv_lines, customer_lines, major_units
 from indexer.commands import output_to_a_reader_who_may_leave, params
 from indexer.commands.resources import open_index, stripe_client
 from indexer.errors import UsageError
 
-CUSTOMER_COLUMNS = (
-    "id", "customer", "email", "name", "currency", "purchases", "quantity", "amount_total",
-    "amount_refunded", "first_purchased_at", "last_purchased_at",
-)
 PRODUCT_COLUMNS = (
     "product_id", "name", "account", "livemode", "currency", "customers", "purchases", "quantity",
     "amount_total", "amount_refunded",
 )
-# Stripe's zero- and three-decimal currencies; every other one has two decimals.
-ZERO_DECIMAL = frozenset(["bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv", "xaf", "xof", "xpf"])
-THREE_DECIMAL = frozenset(["bhd", "jod", "kwd", "omr", "tnd"])
 TABLE_SAMPLE = 200  # rows read ahead to size the table's columns
 TABLE_MAX_WIDTH = 40
 
@@ -129,27 +122,6 @@ def _plain(entry: Any) -> dict[str, Any]:
 # --- shaping --------------------------------------------------------------------------------
 
 
-def customer_lines(entry: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """One line per currency of an entry (an entry from the index, or from ``--live``)."""
-    amounts = entry.get("amounts") or [entry]
-    for amount in amounts:
-        yield {
-            "id": entry.get("id"), "customer": entry.get("customer"), "email": entry.get("email"),
-            "name": entry.get("name"), **{k: amount.get(k) for k in CUSTOMER_COLUMNS[4:]},
-        }
-
-
-def major_units(amount: int | None, currency: str | None) -> str:
-    if amount is None:
-        return ""
-    code = (currency or "").lower()
-    digits = 0 if code in ZERO_DECIMAL else 3 if code in THREE_DECIMAL else 2
-    sign = "-" if amount < 0 else ""
-    whole, frac = divmod(abs(amount), 10**digits)
-    text = f"{whole:,}" + (f".{frac:0{digits}d}" if digits else "")
-    return f"{sign}{text} {code}".strip()
-
-
 def _when(value: int | None) -> str:
     return "" if value is None else time.strftime("%Y-%m-%d %H:%M", time.gmtime(value))
 
@@ -188,16 +160,7 @@ def _emit(rows: Iterable[dict[str, Any]], columns: tuple[str, ...], fmt: str | N
 
 
 def write_csv(out: TextIO, rows: Iterable[dict[str, Any]], columns: tuple[str, ...]) -> None:
-    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\r\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: _csv_value(row.get(k)) for k in columns})
-
-
-def _csv_value(value: Any) -> Any:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return "" if value is None else value
+    out.writelines(csv_lines(rows, columns))
 
 
 def write_json(out: TextIO, rows: Iterable[dict[str, Any]]) -> None:

@@ -424,6 +424,49 @@ def requeue_events(conn: Connection, event_ids: Iterable[str] | None) -> int:
     return result.rowcount
 
 
+# --- reads for the dashboard's events page --------------------------------------------------
+
+
+def count_events_by_status(conn: Connection, *, cap: int = 10_000) -> dict[str, int]:
+    """How many stored events are in each status, counting no further than ``cap`` per status:
+    every event is kept, so an exact count of the applied ones would grow without end, while the
+    figures that call for action (pending, failed) are small when all is well. One statement,
+    each count an index range scan of at most ``cap`` entries."""
+    e = events_t.c
+    statuses = ("pending", "failed", "skipped", "done")
+    counts = [
+        select(func.count()).select_from(select(e.id).where(e.status == status).limit(cap).subquery()).scalar_subquery()
+        for status in statuses
+    ]
+    row = conn.execute(select(*counts)).one()
+    return dict(zip(statuses, map(int, row), strict=True))
+
+
+def oldest_pending_received_at(conn: Connection) -> int | None:
+    """When the oldest event still waiting to be applied arrived (Unix seconds); None when none waits.
+    ``now`` minus this is the backlog's age: how far behind Stripe the index may be."""
+    e = events_t.c
+    return conn.execute(select(func.min(e.received_at)).where(e.status == "pending")).scalar_one_or_none()
+
+
+def failed_events_page(conn: Connection, *, limit: int = 50, starting_after: str | None = None) -> tuple[list[dict[str, Any]], bool]:
+    """Failed events, newest first, ``limit`` at a time after the event ``starting_after``
+    (keyset on ``(created, id)``), and whether more follow."""
+    from sqlalchemy import literal
+
+    e = events_t.c
+    # The status inline, not a parameter: a plan made for any status (the web app's generic
+    # plans) expects a large share of the table and scans it in parallel.
+    failed = literal("failed", literal_execute=True)
+    query = select(e.id, e.type, e.status, e.attempts, e.created, e.received_at, e.account, e.livemode,
+                   e.object_id, e.last_error).where(e.status == failed)
+    if starting_after is not None:
+        at = select(e.created).where(e.id == starting_after).scalar_subquery()
+        query = query.where((e.created < at) | ((e.created == at) & (e.id < starting_after)))
+    rows = [dict(r._mapping) for r in conn.execute(query.order_by(e.created.desc(), e.id.desc()).limit(limit + 1))]
+    return rows[:limit], len(rows) > limit
+
+
 def list_events(conn: Connection, *, failed: bool = False, limit: int = 50) -> list[dict[str, Any]]:
     """The newest events (only failed ones with ``failed``), newest first."""
     e = events_t.c
