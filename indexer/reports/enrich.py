@@ -12,6 +12,7 @@ appears whole or not at all.
 from __future__ import annotations
 
 import csv
+import io
 import itertools
 import operator
 from collections import Counter
@@ -141,14 +142,24 @@ def enriched_rows(reader: ReportReader, resolver: Resolver, result: EnrichResult
     return itertools.chain.from_iterable(enriched_batches(reader, resolver, result, batch))
 
 
-def _write_enriched(reader: ReportReader, resolver: Resolver, result: EnrichResult,
-                    out: IO[str], batch: int) -> None:
-    """``enriched_batches`` as a file: a row that is not split is written as the input has
-    it, byte for byte, followed by its payment's cells (encoded once per payment)."""
+def enriched_text(reader: ReportReader, resolver: Resolver, result: EnrichResult,
+                  batch: int = BATCH) -> Iterator[str]:
+    """``enriched_batches`` as the file's text, a batch at a time (header first): a row that
+    is not split is written as the input has it, byte for byte, followed by its payment's
+    cells (encoded once per payment)."""
     shape = RowShape(reader.header)
     newline = reader.newline
-    writer = csv.writer(out, lineterminator=newline)
+    side = io.StringIO()
+    writer = csv.writer(side, lineterminator=newline)
+
+    def taken() -> str:
+        text = side.getvalue()
+        side.seek(0)
+        side.truncate()
+        return text
+
     writer.writerow([*reader.header.columns, *ENRICH_COLUMNS])
+    yield taken()
     rows = reader.rows_with_text()
     matches = result.matches
     while chunk := list(itertools.islice(rows, batch)):
@@ -160,19 +171,24 @@ def _write_enriched(reader: ReportReader, resolver: Resolver, result: EnrichResu
                 text.append(f"{raw}{outcome.text}{newline}")
                 result.rows_out += 1
                 continue
-            out.write("".join(text))
-            text.clear()
             split = expand_row(shape, row, outcome, f"{reader.label}, row of {shape.ref(row).txn or 'no id'}")
             writer.writerows(split)
+            text.append(taken())
             result.rows_out += len(split)
-        out.write("".join(text))
         result.rows_in += len(chunk)
         result.requests = resolver.requests
+        yield "".join(text)
+
+
+def _write_enriched(reader: ReportReader, resolver: Resolver, result: EnrichResult,
+                    out: IO[str], batch: int) -> None:
+    for text in enriched_text(reader, resolver, result, batch):
+        out.write(text)
 
 
 def open_resolver(engine: Engine, *, account: str = "",
-                  api: Callable[[], StripeAPI] | None = None) -> Resolver:
-    return Resolver(engine, account=account, api=api)
+                  api: Callable[[], StripeAPI] | None = None, offline: bool = False) -> Resolver:
+    return Resolver(engine, account=account, api=api, offline=offline)
 
 
 def prepare(source: Path, resolver: Resolver, label: str | None = None) -> Prefetched:

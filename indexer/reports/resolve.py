@@ -162,12 +162,18 @@ def _matched(match: str, parts: tuple[Part, ...]) -> Resolved:
 
 
 class Resolver:
-    """Resolves batches of rows; remembers what Stripe said for the whole run."""
+    """Resolves batches of rows; remembers what Stripe said for the whole run.
+
+    ``offline``: the index alone; what it lacks is ``unmatched`` and Stripe is never asked
+    (the dashboard's reports, made while a person waits on a page, with no Stripe key needed).
+    """
 
     def __init__(self, engine: Engine, *, account: str = "",
-                 api: Callable[[], StripeAPI] | None = None, threads: int = 8) -> None:
+                 api: Callable[[], StripeAPI] | None = None, threads: int = 8,
+                 offline: bool = False) -> None:
         self.engine = engine
         self.account = account
+        self.offline = offline
         self._api_factory = api
         self._api: StripeAPI | None = None
         self.threads = threads
@@ -296,6 +302,8 @@ class Resolver:
                   ) -> dict[str, Pointer | None]:
         """``ask`` each id once per run (concurrently), remembering the answers."""
         todo = [i for i in ids if ("via", i) not in self.pointers]
+        if todo and self.offline:
+            return dict.fromkeys(ids)
         if todo:
             self.stripe()
             with ThreadPoolExecutor(max_workers=self.threads) as pool:
@@ -322,6 +330,9 @@ class Resolver:
     def _ask_payments(self, wanted: dict[Pointer, bool]) -> None:
         """Ask Stripe for each payment (``pointer -> whether its row looks like an invoice's``)."""
         if not wanted:
+            return
+        if self.offline:
+            self.asked.update(dict.fromkeys(wanted))
             return
         api = self.stripe()
         pointers = list(wanted)
@@ -375,6 +386,8 @@ class Resolver:
         nor time columns)."""
         from indexer.reports.prefetch import keep_balance_page
 
+        if self.offline:
+            return {}
         api = self.stripe()
         with ThreadPoolExecutor(max_workers=self.threads) as pool:
             objects = list(pool.map(
