@@ -31,7 +31,7 @@ from indexer import db
 from indexer.answers import payments as answers
 from indexer.errors import BadInput, UsageError
 from indexer.reports import kept
-from indexer.reports.balance_csv import ReportReader, parse_time
+from indexer.reports.balance_csv import ReportReader, parse_time, safe_cell, unsafe_cell
 from indexer.reports.enrich import EnrichResult, enriched_rows, open_resolver, prepare
 from indexer.reports.money import allocate, currency_exponent, parse_amount
 from indexer.reports.pdf import Statement, StatementRow, Total, write_statement
@@ -133,6 +133,10 @@ def _from_report(rows: Iterable[list[str]], month: Month, stage: _Stage, result:
         i = pos.get(name)
         return row[i] if i is not None else ""
 
+    def typed(row: list[str], name: str) -> str:
+        """A name or email as typed (an enriched file neutralises formulas: ``safe_cell``)."""
+        return unsafe_cell(cell(row, name))
+
     for line, row in enumerate(it, start=2):
         result.rows += 1
         when = parse_time(row[time_col]) if time_col is not None else None
@@ -164,9 +168,9 @@ def _from_report(rows: Iterable[list[str]], month: Month, stage: _Stage, result:
         reference = (cell(row, "payment_intent_id") or cell(row, "charge_id")
                      or cell(row, "source_id") or cell(row, "balance_transaction_id"))
         date = month.local(when).strftime("%Y-%m-%d") if when is not None else ""
-        stage.add(product, cell(row, "product_name"), currency, when or 0, date,
-                  cell(row, "buyer_name") or cell(row, "customer_name"),
-                  cell(row, "buyer_email") or cell(row, "customer_email"), what, reference,
+        stage.add(product, typed(row, "product_name"), currency, when or 0, date,
+                  typed(row, "buyer_name") or cell(row, "customer_name"),
+                  typed(row, "buyer_email") or cell(row, "customer_email"), what, reference,
                   cell(row, "quantity") if category == "charge" else "", str(gross),
                   None if fee is None else str(fee), None if net is None else str(net))
 
@@ -243,7 +247,7 @@ class StagedMonth:
         for row in totals:
             exp = self.exponents[row.currency]
             out.append([
-                "" if product_id.startswith("\0") else product_id, name, row.currency,
+                "" if product_id.startswith("\0") else product_id, safe_cell(name), row.currency,
                 str(row.transactions), f"{row.gross:.{exp}f}",
                 "" if row.fee is None else f"{row.fee:.{exp}f}",
                 "" if row.net is None else f"{row.net:.{exp}f}"])
