@@ -140,6 +140,7 @@ def enriched_batches(reader: ReportReader, resolver: Resolver, result: EnrichRes
     """The output rows of ``reader``'s report, header first, a batch of input rows at a time
     (a row of a payment that is not split is the input row and the payment's cells)."""
     shape = RowShape(reader.header)
+    resolver.rows_name_invoices = reader.header.has("invoice_id")
     yield [[*reader.header.columns, *ENRICH_COLUMNS]]
     rows = reader.rows()
     matches = result.matches
@@ -170,6 +171,7 @@ def enriched_text(reader: ReportReader, resolver: Resolver, result: EnrichResult
     is not split is written as the input has it, byte for byte, followed by its payment's
     cells (encoded once per payment)."""
     shape = RowShape(reader.header)
+    resolver.rows_name_invoices = reader.header.has("invoice_id")
     newline = reader.newline
     side = io.StringIO()
     writer = csv.writer(side, lineterminator=newline)

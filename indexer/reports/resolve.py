@@ -45,6 +45,8 @@ CHARGE_PREFIXES = ("ch_", "py_")
 SOURCE_PATHS = {"re_": "/v1/refunds/", "pyr_": "/v1/refunds/", "dp_": "/v1/disputes/",
                 "du_": "/v1/disputes/"}
 
+SESSION_FIRST, INVOICE_FIRST, SESSION_ONLY = "session_first", "invoice_first", "session_only"
+
 Pointer = tuple[str, str]
 """``(kind, id)``: ``invoice``, ``intent``, ``charge``, ``source`` or ``txn``."""
 
@@ -201,6 +203,8 @@ class Resolver:
         self.pointers: dict[Pointer, Pointer | None] = {}
         self.names: dict[str, str] = {}
         self.fresh_txns: set[str] = set()
+        #: whether the file has an ``invoice_id`` column (set by the reader of the file)
+        self.rows_name_invoices = False
 
     def stripe(self) -> StripeAPI:
         """The Stripe client, made when first needed; ``ConfigError`` without a key."""
@@ -291,10 +295,13 @@ class Resolver:
         known = [(get(("invoice", ref.invoice)) if ref.invoice else None)
                  or (get(("intent", ref.intent)) if ref.intent else None)
                  or (get(p) if p else None) for ref, p in zip(refs, pointers, strict=True)]
-        unindexed: dict[Pointer, bool] = {}
+        unindexed: dict[Pointer, str] = {}
         for ref, p, found in zip(refs, pointers, known, strict=True):
             if found is None and p and p[0] in ("invoice", "intent") and p not in self.asked:
-                unindexed[p] = unindexed.get(p, False) or _says_invoice(ref.description)
+                if self.rows_name_invoices:  # the row would name the invoice it paid
+                    unindexed[p] = SESSION_ONLY
+                elif unindexed.get(p) != INVOICE_FIRST:
+                    unindexed[p] = INVOICE_FIRST if _says_invoice(ref.description) else SESSION_FIRST
         self._ask_payments(unindexed)
         out: list[Resolved] = []
         append = out.append
@@ -350,8 +357,10 @@ class Resolver:
         invoice = mapping.expand_id(charge.get("invoice"))
         return ("invoice", invoice) if invoice else None
 
-    def _ask_payments(self, wanted: dict[Pointer, bool]) -> None:
-        """Ask Stripe for each payment (``pointer -> whether its row looks like an invoice's``)."""
+    def _ask_payments(self, wanted: dict[Pointer, str]) -> None:
+        """Ask Stripe for each payment (``pointer -> where to look first``: ``INVOICE_FIRST``
+        when its row looks like an invoice's, ``SESSION_ONLY`` when its row would have named
+        an invoice)."""
         if not wanted:
             return
         if self.offline:
@@ -372,19 +381,24 @@ class Resolver:
         for pointer, lines in zip(pointers, found, strict=True):
             self.asked[pointer] = parts_of(lines, self.names) if lines else None
 
-    def _stripe_payment(self, api: StripeAPI, pointer: Pointer, invoice_first: bool
+    def _stripe_payment(self, api: StripeAPI, pointer: Pointer, order: str
                         ) -> list[mapping.PurchaseRow]:
         """The lines of a payment the index lacks, read as the worker reads them. A payment
         that never succeeded (a failed delayed payment) still shows what it was for. A
         PaymentIntent is looked up as a Checkout payment first, as an invoice's first when its
-        row's description reads like an invoice's (``Subscription creation``...)."""
+        row's description reads like an invoice's (``Subscription creation``...), and as a
+        Checkout payment only when the file has an ``invoice_id`` column that its row leaves
+        empty: Stripe fills it for a payment of an invoice, so asking ``invoice_payments``
+        would be a request answered with nothing (a bare PaymentIntent's second request)."""
         kind, ident = pointer
         if kind == "invoice":
             invoice, lines = api.invoice_with_lines(ident, account=self.account)
             return _invoice_rows(invoice, lines, self.account)
         lookups: list[Callable[[], list[mapping.PurchaseRow] | None]] = [
             lambda: self._session_rows(api, ident), lambda: self._invoice_rows(api, ident)]
-        for lookup in reversed(lookups) if invoice_first else lookups:
+        if order == SESSION_ONLY:
+            lookups = lookups[:1]
+        for lookup in reversed(lookups) if order == INVOICE_FIRST else lookups:
             rows = lookup()
             if rows is not None:
                 return rows
