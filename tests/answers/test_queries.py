@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from indexer import db
+from indexer.answers import product_customers as product_customers_module
 from indexer.answers import queries
 from indexer.answers.queries import Created, Filters, Page
 from indexer.errors import UsageError
@@ -216,8 +217,8 @@ def test_a_product_known_only_from_the_catalog_has_no_customers(engine: Engine, 
 @pytest.fixture(params=["narrow", "wide"])
 def window_read(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """A ``created`` window is read whole when narrow, by walking customers when wide: run a
-    test both ways by moving the line between them (``queries.WINDOW_CAP``)."""
-    monkeypatch.setattr(queries, "WINDOW_CAP", 10**9 if request.param == "narrow" else 0)
+    test both ways by moving the line between them (``product_customers.WINDOW_CAP``)."""
+    monkeypatch.setattr(product_customers_module, "WINDOW_CAP", 10**9 if request.param == "narrow" else 0)
     return str(request.param)
 
 
@@ -283,7 +284,7 @@ def test_a_window_read_whole_or_by_walking_customers_gives_the_same_pages(
     shop.checkout(("prod_B", 1), customer="cus_0009", created=T0 + 8)
 
     def pages(cap: int, window: Created, limit: int) -> list[queries.PageResult]:
-        monkeypatch.setattr(queries, "WINDOW_CAP", cap)
+        monkeypatch.setattr(product_customers_module, "WINDOW_CAP", cap)
         out, cursor = [], None
         while True:
             result = customers(engine, "prod_A", Filters(created=window), limit=limit, starting_after=cursor)
