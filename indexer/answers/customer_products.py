@@ -7,7 +7,11 @@ person often buys once as a guest and once signed in.
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, func, or_, select
+import functools
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, or_, select
 from sqlalchemy.sql import ColumnElement
 
 from indexer.answers.lists import (
@@ -18,6 +22,7 @@ from indexer.answers.lists import (
     gather_entries,
     grouped_page,
     resolve_mode,
+    walk_pages,
 )
 from indexer.index.mapping import guest_key
 from indexer.models import products_t, purchases_t
@@ -67,3 +72,13 @@ def customer_products(conn: Connection, customer: str, filters: Filters, page: P
     return PageResult(entries, has_more, livemode)
 
 
+
+
+def iter_customer_products(engine: Engine, customer: str, filters: Filters, *, page_size: int = 500) -> Iterator[dict[str, Any]]:
+    """Every product a buyer bought (``customer_products``, page after page): ``indexer customer``
+    and the API's CSV."""
+    return walk_pages(engine, functools.partial(_products_of, customer), filters, page_size=page_size)
+
+
+def _products_of(customer: str, conn: Connection, filters: Filters, page: Page) -> PageResult:
+    return customer_products(conn, customer, filters, page)

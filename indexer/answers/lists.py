@@ -11,13 +11,14 @@ Fully refunded purchases are left out unless ``include_refunded``; partly refund
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import Connection, Integer, bindparam, distinct, func, select
+from sqlalchemy import Connection, Engine, Integer, bindparam, distinct, func, select
 from sqlalchemy.sql import ColumnElement, Select
 
+from indexer.db import transaction
 from indexer.errors import NotFound, UsageError
 from indexer.models import purchases_t
 
@@ -125,7 +126,7 @@ def counted_only(aggregate: Any, counted: ColumnElement[bool] | None) -> Any:
     return aggregate if counted is None else aggregate.filter(counted)
 
 
-def _keyset(key: Any, where: Sequence[ColumnElement[bool]], page: Page) -> Select[Any]:
+def next_keys(key: Any, where: Sequence[ColumnElement[bool]], page: Page) -> Select[Any]:
     """The next ``limit + 1`` distinct keys after (or before) the cursor, walking an index."""
     query = select(key).where(*where).group_by(key)
     if page.cursor is not None:
@@ -139,11 +140,11 @@ def grouped_page(
 ) -> tuple[list[Any], bool]:
     """A page's rows, one per key and currency, in one statement (one round trip).
 
-    The keys come from ``_keyset`` as a subquery (``limit + 1`` of them, to learn ``has_more``).
+    The keys come from ``next_keys`` as a subquery (``limit + 1`` of them, to learn ``has_more``).
     """
     rows = conn.execute(
         select(key, p.livemode, *columns)
-        .where(*where, key.in_(_keyset(key, where, page)))
+        .where(*where, key.in_(next_keys(key, where, page)))
         .group_by(key, p.currency, p.livemode)
         .order_by(key, p.currency)
     ).all()
@@ -224,3 +225,25 @@ def _summarise(entry: dict[str, Any]) -> None:
     )
 
 
+
+
+PageReader = Callable[[Connection, Filters, Page], PageResult]
+
+
+def walk_pages(engine: Engine, read_page: PageReader, filters: Filters, *, page_size: int = 500) -> Iterator[dict[str, Any]]:
+    """Every entry of a list, one keyset page (and one short transaction) at a time, following
+    the cursors as a Stripe client does: memory stays flat however long the list.
+
+    Pages are read only as the entries are consumed, so a CSV streams while it is read. The
+    mode is settled once, by the first page, so that a live row arriving mid-walk cannot switch
+    modes half-way.
+    """
+    cursor: str | None = None
+    while True:
+        with transaction(engine) as conn:
+            result = read_page(conn, filters, Page(limit=page_size, starting_after=cursor))
+        yield from result.data
+        if not result.has_more or not result.data:
+            return
+        cursor = str(result.data[-1]["id"])
+        filters = replace(filters, livemode=result.livemode)

@@ -9,6 +9,7 @@ The statements are built once per shape of request, because building costs more 
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterator
 from functools import cache
@@ -28,8 +29,8 @@ from indexer.answers.lists import (
     page_keys,
     resolve_mode,
     trim_extra_key,
+    walk_pages,
 )
-from indexer.db import transaction
 from indexer.models import customer_totals_t, products_t, purchases_t
 
 p = purchases_t.c
@@ -207,19 +208,12 @@ def product_customers(conn: Connection, product_id: str, filters: Filters, page:
 def iter_product_customers(
     engine: Engine, product_id: str, filters: Filters, *, page_size: int = 500
 ) -> Iterator[dict[str, Any]]:
-    """Every customer of a product, one keyset page (and one short transaction) at a time.
+    """Every customer of a product, one keyset page (and one short transaction) at a time
+    (``walk_pages``): memory stays flat however many buyers the product has."""
+    return walk_pages(engine, functools.partial(_customers_of, product_id), filters, page_size=page_size)
 
-    Memory stays flat however many buyers the product has. The mode is settled once, by the
-    first page, so that a live row arriving mid-walk cannot switch modes half-way.
-    """
-    cursor: str | None = None
-    while True:
-        with transaction(engine) as conn:
-            result = product_customers(conn, product_id, filters, Page(limit=page_size, starting_after=cursor))
-        yield from result.data
-        if not result.has_more or not result.data:
-            return
-        cursor = result.data[-1]["id"]
-        filters = Filters(filters.account, result.livemode, filters.created, filters.include_refunded)
+
+def _customers_of(product_id: str, conn: Connection, filters: Filters, page: Page) -> PageResult:
+    return product_customers(conn, product_id, filters, page)
 
 

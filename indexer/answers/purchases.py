@@ -6,11 +6,13 @@ is its position, so a page starts exactly where the last one ended even when row
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import BigInteger, Connection, bindparam, select, tuple_
+from sqlalchemy import BigInteger, Connection, Engine, bindparam, select, tuple_
 
-from indexer.answers.lists import Filters, Page, PageResult, resolve_mode
+from indexer.answers.lists import Filters, Page, PageResult, resolve_mode, walk_pages
 from indexer.answers.product_customers import product_livemode
 from indexer.errors import UsageError
 from indexer.models import purchases_t
@@ -79,3 +81,12 @@ def purchase_entry(row: Any) -> dict[str, Any]:
     return entry
 
 
+
+
+def iter_product_purchases(engine: Engine, product_id: str, filters: Filters, *, page_size: int = 500) -> Iterator[dict[str, Any]]:
+    """Every purchase row of a product, newest first (``product_purchases``, page after page)."""
+    return walk_pages(engine, functools.partial(_purchases_of, product_id), filters, page_size=page_size)
+
+
+def _purchases_of(product_id: str, conn: Connection, filters: Filters, page: Page) -> PageResult:
+    return product_purchases(conn, product_id, filters, page)

@@ -17,7 +17,12 @@ A setting read at call time (``WINDOW_CAP``) belongs to its module: change it th
 
 from __future__ import annotations
 
-from indexer.answers.customer_products import customer_livemode, customer_match, customer_products
+from indexer.answers.customer_products import (
+    customer_livemode,
+    customer_match,
+    customer_products,
+    iter_customer_products,
+)
 from indexer.answers.lists import (
     BOUNDS,
     MAX_LIMIT,
@@ -26,6 +31,7 @@ from indexer.answers.lists import (
     Page,
     PageResult,
     ResourceMissing,
+    walk_pages,
 )
 from indexer.answers.product_customers import (
     WINDOW_CAP,
@@ -42,13 +48,24 @@ from indexer.answers.product_summaries import (
     product_scopes,
     products_page,
 )
-from indexer.answers.products import iter_products
-from indexer.answers.purchases import PURCHASE_FIELDS, product_purchases, purchase_entry
+from indexer.answers.products import (
+    account_livemode,
+    iter_product_summaries,
+    iter_products,
+    product_summary,
+    products_list,
+)
+from indexer.answers.purchases import (
+    PURCHASE_FIELDS,
+    iter_product_purchases,
+    product_purchases,
+    purchase_entry,
+)
 
 __all__ = [
-    "BOUNDS", "MAX_LIMIT", "PRODUCT_SORTS", "PURCHASE_FIELDS", "WINDOW_CAP", "Created", "Filters", "Page",
+    "BOUNDS", "MAX_LIMIT", "iter_customer_products", "iter_product_purchases", "iter_product_summaries", "account_livemode", "product_summary", "products_list", "PRODUCT_SORTS", "PURCHASE_FIELDS", "WINDOW_CAP", "Created", "Filters", "Page",
     "PageResult", "ProductListing", "ProductPage", "ResourceMissing", "customer_livemode", "customer_match",
     "customer_products", "iter_product_customers", "iter_products", "product_customers", "product_daily_sales",
     "product_livemode", "product_overview", "product_purchases", "product_scopes", "products_page",
-    "purchase_entry",
+    "purchase_entry", "walk_pages",
 ]
