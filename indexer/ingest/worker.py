@@ -66,9 +66,22 @@ def error_text(error: BaseException) -> str:
 
 
 class EventsWaiting(IndexerError):
-    """``run(once=True)`` finished what was due, but events wait for a retry further ahead."""
+    """``run(once=True)`` finished what was due, but events wait for a retry further ahead.
+
+    Not a failure of the run (``indexer worker --once`` exits 0, as the contract says: it
+    drained what it could): the command reports ``stats`` and says on stderr how many events
+    wait and when the next comes due. A library caller may want to tell the two apart."""
 
     transient = True
+
+    def __init__(self, stats: Stats, waiting: int, next_in: int) -> None:
+        self.stats, self.waiting, self.next_in = stats, waiting, next_in
+        super().__init__(f"{stats}; {self.notice}")
+
+    @property
+    def notice(self) -> str:
+        return (f"{self.waiting} event(s) wait for a retry, the next in {self.next_in} s "
+                "(`indexer events` shows why); run the worker again then")
 
 
 @dataclass
@@ -197,8 +210,8 @@ class Worker:
         ``once`` waits for events leased to other workers (a live one renews its lease and
         finishes them; a dead one's lease runs out within ``LEASE_SECONDS`` and this worker
         applies them) and for retries due within ``once_retry_patience`` seconds. It returns
-        when nothing is pending, and raises ``EventsWaiting`` when events still wait for a
-        later retry.
+        when nothing is pending, and raises ``EventsWaiting`` (which carries the stats) when
+        events still wait for a later retry.
         """
         failures = 0
         while True:
@@ -241,10 +254,7 @@ class Worker:
             if outlook.next_retry - now <= self.once_retry_patience:
                 ends.append(outlook.next_retry)
             elif not outlook.leased:
-                raise EventsWaiting(
-                    f"{self.stats}; {outlook.retrying} event(s) wait for a retry, the next in "
-                    f"{int(outlook.next_retry - now)} s (`indexer events` shows why); run the worker again"
-                )
+                raise EventsWaiting(self.stats, outlook.retrying, max(0, int(outlook.next_retry - now)))
         if not ends:
             return None
         if outlook.leased:
