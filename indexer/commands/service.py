@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import signal
 import socket
+import threading
 
 import click
 
@@ -70,7 +72,7 @@ def _require_free_port(host: str, port: int) -> None:
 def worker(once: bool, batch_size: int, threads: int, rate: float | None) -> None:
     """Apply stored webhook events to the index.
 
-    Runs until interrupted. With --once it drains what is pending (it waits for events leased
+    Runs until interrupted (SIGTERM: after the batch in hand, exit 0). With --once it drains what is pending (it waits for events leased
     to a worker that died, and for retries due within 30 s) and exits 0, as cron or a release
     phase expects; events that wait for a later retry (Stripe unavailable) are left to the next
     run and counted on stderr; events parked as failed are in `indexer events --failed`. Run as
@@ -81,6 +83,10 @@ def worker(once: bool, batch_size: int, threads: int, rate: float | None) -> Non
     api = stripe_client(rate=rate)
     engine = open_index()
     runner = Worker(engine, api, batch_size=batch_size, threads=threads)
+    on_main_thread = threading.current_thread() is threading.main_thread()
+    if on_main_thread:
+        # SIGTERM (a platform's restart, `kill`): finish the batch in hand, then exit 0.
+        previous = signal.signal(signal.SIGTERM, lambda _signum, _frame: runner.stop())
     try:
         stats = runner.run(once=once)
     except EventsWaiting as waiting:
@@ -88,6 +94,8 @@ def worker(once: bool, batch_size: int, threads: int, rate: float | None) -> Non
         click.echo(f"indexer worker: {waiting.notice}", err=True)
         return
     finally:
+        if on_main_thread:
+            signal.signal(signal.SIGTERM, previous)
         runner.close()
         engine.dispose()
     click.echo(f"worker: {stats}")

@@ -142,7 +142,7 @@ class Worker:
     def __init__(
         self, engine: Engine, api: StripeAPI, *, batch_size: int = 500, threads: int = 8,
         max_attempts: int = MAX_ATTEMPTS, lease_seconds: int = LEASE_SECONDS,
-        once_retry_patience: float = ONCE_RETRY_PATIENCE,
+        once_retry_patience: float = ONCE_RETRY_PATIENCE, outage_retry_seconds: float = 5.0,
     ) -> None:
         self.engine = engine
         self.applier = Applier(engine, api, threads=threads)
@@ -150,10 +150,17 @@ class Worker:
         self.max_attempts = max_attempts
         self.lease_seconds = lease_seconds
         self.once_retry_patience = once_retry_patience
+        self.outage_retry_seconds = outage_retry_seconds
         self.leases = LeaseKeeper(engine, lease_seconds)
         self.stats = Stats()
         self.statistics = db.GrowthStatistics(engine)
         self.meter = counters.WorkerMeter(engine, api)
+        self.stopping = threading.Event()
+
+    def stop(self) -> None:
+        """Ask ``run`` to return after the batch in hand (from another thread or a signal
+        handler): a batch is never cut, so nothing waits out a lease for a clean stop."""
+        self.stopping.set()
 
     def close(self) -> None:
         self.leases.close()
@@ -214,7 +221,7 @@ class Worker:
         events still wait for a later retry.
         """
         failures = 0
-        while True:
+        while not self.stopping.is_set():
             started = time.monotonic()
             try:
                 claimed = self.run_batch()
@@ -222,27 +229,28 @@ class Worker:
             except DatabaseUnavailable as exc:
                 if once:
                     raise
-                log.error("%s; retrying in 5 s", exc)
-                time.sleep(5)
+                log.error("%s; retrying in %g s", exc, self.outage_retry_seconds)
+                self.stopping.wait(self.outage_retry_seconds)
                 continue
             except Exception as exc:  # noqa: BLE001 - never let one batch stop the worker
                 failures += 1
                 if once and failures >= 3:
                     raise
                 log.exception("batch failed: %s; retrying", error_text(exc))
-                time.sleep(min(30.0, 2.0**failures))
+                self.stopping.wait(min(30.0, 2.0**failures))
                 continue
             if claimed:
                 self.meter.batch(time.monotonic() - started, self.stats)
                 log.info("batch of %d: %s", claimed, self.stats)
                 continue
             if not once:
-                time.sleep(idle_sleep)
+                self.stopping.wait(idle_sleep)
                 continue
             wait = self._once_wait()
             if wait is None:
                 return self.stats
-            time.sleep(wait)
+            self.stopping.wait(wait)
+        return self.stats
 
     def _once_wait(self) -> float | None:
         """Seconds to sleep before claiming again in ``once`` mode; None when nothing is left."""
