@@ -205,9 +205,8 @@ def fetch_only(url: str, concurrency: int) -> tuple[int, float]:
         db.migrate(engine)
         api = StripeAPI(KEY, api_base=url)
         job = backfill.Backfill(engine, api, concurrency=concurrency, writes_in_process=True)
-        phases = backfill.full_phases(api, job, backfill.EPOCH, int(time.time()))
-        phases = [[(replace(s, write=lambda conn, items: None), a, b) for s, a, b in p] for p in phases]
-        result = job.run(phases)
+        ranges = backfill.full_ranges(api, job, backfill.EPOCH, int(time.time()))
+        result = job.run([(replace(s, write=lambda conn, items: None), a, b) for s, a, b in ranges])
         engine.dispose()
     return result.requests, result.seconds
 
