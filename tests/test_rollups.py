@@ -22,7 +22,7 @@ from sqlalchemy import Engine, text
 import migrations
 from indexer import db
 from migrations import sqlfiles
-from tests.answers.test_queries import T0, Shop
+from tests.conftest import T0, Shop
 
 VERSIONS = Path(migrations.__file__).parent / "versions"
 

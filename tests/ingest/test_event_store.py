@@ -9,11 +9,11 @@ from sqlalchemy import Engine
 from indexer import db
 from indexer.ingest import event_store
 from indexer.ingest.event_store import event_row
+from tests.conftest import make_event
 
 
 def store(engine: Engine, event_id: str, created: int) -> None:
-    event = {"id": event_id, "object": "event", "type": "product.created", "created": created, "livemode": False,
-             "data": {"object": {"id": "prod_x", "object": "product"}}}
+    event = make_event(event_id, obj={"id": "prod_x", "object": "product"}, type="product.created", created=created)
     with db.transaction(engine) as conn:
         event_store.insert_event(conn, event_row(event, json.dumps(event), source="webhook"))
 

@@ -22,17 +22,15 @@ from stripe_sandbox import generator
 from stripe_sandbox.render import Renderer, version
 from stripe_sandbox.server import SandboxServer
 from stripe_sandbox.store import Store
-from tests.conftest import engine_url
+from tests.conftest import engine_url, make_event, product_object
 
 KEY = "sk_test_leases"
 NOWHERE = "http://127.0.0.1:9"
 
 
 def product_event(n: int) -> dict[str, Any]:
-    product = {"id": f"prod_lease_{n}", "object": "product", "name": f"P{n}", "active": True, "livemode": False,
-               "created": 1, "updated": 1}
-    return {"id": f"evt_lease_{n}", "object": "event", "type": "product.updated", "created": 1_760_000_000 + n,
-            "livemode": False, "api_version": "2026-10-28.endive", "data": {"object": product}}
+    return make_event(f"evt_lease_{n}", obj=product_object(f"prod_lease_{n}", f"P{n}"), type="product.updated",
+                      created=1_760_000_000 + n)
 
 
 def deliver(engine: Engine, events: list[dict[str, Any]]) -> None:

@@ -18,8 +18,7 @@ from indexer.config import Settings
 from indexer.index.mapping import guest_key
 from indexer.web import api
 from indexer.web.api import token_matches
-from tests.answers.test_queries import T0, Shop, many_buyers
-from tests.conftest import engine_url
+from tests.conftest import T0, Shop, engine_url, many_buyers
 
 TOKEN = "tok_" + "x" * 40
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -34,11 +33,6 @@ def client(engine: Engine) -> Iterator[FlaskClient]:
     app = app_client(engine)
     yield app.test_client()
     app.extensions["indexer.engine"].dispose()
-
-
-@pytest.fixture
-def shop(engine: Engine) -> Shop:
-    return Shop(engine)
 
 
 def get(client: FlaskClient, path: str, **params: Any) -> Any:

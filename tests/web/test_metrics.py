@@ -23,8 +23,8 @@ from indexer.config import Settings
 from indexer.ingest import counters
 from indexer.ingest.worker import Worker
 from indexer.stripe_api import StripeAPI
-from tests.conftest import engine_url
-from tests.web.test_webhooks import SECRET, make_event, signed
+from tests.conftest import WEBHOOK_SECRET as SECRET
+from tests.conftest import engine_url, make_event, signed
 
 PRODUCT_EVENT = {"type": "product.created", "data": {"object": {
     "id": "prod_1", "object": "product", "name": "Course", "active": True, "created": 1_760_000_000,

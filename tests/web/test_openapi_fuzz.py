@@ -20,8 +20,7 @@ from sqlalchemy import Engine
 from indexer import create_app
 from indexer.config import Settings
 from indexer.web.openapi import EXAMPLE_CUSTOMER, EXAMPLE_EMAIL, EXAMPLE_PRODUCT, document
-from tests.answers.test_queries import T0, Shop
-from tests.conftest import engine_url
+from tests.conftest import T0, Shop, engine_url
 
 TOKEN = "fuzz-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
