@@ -92,7 +92,10 @@ EXCLUDED = [positive_data_acceptance]
 @schema.parametrize()
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 def test_the_api_keeps_the_promises_of_its_document(case: Any, app: Any) -> None:
-    case.call_and_validate(headers=AUTH, excluded_checks=EXCLUDED)
+    # The token replaces the one generated; a case that leaves the header out (a negative one)
+    # goes without, or the real token would make it valid and its rejection could not be checked.
+    headers = AUTH if "Authorization" in (case.headers or {}) else {}
+    case.call_and_validate(headers=headers, excluded_checks=EXCLUDED)
 
 
 def test_a_405_names_the_allowed_methods(app: Any) -> None:
