@@ -29,7 +29,7 @@ from stripe_sandbox import generator
 from stripe_sandbox.server import SandboxServer
 from stripe_sandbox.store import Store
 from tests.conftest import engine_url
-from tests.history.test_backfill import run, snapshot, view
+from tests.history.conftest import run, snapshot, view
 from tests.test_rollups import assert_rollups_match
 
 pytestmark = pytest.mark.slow

@@ -18,7 +18,7 @@ from sqlalchemy import Engine, select
 from indexer import db, models, stripe_api
 from indexer.ingest import catchup
 from indexer.stripe_api import StripeAPI
-from tests.history.test_backfill import History, client, history
+from tests.history.conftest import History, client, history
 from tests.ingest.test_catchup import sandbox_events, work
 
 

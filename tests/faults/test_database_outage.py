@@ -31,7 +31,7 @@ from stripe_sandbox import generator
 from stripe_sandbox.server import SandboxServer
 from stripe_sandbox.store import Store
 from tests.faults.test_worker_kill import table_rows
-from tests.history.test_backfill import run, snapshot, view
+from tests.history.conftest import run, snapshot, view
 from tests.ingest.test_worker import deliver, event_bodies, run_worker
 from tests.test_rollups import assert_rollups_match
 
