@@ -20,6 +20,8 @@ production path. A variant replaces ``event_store.store_event_row`` in its own g
 processes only (``variant_app``); every other step of the request is ours. Besides events/s,
 each server's CPU per event (its processes, and PostgreSQL's backends for its database) is
 read from ``/proc``: a machine shared with other work blurs throughput far more than it.
+``--variants minimal-procfile`` runs the minimal receiver under the ``Procfile`` command too: what
+the settings cost, apart from what our code costs.
 """
 
 from __future__ import annotations
@@ -108,6 +110,9 @@ def store_core(engine: Any, row: dict[str, Any]) -> bool:
 
 
 VARIANTS: dict[str, Callable[[Any, dict[str, Any]], bool]] = {"core": store_core}
+#: Not our app: the minimal receiver run with the ``Procfile``'s settings, which tells what the
+#: settings cost apart from what our code costs.
+MINIMAL_UNDER_PROCFILE = "minimal-procfile"
 
 
 def variant_app(name: str) -> Any:
@@ -127,10 +132,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="measured rounds per server, alternating")
     parser.add_argument("--procfile", type=Path, default=ROOT / "Procfile", help="whose web: line runs our app")
     parser.add_argument("--web-concurrency", type=int, help="WEB_CONCURRENCY (default: the Procfile's own)")
-    parser.add_argument("--variants", default="", help=f"comma-separated, of {', '.join(VARIANTS)}")
+    parser.add_argument("--variants", default="",
+                        help=f"comma-separated, of {', '.join([*VARIANTS, MINIMAL_UNDER_PROCFILE])}")
     args = parser.parse_args()
     variants = [v for v in args.variants.split(",") if v]
-    if unknown := set(variants) - set(VARIANTS):
+    if unknown := set(variants) - {*VARIANTS, MINIMAL_UNDER_PROCFILE}:
         sys.exit(f"unknown variants: {', '.join(sorted(unknown))}")
     admin = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
     if not admin:
@@ -145,9 +151,11 @@ def main() -> None:
     ours = ["indexer", *variants]
     ports = {"minimal": PORT_MINIMAL, **{name: PORT_OURS + i for i, name in enumerate(ours)}}
     dsns = {name: create_database(admin, f"bench_ingest_{name}") for name in ["minimal", *ours]}
-    with psycopg.connect(dsns["minimal"], autocommit=True) as conn:
-        conn.execute("CREATE TABLE events (id text PRIMARY KEY, payload text NOT NULL)")
-    urls = {name: dsns[name].replace("postgresql://", "postgresql+psycopg://") for name in ours}
+    minimals = ["minimal", *[name for name in ours if name == MINIMAL_UNDER_PROCFILE]]
+    for name in minimals:
+        with psycopg.connect(dsns[name], autocommit=True) as conn:
+            conn.execute("CREATE TABLE events (id text PRIMARY KEY, payload text NOT NULL)")
+    urls = {name: dsns[name].replace("postgresql://", "postgresql+psycopg://") for name in ours if name not in minimals}
     for url in urls.values():
         subprocess.run([str(ROOT / ".venv/bin/indexer"), "migrate"], env={**os.environ, "DATABASE_URL": url},
                        check=True, capture_output=True)
@@ -158,9 +166,12 @@ def main() -> None:
                                                  {**env, "MINIMAL_DSN": dsns["minimal"]}, minimal_options, "/"))
         for name in ours:
             app = None if name == "indexer" else f"'bench.webhook_ingest:variant_app(\"{name}\")'"
+            database = {"DATABASE_URL": urls[name]} if name in urls else {"MINIMAL_DSN": dsns[name]}
+            if name == MINIMAL_UNDER_PROCFILE:
+                app = "bench.minimal_receiver:app"
             procs[name] = servers.enter_context(http_load.procfile_server(
                 command.replace(f":{PORT_OURS} ", f":{ports[name]} "), ports[name],
-                {**env, "DATABASE_URL": urls[name]}, Path(tmp) / f"{name}.log", app))
+                {**env, **database}, Path(tmp) / f"{name}.log", app))
         sizes: list[int] = []
 
         cpu: dict[str, list[tuple[float, float]]] = {name: [] for name in ports}
@@ -185,16 +196,17 @@ def main() -> None:
 
         rounds = http_load.alternate({name: run(name, port) for name, port in ports.items()}, args.rounds)
         access_log = (Path(tmp) / "indexer.log").read_text()
-    stored = {"minimal": count_rows(dsns["minimal"], "events"),
-              **{name: count_rows(dsns[name], "stripe_events") for name in ours}}
+    stored = {name: count_rows(dsns[name], "events" if name in minimals else "stripe_events") for name in ports}
 
     print(f"webhook ingest, PostgreSQL, unique signed checkout.session.completed events of {max(sizes)} bytes; "
           f"wrk -t2 -c{args.connections} -d{args.duration}s; warm-up + {args.rounds} rounds each, alternating")
     print(f"  minimal: plain gunicorn --workers {workers} (sync) bench.minimal_receiver:app")
     print(f"  indexer: {args.procfile.name} web: {command}" + (f"  (WEB_CONCURRENCY={env['WEB_CONCURRENCY']})"
                                                               if "WEB_CONCURRENCY" in env else ""))
-    if variants:
-        print(f"  {', '.join(variants)}: the same, the event stored another way (bench/webhook_ingest.py)")
+    if stored_otherwise := [name for name in variants if name in VARIANTS]:
+        print(f"  {', '.join(stored_otherwise)}: the same, the event stored another way (bench/webhook_ingest.py)")
+    if MINIMAL_UNDER_PROCFILE in variants:
+        print(f"  {MINIMAL_UNDER_PROCFILE}: the minimal receiver under the same Procfile command")
     results = {name: http_load.summarize(runs) for name, runs in rounds.items()}
     for name, summary in results.items():
         answered = sum(r.requests - r.non2xx for r in summary.rounds)
