@@ -2,14 +2,16 @@
 
 Usage: BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/rollup_cost.py
        [--sessions 100000] [--rows 1000000] [--products 10000] [--big 200000] [--rounds 2] [--skip PARTS]
+       [--before REVISION]
 
-Builds two databases beside the given one, ``bench_cost_on`` and ``bench_cost_off``, both by
-``indexer migrate``; in ``bench_cost_off`` the rollup triggers on ``purchases`` (those whose
-function is named ``rollups...``) are disabled. The same writes then go to both, one after the
-other in alternating order, each database on a connection of its own, so both see the same load
-of the machine. Each part prints, per database, the CPU time of its PostgreSQL backend (read
-from ``/proc``: the database server must run on this machine) and the wall time, and the ratio
-on / off (the target: <= 1.25x).
+Builds databases beside the given one, migrated to the newest revision: ``bench_cost_on``, and
+``bench_cost_off`` where the rollup triggers on ``purchases`` (those whose function is named
+``rollups...``) are disabled; with ``--before REVISION`` also ``bench_cost_before``, migrated
+only that far (the rollups as they were: before and after in the same run). The same writes then
+go to every database, one after the other in turn, each on a connection of its own, so all see
+the same load of the machine. Each part prints, per database, the CPU time of its PostgreSQL
+backend (read from ``/proc``: the database server must run on this machine) and the wall time,
+and each ratio to rollups off (the target: <= 1.25x).
 
 1. ``backfill``: a sandbox history of ``--sessions`` checkout sessions (``stripe_sandbox``'s
    generator, rendered as the API renders them and mapped by ``indexer.index.mapping``), written
@@ -21,14 +23,13 @@ on / off (the target: <= 1.25x).
 2. ``load``: the 1M-row load of ``bench/query_api.py`` (one ``INSERT ... SELECT``, ``prod_big``
    with ``--big`` buyers) into emptied tables, ``--rounds`` times.
 
-At the end the rollups of ``bench_cost_on`` are compared with a recomputation from ``purchases``.
+After each part the rollups of each database that keeps them are compared with a recomputation from ``purchases``.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -86,19 +87,19 @@ KEPT = {
 class Side:
     """One database, written on one connection (one backend) whose CPU time is read from /proc."""
 
-    def __init__(self, admin_url: str, name: str, rollups: bool) -> None:
+    def __init__(self, admin_url: str, name: str, rollups: bool, revision: str = "head") -> None:
         self.name = name
         self.rollups = rollups
+        self.label = f"rollups {'on' if rollups else 'off'}" + ("" if revision == "head" else f" at {revision}")
         admin = create_engine(sa_url(admin_url), isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
             conn.execute(text(f"CREATE DATABASE {name}"))
         admin.dispose()
         self.url = sa_url(admin_url).rsplit("/", 1)[0] + "/" + name
-        subprocess.run([str(ROOT / ".venv/bin/indexer"), "migrate"], env={**os.environ, "DATABASE_URL": self.url},
-                       check=True, capture_output=True)
         # One pooled connection: every transaction (and each statistics refresh) runs on one backend.
         self.engine: Engine = db.make_engine(self.url, pool_size=1)
+        db.migrate(self.engine, revision)
         with db.transaction(self.engine) as conn:
             triggers = [name for (name,) in conn.execute(text(ROLLUP_TRIGGERS))]
             if not triggers:
@@ -165,7 +166,7 @@ def backfill(sides: list[Side], sessions: int) -> None:
 
     work = [(writes.write_sources, page) for page in pages] + [(writes.write_refunds, page) for page in refund_pages]
     for n, (write, items) in enumerate(work):
-        for side in (sides if n % 2 else sides[::-1]):
+        for side in sides[n % len(sides):] + sides[: n % len(sides)]:
             side.timed(page_of(side, write, items))
     report(sides)
 
@@ -176,7 +177,7 @@ def load(sides: list[Side], args: argparse.Namespace) -> None:
     for side in sides:
         side.reset()
     for n in range(args.rounds):
-        for side in (sides if n % 2 else sides[::-1]):
+        for side in sides[n % len(sides):] + sides[: n % len(sides)]:
             with db.transaction(side.engine) as conn:
                 conn.execute(text("TRUNCATE purchases, product_customer_totals, product_totals, product_daily_totals"))
             db.refresh_statistics(side.engine)
@@ -189,12 +190,11 @@ def load(sides: list[Side], args: argparse.Namespace) -> None:
 
 
 def report(sides: list[Side]) -> None:
-    by = {side.rollups: side for side in sides}
+    off = next(side for side in sides if not side.rollups)
     for side in sides:
-        print(f"   rollups {'on ' if side.rollups else 'off'}: database CPU {side.cpu:7.1f} s   wall {side.wall:7.1f} s")
-    on, off = by[True], by[False]
-    print(f"   on / off: database CPU {on.cpu / max(off.cpu, 1e-9):.2f}x   wall {on.wall / max(off.wall, 1e-9):.2f}x "
-          "(target <= 1.25x)")
+        ratio = "" if side is off else (f"   = {side.cpu / max(off.cpu, 1e-9):.2f}x CPU, "
+                                         f"{side.wall / max(off.wall, 1e-9):.2f}x wall of rollups off (target <= 1.25x)")
+        print(f"   {side.label:<32} database CPU {side.cpu:7.1f} s   wall {side.wall:7.1f} s{ratio}")
     for side in sides:
         side.reset()
 
@@ -206,7 +206,7 @@ def check(side: Side) -> None:
                 f"SELECT COUNT(*) FROM ((SELECT {KEPT[table]} FROM {table} EXCEPT {aggregate}) "
                 f"UNION ALL ({aggregate} EXCEPT SELECT {KEPT[table]} FROM {table})) d")).scalar_one()
             rows = conn.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar_one()
-            print(f"   {table}: {rows:,} rows, {differ} differ from a recomputation")
+            print(f"   {side.label}: {table} {rows:,} rows, {differ} differ from a recomputation")
             if differ:
                 sys.exit(f"{table} differs from a recomputation")
 
@@ -219,6 +219,7 @@ def main() -> None:
     parser.add_argument("--big", type=int, default=200_000)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--skip", default="", help="comma-separated parts to skip: backfill,load")
+    parser.add_argument("--before", help="also an index migrated only to this revision (the rollups before)")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     admin = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
@@ -226,12 +227,16 @@ def main() -> None:
         sys.exit("set BENCH_DATABASE_URL to a PostgreSQL URL (databases bench_cost_on/off are created beside it)")
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     sides = [Side(admin, "bench_cost_off", rollups=False), Side(admin, "bench_cost_on", rollups=True)]
+    if args.before:
+        sides.append(Side(admin, "bench_cost_before", rollups=True, revision=args.before))
     if "backfill" not in skip:
         backfill(sides, args.sessions)
-        check(sides[1])
+        for side in sides[1:]:
+            check(side)
     if "load" not in skip:
         load(sides, args)
-        check(sides[1])
+        for side in sides[1:]:
+            check(side)
     print(f"load average {os.getloadavg()[0]:.1f} at the end")
     for side in sides:
         side.engine.dispose()

@@ -7,7 +7,6 @@ from __future__ import annotations
 import ast
 import glob
 import tomllib
-from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from sqlalchemy import Engine
 import migrations
 from indexer import db
 from migrations import sqlfiles
+from tests.conftest import alembic
 
 REPO = Path(__file__).resolve().parent.parent
 MODULES = sorted(p for p in (REPO / "migrations" / "versions").glob("*.py") if p.name != "__init__.py")
@@ -104,8 +104,8 @@ def test_migrations_read_exactly_their_own_sql_files_for_the_database(
 
     monkeypatch.setattr(sqlfiles, "statements", recording)
     db.migrate(database_url_engine)
-    _alembic(database_url_engine, "downgrade", "base")
-    _alembic(database_url_engine, "upgrade", "head")
+    alembic(database_url_engine, "downgrade", "base")
+    alembic(database_url_engine, "upgrade", "head")
     dialect = database_url_engine.dialect.name
     mine = {name for name in _sql_files() if len(Path(name).suffixes) == 1 or Path(name).suffixes[0] == f".{dialect}"}
     assert read == mine
@@ -126,14 +126,3 @@ def test_a_statement_ends_at_a_line_holding_only_a_semicolon(tmp_path: Path) -> 
     sql.write_text("DROP VIEW v\n;\nDROP VIEW w;\n")
     with pytest.raises(ValueError, match="does not end"):
         sqlfiles.statements(sql)
-
-
-def _alembic(engine: Engine, command_name: str, revision: str) -> None:
-    from alembic import command
-    from alembic.config import Config
-
-    cfg = Config(str(resources.files("migrations").joinpath("alembic.ini")))
-    cfg.set_main_option("script_location", str(resources.files("migrations")))
-    with db.transaction(engine) as conn:
-        cfg.attributes["connection"] = conn
-        getattr(command, command_name)(cfg, revision)

@@ -13,48 +13,14 @@ import itertools
 import random
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
 
-import migrations
 from indexer import db
-from migrations import sqlfiles
 from tests.answers.test_queries import T0, Shop
-
-VERSIONS = Path(migrations.__file__).parent / "versions"
-
-
-def _views(revision: str, name: str) -> dict[str, str]:
-    """The views a migration's SQL file creates: each one's ``SELECT``, by name."""
-    views: dict[str, str] = {}
-    for statement in sqlfiles.statements(sqlfiles.path(str(VERSIONS / f"{revision}.py"), name)):
-        if statement.startswith("CREATE VIEW "):
-            head, select = statement.split(" AS\n", 1)
-            views[head.removeprefix("CREATE VIEW ")] = select
-    return views
-
-
-def reference(engine: Engine) -> dict[str, str]:
-    """Each view's old definition (migrations 0001 to 0003): its aggregate computed from
-    ``purchases`` when read."""
-    old = {
-        **_views("0001_initial", "upgrade.sql"),
-        **_views("0002_answers", f"upgrade.{engine.dialect.name}.sql"),
-        **_views("0003_product_summary", "upgrade.sql"),
-    }
-    assert set(old) == {"product_customers", "customer_products", "product_summary", "product_sales_daily"}
-    return old
-
-
-def assert_rollups_match(engine: Engine) -> None:
-    with engine.connect() as conn:
-        for view, aggregate in reference(engine).items():
-            got = sorted(tuple(r) for r in conn.execute(text(f"SELECT * FROM {view}")))
-            want = sorted(tuple(r) for r in conn.execute(text(aggregate)))
-            assert got == want, view
+from tests.conftest import alembic, assert_rollups_match, rollup_reference
 
 
 @pytest.fixture(params=["moves", "sums"])
@@ -157,10 +123,10 @@ def test_the_migration_fills_the_tables_from_an_existing_index(database_url_engi
     shop = Shop(engine)
     for i in range(6):
         shop.checkout(("prod_A", 100 * (i + 1)), ("prod_B", 50), customer=f"cus_{i % 3}", created=T0 + i * 40_000)
-    _alembic(engine, "downgrade", "0003_product_summary")
+    alembic(engine, "downgrade", "0003_product_summary")
     assert_rollups_match_old_views(engine)
     shop.checkout(("prod_A", 999), customer="cus_9", created=T0)  # written while no trigger runs
-    _alembic(engine, "upgrade", "head")
+    alembic(engine, "upgrade", "head")
     assert_rollups_match(engine)
     assert _rows(engine, "SELECT customers, purchases FROM product_summary WHERE product_id = 'prod_A'") == [(4, 7)]
 
@@ -168,7 +134,7 @@ def test_the_migration_fills_the_tables_from_an_existing_index(database_url_engi
 def assert_rollups_match_old_views(engine: Engine) -> None:
     """After a downgrade the views are the old aggregates again, and the rollup tables are gone."""
     with engine.connect() as conn:
-        for view, aggregate in reference(engine).items():
+        for view, aggregate in rollup_reference(engine).items():
             assert sorted(conn.execute(text(f"SELECT * FROM {view}"))) == sorted(conn.execute(text(aggregate)))
         assert "product_totals" not in db_tables(conn)
 
@@ -185,29 +151,16 @@ def test_days_are_kept_across_the_day_moves_migration_both_ways(database_url_eng
     db.migrate(engine)
     shop = Shop(engine)
     first = shop.checkout(("prod_A", 100), ("prod_B", 50), customer="cus_1", created=T0)
-    _alembic(engine, "downgrade", "0004_rollups")
+    alembic(engine, "downgrade", "0004_rollups")
     shop.checkout(("prod_A", 200), customer="cus_2", created=T0 + 60)
     shop.refund(first, 150)
     assert_rollups_match(engine)
-    _alembic(engine, "upgrade", "head")
+    alembic(engine, "upgrade", "head")
     shop.checkout(("prod_A", 300), customer="cus_1", created=T0 + 120)
     shop.refund(first, 150)
     assert_rollups_match(engine)
     assert _rows(engine, "SELECT purchases, customers, amount_total FROM product_sales_daily "
                          "WHERE product_id = 'prod_A'") == [(2, 2, 500)]
-
-
-def _alembic(engine: Engine, command_name: str, revision: str) -> None:
-    from importlib import resources
-
-    from alembic import command
-    from alembic.config import Config
-
-    cfg = Config(str(resources.files("migrations").joinpath("alembic.ini")))
-    cfg.set_main_option("script_location", str(resources.files("migrations")))
-    with db.transaction(engine) as conn:
-        cfg.attributes["connection"] = conn
-        getattr(command, command_name)(cfg, revision)
 
 
 @pytest.fixture

@@ -23,9 +23,8 @@ from indexer.ingest.worker import LEASE_SECONDS
 from stripe_sandbox import generator
 from stripe_sandbox.server import SandboxServer
 from stripe_sandbox.store import Store
-from tests.conftest import engine_url
+from tests.conftest import assert_rollups_match, engine_url
 from tests.ingest.test_worker import deliver, event_bodies, purchase_rows, run_worker
-from tests.test_rollups import assert_rollups_match
 
 pytestmark = pytest.mark.slow
 KEY = "sk_test_kill"

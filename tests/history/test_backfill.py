@@ -24,7 +24,7 @@ from indexer.history.checkpoints import Scope
 from indexer.stripe_api import StripeAPI
 from stripe_sandbox import billing as b
 from stripe_sandbox.store import Store
-from tests.test_rollups import assert_rollups_match
+from tests.conftest import assert_rollups_match
 
 DAY = 86400
 
