@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import glob
 import tomllib
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -126,3 +127,15 @@ def test_a_statement_ends_at_a_line_holding_only_a_semicolon(tmp_path: Path) -> 
     sql.write_text("DROP VIEW v\n;\nDROP VIEW w;\n")
     with pytest.raises(ValueError, match="does not end"):
         sqlfiles.statements(sql)
+
+
+def test_the_migrations_are_one_line_ending_at_the_newest() -> None:
+    """One head (no two migrations revise the same one), and it is the last module by name."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    cfg = Config(str(resources.files("migrations").joinpath("alembic.ini")))
+    cfg.set_main_option("script_location", str(resources.files("migrations")))
+    script = ScriptDirectory.from_config(cfg)
+    assert script.get_heads() == [MODULES[-1].stem]
+    assert len(list(script.walk_revisions())) == len(MODULES)

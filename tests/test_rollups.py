@@ -168,3 +168,33 @@ def postgres_engine(engine: Engine) -> Engine:
     if not db.is_postgres(engine):
         pytest.skip("one writer at a time on SQLite")
     return engine
+
+
+def test_the_lock_migration_keeps_a_populated_index_and_both_settles_agree(database_url_engine: Engine) -> None:
+    """0008 changes only how PostgreSQL's settle locks and what it looks at: an index written
+    before it stays equal to the aggregates across the upgrade and the downgrade, and writes
+    that remove rows, refund them fully or only add keep them equal on either side."""
+    engine = database_url_engine
+    db.migrate(engine, "0007_reports")
+    shop = Shop(engine)
+    first = shop.checkout(("prod_A", 100), ("prod_B", 50), customer="cus_1", created=T0)
+    only_refunded = shop.checkout(("prod_C", 70), customer="cus_2", created=T0 + 10)
+    shop.refund(only_refunded, 70)
+    assert_rollups_match(engine)
+    alembic(engine, "upgrade", "head")
+    assert_rollups_match(engine)
+    shop.checkout(("prod_A", 300), customer="cus_1", created=T0 - 86_400)  # only adds: an earlier first sale
+    lone = shop.checkout(("prod_D", 40), customer="cus_3", created=T0 + 20)
+    shop.refund(lone, 40)  # prod_D loses its only customer
+    shop.refund(first, 150)  # fully: prod_A keeps cus_1 through the later sale, prod_B is emptied
+    assert_rollups_match(engine)
+    assert _rows(engine, "SELECT product_id, customers, first_purchased_at FROM product_summary ORDER BY product_id") == [
+        ("prod_A", 1, T0 - 86_400)]
+    alembic(engine, "downgrade", "0007_reports")
+    shop.checkout(("prod_B", 60), customer="cus_4", created=T0 + 30)
+    assert_rollups_match(engine)
+    alembic(engine, "upgrade", "head")
+    with db.transaction(engine) as conn:  # a manual fix taking the first sale away
+        conn.execute(text("DELETE FROM purchases WHERE product_id = 'prod_A' AND purchased_at = :t"), {"t": T0 - 86_400})
+    assert_rollups_match(engine)
+    assert _rows(engine, "SELECT product_id FROM product_summary ORDER BY product_id") == [("prod_B",)]
