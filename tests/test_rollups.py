@@ -198,3 +198,22 @@ def test_the_lock_migration_keeps_a_populated_index_and_both_settles_agree(datab
         conn.execute(text("DELETE FROM purchases WHERE product_id = 'prod_A' AND purchased_at = :t"), {"t": T0 - 86_400})
     assert_rollups_match(engine)
     assert _rows(engine, "SELECT product_id FROM product_summary ORDER BY product_id") == [("prod_B",)]
+
+
+def test_a_load_larger_than_the_statistics_knew_refreshes_them_and_keeps_the_views_equal(
+        postgres_engine: Engine) -> None:
+    """One statement writing more rows than ``purchases`` held at its last ANALYZE (here: never
+    analyzed) has the settle refresh its statistics first (migration ``0008_rollup_locks``)."""
+    engine = postgres_engine
+    Shop(engine).checkout(("prod_A", 100), customer="cus_0", created=T0)
+    with db.transaction(engine) as conn:
+        conn.execute(text(
+            "INSERT INTO purchases (account, livemode, source_type, source_id, line_item_id, payment_key, product_id, "
+            "customer_id, customer_key, email, quantity, currency, amount_subtotal, amount_total, amount_refunded, "
+            "refunded, disputed, purchased_at, updated_at) "
+            "SELECT '', false, 'checkout.session', 'cs_bulk_' || i, 'li_0', 'pi_bulk_' || i, 'prod_' || (i % 3), "
+            "'cus_' || (i % 700), 'cus_' || (i % 700), 'b@example.com', 1, 'usd', 100, 100, "
+            "CASE WHEN i % 50 = 0 THEN 100 ELSE 0 END, i % 50 = 0, false, :t0 + i * 600, :t0 "
+            "FROM generate_series(1, 1500) AS i"), {"t0": T0})
+    assert_rollups_match(engine)
+    assert _rows(engine, "SELECT reltuples >= 1501 FROM pg_class WHERE oid = 'purchases'::regclass") == [(True,)]

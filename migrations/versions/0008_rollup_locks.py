@@ -1,5 +1,12 @@
-"""Rollups: the settle locks products without rewriting them, and looks for emptied products only
-where something was taken away.
+"""Rollups: the settle plans a bulk load from fresh statistics, locks products without rewriting
+them, and looks for emptied products only where something was taken away.
+
+A transaction that wrote more rows than ``purchases`` held when its statistics were last taken
+(a first load, a bulk import in one statement) now has the settle run ``ANALYZE purchases``
+first (it counts the transaction's own rows, and the plans cached from the old statistics are
+dropped). Planned from an empty table's statistics, the settle's lookup of each customer in
+``purchases`` went through a prefix of the wrong index and walked a product's whole index once
+per customer: a cost that grew with the square of the biggest product's buyers.
 
 The settle (PostgreSQL, at commit; migrations ``0004_rollups`` and ``0005_day_moves``) locked
 each touched product's ``product_totals`` row with ``INSERT ... ON CONFLICT DO UPDATE SET

@@ -1,7 +1,8 @@
 -- Each statement ends at a line holding only ';' (bodies use ';' too); they run one at a time, in order.
--- 0008_rollup_locks, upgrade, PostgreSQL: 0005's settle, locking the touched products without
--- writing their rows, and looking for emptied products and lost first or last sales only where
--- rows were taken away or refunded.
+-- 0008_rollup_locks, upgrade, PostgreSQL: 0005's settle, refreshing the statistics of purchases
+-- first after a load larger than they knew, locking the touched products without writing their
+-- rows, and looking for emptied products and lost first or last sales only where rows were taken
+-- away or refunded.
 
 -- Customers and products are settled as in 0004. A transaction that wrote more rows than a tenth of
 -- what its days held (a bulk load, a first backfill page) has its days summed again, as 0004 did:
@@ -10,7 +11,16 @@
 CREATE OR REPLACE FUNCTION rollups_settle() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     tx bigint := txid_current();
+    noted bigint := (SELECT COUNT(*) FROM rollup_dirty WHERE txid = tx);
 BEGIN
+    -- A transaction that wrote as many rows as purchases held when its statistics were taken (a
+    -- first load, a bulk import) refreshes them first: planned from an empty table's statistics,
+    -- the lookups below walk a product's whole index once per customer. ANALYZE counts this
+    -- transaction's own rows and invalidates the plans cached from the old statistics.
+    IF noted > 1000 AND noted > (SELECT GREATEST(reltuples, 0) FROM pg_class WHERE oid = 'purchases'::regclass) THEN
+        ANALYZE purchases;
+    END IF;
+
     -- Lock the touched products' rows, sorted (a placeholder for a new product). Every key
     -- below (a customer's, a day's) belongs to one product, so these locks serialise all the
     -- writers of each row that follows. DO UPDATE ... WHERE false locks a row that exists
