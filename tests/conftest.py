@@ -20,10 +20,12 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
+import migrations
 from indexer import db
 from indexer.index import writes
 from indexer.index.mapping import guest_key, product_row, refund_row, session_purchase
 from indexer.ingest import signatures
+from migrations import sqlfiles
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 SHARED = Path(__file__).resolve().parent / "data" / "stripe"
@@ -277,3 +279,53 @@ def many_buyers(shop: Shop, product: str, count: int) -> list[str]:
 @pytest.fixture
 def shop(engine: Engine) -> Shop:
     return Shop(engine)
+
+
+# --- helpers shared by several test files ------------------------------------------------------
+
+
+def alembic(engine: Engine, command_name: str, revision: str) -> None:
+    """Run an Alembic command (``upgrade``, ``downgrade``) to ``revision`` on ``engine``, in one
+    transaction, as ``indexer migrate`` does."""
+    from importlib import resources
+
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config(str(resources.files("migrations").joinpath("alembic.ini")))
+    cfg.set_main_option("script_location", str(resources.files("migrations")))
+    with db.transaction(engine) as conn:
+        cfg.attributes["connection"] = conn
+        getattr(command, command_name)(cfg, revision)
+
+
+def _views(revision: str, name: str) -> dict[str, str]:
+    """The views a migration's SQL file creates: each one's ``SELECT``, by name."""
+    views: dict[str, str] = {}
+    versions = Path(migrations.__file__).parent / "versions"
+    for statement in sqlfiles.statements(sqlfiles.path(str(versions / f"{revision}.py"), name)):
+        if statement.startswith("CREATE VIEW "):
+            head, select = statement.split(" AS\n", 1)
+            views[head.removeprefix("CREATE VIEW ")] = select
+    return views
+
+
+def rollup_reference(engine: Engine) -> dict[str, str]:
+    """Each rollup view's old definition (migrations 0001 to 0003): its aggregate computed from
+    ``purchases`` when read, the reference the rollup tables must equal."""
+    old = {
+        **_views("0001_initial", "upgrade.sql"),
+        **_views("0002_answers", f"upgrade.{engine.dialect.name}.sql"),
+        **_views("0003_product_summary", "upgrade.sql"),
+    }
+    assert set(old) == {"product_customers", "customer_products", "product_summary", "product_sales_daily"}
+    return old
+
+
+def assert_rollups_match(engine: Engine) -> None:
+    """Every rollup view equals, row for row, the aggregate over ``purchases`` it replaced."""
+    with engine.connect() as conn:
+        for view, aggregate in rollup_reference(engine).items():
+            got = sorted(tuple(r) for r in conn.execute(text(f"SELECT * FROM {view}")))
+            want = sorted(tuple(r) for r in conn.execute(text(aggregate)))
+            assert got == want, view

@@ -21,9 +21,8 @@ from sqlalchemy import Engine, select, text
 from indexer import db, models
 from indexer.ingest.worker import LEASE_SECONDS
 from stripe_sandbox.server import SandboxServer
-from tests.conftest import engine_url, serve_generated
+from tests.conftest import assert_rollups_match, engine_url, serve_generated
 from tests.ingest.test_worker import deliver, event_bodies, purchase_rows, run_worker
-from tests.test_rollups import assert_rollups_match
 
 pytestmark = pytest.mark.slow
 KEY = "sk_test_kill"

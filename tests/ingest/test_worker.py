@@ -21,8 +21,13 @@ from stripe_sandbox import generator
 from stripe_sandbox.render import Renderer, version
 from stripe_sandbox.server import SandboxServer
 from stripe_sandbox.store import Store
-from tests.conftest import engine_url, make_event, product_object, serve_generated
-from tests.test_rollups import assert_rollups_match
+from tests.conftest import (
+    assert_rollups_match,
+    engine_url,
+    make_event,
+    product_object,
+    serve_generated,
+)
 
 TEST_KEY = "sk_test_worker"
 LIVE_KEY = "sk_live_worker"
