@@ -35,6 +35,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,7 @@ HERE = Path(__file__).resolve().parent
 KEY = "sk_test_bench"
 SECRET = "whsec_peer_bench"
 ACCOUNT = "acct_peerbench"
+REQUEST_TIMEOUT_S = 30
 PORTS = {"sandbox": 28001, "ours": 28010, "peer": 28020}
 PEERS = {
     "stripe": ("@stripe/sync-engine", "1.0.32"),
@@ -270,14 +272,83 @@ def event_stream(store: Store, path: Path, seed: int = 7) -> dict[str, int]:
             "invoice.paid": types.get("invoice.paid", 0)}
 
 
-def post(url: str, file: Path, npm: Path, cap: float, rate: float | None = None) -> dict[str, Any]:
+def post(url: str, file: Path, npm: Path, cap: float, rate: float | None = None,
+         ack_log: Path | None = None) -> dict[str, Any]:
     return node_json("post", {"url": url, "secret": SECRET, "file": str(file), "connections": 16,
-                              "timeoutMs": int(cap * 1000), "capSeconds": cap, "rate": rate},
-                     npm, timeout=cap * 2 + 60)
+                              "timeoutMs": REQUEST_TIMEOUT_S * 1000, "capSeconds": cap, "rate": rate,
+                              "ackLog": str(ack_log) if ack_log else None},
+                     npm, timeout=cap + REQUEST_TIMEOUT_S + 60)
 
 
-def webhook_ours(store: Store, events: Path, latency: float, npm: Path, cap: float, truth: Truth
-                 ) -> dict[str, Any]:
+class Freshness:
+    """How long after its event was acknowledged each paid session is in the answer: a thread
+    polls the system's tables every 50 ms for the sessions they hold."""
+
+    def __init__(self, dsn: str, sql: str, events: Path) -> None:
+        self.dsn, self.sql = dsn, sql
+        self.wanted: dict[int, str] = {}
+        seen: set[str] = set()
+        for i, line in enumerate(events.read_text().splitlines()):
+            if '"checkout.session.completed"' not in line:
+                continue
+            event = json.loads(line)
+            obj = event["data"]["object"]
+            if event["type"] == "checkout.session.completed" and obj["payment_status"] == "paid" \
+                    and obj["id"] not in seen:
+                seen.add(obj["id"])
+                self.wanted[i] = obj["id"]
+        self.first_seen: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def __enter__(self) -> Freshness:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _poll(self) -> None:
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            while not self._stop.is_set():
+                now = time.time() * 1000
+                for (sid,) in conn.execute(self.sql):
+                    self.first_seen.setdefault(sid, now)
+                time.sleep(0.05)
+
+    def figures(self, ack_log: Path) -> dict[str, Any]:
+        acked = {i: at for i, at in json.loads(ack_log.read_text())}
+        lags = sorted(max(0.0, self.first_seen[sid] - acked[i]) / 1000 for i, sid in self.wanted.items()
+                      if i in acked and sid in self.first_seen)
+        if not lags:
+            return {"fresh_sessions": f"0/{len(self.wanted)}", "fresh_p50_s": None, "fresh_p99_s": None}
+        return {"fresh_sessions": f"{len(lags)}/{len(self.wanted)}",
+                "fresh_p50_s": round(lags[len(lags) // 2], 2),
+                "fresh_p99_s": round(lags[min(len(lags) - 1, int(0.99 * len(lags)))], 2),
+                "fresh_max_s": round(lags[-1], 2)}
+
+
+OURS_SESSIONS_SQL = "SELECT DISTINCT checkout_session FROM purchases WHERE checkout_session IS NOT NULL"
+PEER_SESSIONS_SQL = "SELECT id FROM stripe.checkout_sessions WHERE _raw_data->>'status' = 'complete'"
+
+
+def drain(dsn: str, cap: float) -> float:
+    """Seconds until no stored event is pending (the worker has applied everything)."""
+    started = time.monotonic()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        while time.monotonic() - started < cap:
+            if conn.execute("SELECT count(*) FROM stripe_events WHERE status = 'pending'").fetchone()[0] == 0:
+                break
+            time.sleep(0.05)
+    return time.monotonic() - started
+
+
+def webhook_ours(store: Store, events: Path, latency: float, npm: Path, cap: float, truth: Truth,
+                 rate: float | None = None) -> dict[str, Any]:
+    """Without ``rate``: the burst is acknowledged with no worker running (the web's own
+    figures), then one worker applies it (the worker's). With ``rate``: the worker runs all
+    along, and each paid session's freshness is measured."""
     pid, sandbox = ours_backfill.serve(store, latency_ms=latency)
     dsn = fresh_database("ours")
     url = dsn.replace("postgresql://", "postgresql+psycopg://")
@@ -292,37 +363,47 @@ def webhook_ours(store: Store, events: Path, latency: float, npm: Path, cap: flo
                             "--access-logfile", "/dev/null", "indexer.wsgi:app"],
                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                            start_new_session=True)
-    worker = subprocess.Popen([str(venv / "indexer"), "worker"], env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, start_new_session=True)
+    workers: list[subprocess.Popen] = []
+
+    def worker() -> None:  # the Procfile's worker line
+        workers.append(subprocess.Popen([str(venv / "indexer"), "worker"], env=env, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL, start_new_session=True))
+
+    ack_log = events.with_suffix(".acks")
+    out: dict[str, Any] = {}
     try:
         wait_port(port, web)
-        started = time.monotonic()
-        load = post(f"http://127.0.0.1:{port}/webhooks/stripe", events, npm, cap)
-        acked = time.monotonic()
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            while time.monotonic() - started < cap * 3:
-                pending = conn.execute("SELECT count(*) FROM stripe_events WHERE status = 'pending'").fetchone()[0]
-                if pending == 0:
-                    break
-                time.sleep(0.05)
-            applied = time.monotonic()
+        if rate:
+            worker()
+            with Freshness(dsn, OURS_SESSIONS_SQL, events) as fresh:
+                started = time.monotonic()
+                load = post(f"http://127.0.0.1:{port}/webhooks/stripe", events, npm, cap, rate, ack_log)
+                applied = time.monotonic() + drain(dsn, cap) - started
+            out.update(fresh.figures(ack_log))
+        else:
+            load = post(f"http://127.0.0.1:{port}/webhooks/stripe", events, npm, cap)
+            worker()
+            applied = load["seconds"] + drain(dsn, cap * 3)
+            out["worker_eps"] = round(load["sent"] / (applied - load["seconds"]), 1)
+        with psycopg.connect(dsn) as conn:
             stored, failed = conn.execute("SELECT count(*), count(*) FILTER (WHERE status = 'failed') "
                                           "FROM stripe_events").fetchone()
-        requests, limited = sandbox_requests(sandbox)
+        requests, _ = sandbox_requests(sandbox)
         judged = truth.judge(answer(dsn, OURS_SQL))
     finally:
-        stop(worker)
+        for w in workers:
+            stop(w)
         stop(web)
         ours_backfill.stop(pid)
     drop_database(dsn)
-    return {**summarize_load(load), "applied_s": round(applied - started, 2),
-            "applied_eps": round(load["sent"] / (applied - started), 1),
-            "complete_after_last_ack_s": round(applied - acked, 2), "stripe_requests": requests,
-            "stored": stored, "failed": failed, **judged}
+    return {**summarize_load(load), "applied_s": round(applied, 2),
+            "applied_eps": round(load["sent"] / applied, 1), "stripe_requests": requests,
+            "stored": stored, "failed": failed, **out, **judged}
 
 
 def webhook_peer(peer: str, expand: bool, store: Store, events: Path, latency: float, npm: Path,
-                 cap: float, truth: Truth, spec_path: Path) -> dict[str, Any]:
+                 cap: float, truth: Truth, spec_path: Path, rate: float | None = None) -> dict[str, Any]:
+    """A peer applies each event before it answers: acknowledged is applied."""
     pid, sandbox = ours_backfill.serve(store, latency_ms=latency)
     dsn = fresh_database(peer)
     config = peer_config(peer, dsn, spec_path, expand)
@@ -330,20 +411,28 @@ def webhook_peer(peer: str, expand: bool, store: Store, events: Path, latency: f
     port = PORTS["peer"]
     server = node("serve", {**config, "port": port}, npm, sandbox, stdout=subprocess.DEVNULL,
                   stderr=None if os.environ.get("PEER_DEBUG") else subprocess.DEVNULL, start_new_session=True)
+    ack_log = events.with_suffix(".acks")
+    out: dict[str, Any] = {}
     try:
         wait_port(port, server)
-        started = time.monotonic()
-        load = post(f"http://127.0.0.1:{port}/webhooks/stripe", events, npm, cap)
-        applied = time.monotonic()
+        target = f"http://127.0.0.1:{port}/webhooks/stripe"
+        if rate:
+            sql = PEER_SESSIONS_SQL + (" AND _raw_data ? 'lines'" if expand else "")
+            with Freshness(dsn, sql, events) as fresh:
+                load = post(target, events, npm, cap, rate, ack_log)
+                time.sleep(0.2)
+            out.update(fresh.figures(ack_log))
+        else:
+            load = post(target, events, npm, cap)
         requests, _ = sandbox_requests(sandbox)
         judged = truth.judge(answer(dsn, PEER_SQL.format(schema="stripe")))
     finally:
         stop(server)
         ours_backfill.stop(pid)
     drop_database(dsn)
-    return {**summarize_load(load), "applied_s": round(applied - started, 2),
-            "applied_eps": round(load["statuses"].get("200", 0) / (applied - started), 1),
-            "complete_after_last_ack_s": 0.0, "stripe_requests": requests, **judged}
+    return {**summarize_load(load), "applied_s": round(load["seconds"], 2),
+            "applied_eps": round(load["statuses"].get("200", 0) / load["seconds"], 1),
+            "stripe_requests": requests, **out, **judged}
 
 
 def summarize_load(load: dict[str, Any]) -> dict[str, Any]:
@@ -443,19 +532,21 @@ def backfill_runs(cmd: list[str], env: dict[str, str], sandbox: str, cap: float,
 
 def table(results: dict[str, Any]) -> str:
     lines = []
-    cols = ["system", "ack ev/s", "p50 ms", "p99 ms", "applied ev/s", "complete s", "Stripe req",
-            "missed", "extra", "payments", "guests", ">10 lines", ">100 lines", "right"]
-    for latency, rows in results["webhook"].items():
-        lines.append(f"\nwebhook path, sandbox latency {latency} ms, {results['stream']['deliveries']} deliveries "
-                     f"({results['stream']['duplicates']} duplicates), 16 connections")
+    cols = ["system", "ack ev/s", "ack p50 ms", "ack p99 ms", "applied ev/s", "fresh p99 s", "Stripe req",
+            "missed", "extra", "payments", "guests", "11-100 lines", ">100 lines", "right", "load"]
+    stream = results.get("stream", {})
+    for key, rows in results["webhook"].items():
+        lines.append(f"\nwebhook path, sandbox latency {key}: {stream['deliveries']} deliveries "
+                     f"({stream['duplicates']} duplicates), 16 connections")
         lines.append(" | ".join(cols))
         for name, r in rows.items():
             lines.append(" | ".join(str(x) for x in (
                 name + (" (capped)" if r["capped"] else ""), r["ack_eps"], r["ack_p50_ms"], r["ack_p99_ms"],
-                r["applied_eps"], r["applied_s"], r["stripe_requests"], r["missed"], r["extra"],
+                r["applied_eps"], r.get("fresh_p99_s", "-"), r["stripe_requests"], r["missed"], r["extra"],
                 f"{r['payments']}/{r['payments true']}", r["guests"], r["sessions 11-100 lines"],
-                r["session >100 lines"], "yes" if r["right"] else "NO")))
-    cols = ["system", "run", "seconds", "finished", "Stripe req", "429s", "missed", "extra", "payments", "right"]
+                r["session >100 lines"], "yes" if r["right"] else "NO", f"{r['load']:.1f}")))
+    cols = ["system", "run", "seconds", "finished", "Stripe req", "429s", "missed", "extra", "payments", "right",
+            "load"]
     for run, rows in results["backfill"].items():
         lines.append(f"\nbackfill {run}, {results['backfill_sessions']} sessions, sandbox --rate-limit 25 "
                      "--latency-ms 200")
@@ -465,7 +556,8 @@ def table(results: dict[str, Any]) -> str:
                 if "killed_at_s" in r else ""
             lines.append(" | ".join(str(x) for x in (
                 name, run + extra, r["seconds"], r["finished"], r["stripe_requests"], r["429s"], r["missed"],
-                r["extra"], f"{r['payments']}/{r['payments true']}", "yes" if r["right"] else "NO")))
+                r["extra"], f"{r['payments']}/{r['payments true']}", "yes" if r["right"] else "NO",
+                f"{r['load']:.1f}")))
     return "\n".join(lines)
 
 
@@ -476,8 +568,9 @@ def main() -> None:
     parser.add_argument("--backfill-sessions", type=int, default=20000)
     parser.add_argument("--webhook-sessions", type=int, default=1000)
     parser.add_argument("--latencies", default="0,150")
+    parser.add_argument("--fresh-rate", type=float, default=200.0, help="events/s of the steady run")
     parser.add_argument("--peer-cap", type=float, default=300.0, help="seconds a peer's run may take")
-    parser.add_argument("--skip", default="", help="comma-separated: webhook, backfill, interrupted")
+    parser.add_argument("--skip", default="", help="comma-separated: webhook, freshness, backfill, interrupted")
     parser.add_argument("--npm-dir", help="install the peers here (default: a temporary folder)")
     parser.add_argument("--json", default=str(Path(tempfile.gettempdir()) / "peer_bench.json"))
     args = parser.parse_args()
@@ -516,14 +609,19 @@ def main() -> None:
         results["stream"] = event_stream(store, events)
         print(f"stream: {results['stream']}", flush=True)
         for latency in [float(x) for x in args.latencies.split(",")]:
-            rows: dict[str, Any] = {}
-            rows["ours"] = webhook_ours(store, events, latency, npm, args.peer_cap, truth)
-            print(f"webhook {latency:g} ms ours: {rows['ours']}", flush=True)
-            for p, expand in systems:
-                rows[label(p, expand)] = webhook_peer(p, expand, store, events, latency, npm, args.peer_cap,
-                                                      truth, spec_path)
-                print(f"webhook {latency:g} ms {label(p, expand)}: {rows[label(p, expand)]}", flush=True)
-            results["webhook"][f"{latency:g}"] = rows
+            for mode, rate in (("burst", None), (f"steady {args.fresh_rate:g}/s", args.fresh_rate)):
+                if rate and "freshness" in skip:
+                    continue
+                rows: dict[str, Any] = {}
+                key = f"{latency:g} ms, {mode}"
+                rows["ours"] = {**webhook_ours(store, events, latency, npm, args.peer_cap, truth, rate),
+                                "load": os.getloadavg()[0]}
+                print(f"webhook {key} ours: {rows['ours']}", flush=True)
+                for p, expand in systems:
+                    rows[label(p, expand)] = {**webhook_peer(p, expand, store, events, latency, npm, args.peer_cap,
+                                                             truth, spec_path, rate), "load": os.getloadavg()[0]}
+                    print(f"webhook {key} {label(p, expand)}: {rows[label(p, expand)]}", flush=True)
+                results["webhook"][key] = rows
         del store
     if "backfill" not in skip:
         store = Store()
@@ -536,12 +634,13 @@ def main() -> None:
             kill = None
             if run == "interrupted":
                 kill = max(1.0, whole.get("ours", {}).get("seconds", 10) / 2)
-            rows["ours"] = backfill_ours(store, truth, args.peer_cap * 4, kill)
+            rows["ours"] = {**backfill_ours(store, truth, args.peer_cap * 4, kill), "load": os.getloadavg()[0]}
             print(f"backfill {run} ours: {rows['ours']}", flush=True)
             for p, expand in systems:
                 if run == "interrupted":
                     kill = max(1.0, min(args.peer_cap, whole.get(label(p, expand), {}).get("seconds", 20)) / 2)
-                rows[label(p, expand)] = backfill_peer(p, expand, store, truth, args.peer_cap, kill, npm, spec_path)
+                rows[label(p, expand)] = {**backfill_peer(p, expand, store, truth, args.peer_cap, kill, npm, spec_path),
+                                          "load": os.getloadavg()[0]}
                 print(f"backfill {run} {label(p, expand)}: {rows[label(p, expand)]}", flush=True)
             results["backfill"][run] = rows
     print(table(results))

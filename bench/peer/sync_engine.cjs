@@ -6,7 +6,9 @@
 //   node sync_engine.cjs post <json config>: the load generator for every system, ours too:
 //     POSTs each body of `file` (one compact JSON event a line) once, in order, over
 //     `connections` keep-alive connections, signed at send time as Stripe signs; `rate` (events/s)
-//     paces it, else full speed; stops sending after `capSeconds`. Prints one JSON line.
+//     paces it, else full speed; stops sending after `capSeconds`; a request unanswered after
+//     `timeoutMs` is given up. `ackLog`: a file for [index, epoch ms] of each 200. Prints one
+//     JSON line.
 // config: {package, databaseUrl, specPath, key, account, secret, autoExpandLists, objects,
 //          workers, rate, port, schema}
 'use strict';
@@ -43,7 +45,9 @@ async function backfill() {
   const result = await sync.fullSync(cfg.objects, true, cfg.workers, cfg.rate, false);
   console.log(JSON.stringify({ seconds: (Date.now() - started) / 1000, totals: result.totals,
                                errors: result.errors }));
-  await sync.postgresClient.pool.end();
+  // Its workers leave timers and sockets open after fullSync resolves: the process would
+  // never exit by itself.
+  process.exit(0);
 }
 
 async function serve() {
@@ -74,12 +78,13 @@ async function post() {
   const agent = new http.Agent({ keepAlive: true, maxSockets: cfg.connections });
   const latencies = [];
   const statuses = {};
+  const acks = [];
   let next = 0;
   let timeouts = 0;
   let lastAck = 0;
   const started = process.hrtime.bigint();
   const elapsed = () => Number(process.hrtime.bigint() - started) / 1e9;
-  function one(body) {
+  function one(body, index) {
     return new Promise((resolve) => {
       const t = Math.floor(Date.now() / 1000);
       const v1 = crypto.createHmac('sha256', cfg.secret).update(`${t}.${body}`).digest('hex');
@@ -91,7 +96,10 @@ async function post() {
         res.on('end', () => {
           statuses[res.statusCode] = (statuses[res.statusCode] || 0) + 1;
           latencies.push(Number(process.hrtime.bigint() - sent) / 1e6);
-          if (res.statusCode === 200) lastAck = elapsed();
+          if (res.statusCode === 200) {
+            lastAck = elapsed();
+            if (cfg.ackLog) acks.push([index, Date.now()]);
+          }
           resolve();
         });
       });
@@ -107,7 +115,7 @@ async function post() {
         const due = i / cfg.rate - elapsed();
         if (due > 0) await new Promise((r) => setTimeout(r, due * 1000));
       }
-      await one(bodies[i]);
+      await one(bodies[i], i);
     }
   }
   await Promise.all(Array.from({ length: cfg.connections }, worker));
@@ -116,6 +124,7 @@ async function post() {
   const pct = (q) => latencies.length ? latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] : null;
   console.log(JSON.stringify({ sent: next, total: bodies.length, seconds, lastAck, statuses, timeouts,
                                p50: pct(0.5), p99: pct(0.99), max: pct(1) }));
+  if (cfg.ackLog) fs.writeFileSync(cfg.ackLog, JSON.stringify(acks));
   agent.destroy();
 }
 
