@@ -117,6 +117,8 @@ def fresh_database(name: str) -> str:
 
 
 def drop_database(dsn: str) -> None:
+    if os.environ.get("PEER_KEEP"):  # to look at a system's tables after a run
+        return
     with psycopg.connect(admin_dsn(), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{dsn.rsplit("/", 1)[1]}" WITH (FORCE)')
 
@@ -202,17 +204,21 @@ def node_json(mode: str, config: dict[str, Any], npm: Path, sandbox: str | None 
 
 
 def install_peers(npm: Path, peers: list[str]) -> dict[str, str]:
-    """``npm install`` the peers (exact versions) into ``npm``; returns name -> version found."""
-    npm.mkdir(parents=True, exist_ok=True)
-    wanted = [f"{PEERS[p][0]}@{PEERS[p][1]}" for p in peers]
-    if not (npm / "package.json").exists():
-        (npm / "package.json").write_text('{"name": "peer-bench", "private": true}')
-    missing = [w for w, p in zip(wanted, peers, strict=True)
-               if not (npm / "node_modules" / PEERS[p][0] / "package.json").exists()]
-    if missing:
-        subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--silent", *missing], cwd=npm, check=True)
-    return {p: json.loads((npm / "node_modules" / PEERS[p][0] / "package.json").read_text())["version"]
-            for p in peers}
+    """``npm install`` each peer (its exact version) into a folder of its own under ``npm`` (they
+    need different majors of the ``stripe`` package); returns name -> version installed."""
+    versions = {}
+    for peer in peers:
+        package, version = PEERS[peer]
+        folder = npm / peer
+        folder.mkdir(parents=True, exist_ok=True)
+        if not (folder / "package.json").exists():
+            (folder / "package.json").write_text('{"name": "peer-bench", "private": true}')
+        installed = folder / "node_modules" / package / "package.json"
+        if not installed.exists():
+            subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--silent", f"{package}@{version}"],
+                           cwd=folder, check=True)
+        versions[peer] = json.loads(installed.read_text())["version"]
+    return versions
 
 
 def wait_port(port: int, proc: subprocess.Popen, seconds: float = 30) -> None:
@@ -407,9 +413,9 @@ def webhook_peer(peer: str, expand: bool, store: Store, events: Path, latency: f
     pid, sandbox = ours_backfill.serve(store, latency_ms=latency)
     dsn = fresh_database(peer)
     config = peer_config(peer, dsn, spec_path, expand)
-    node_json("migrate", config, npm, sandbox, timeout=120)
+    node_json("migrate", config, npm / peer, sandbox, timeout=120)
     port = PORTS["peer"]
-    server = node("serve", {**config, "port": port}, npm, sandbox, stdout=subprocess.DEVNULL,
+    server = node("serve", {**config, "port": port}, npm / peer, sandbox, stdout=subprocess.DEVNULL,
                   stderr=None if os.environ.get("PEER_DEBUG") else subprocess.DEVNULL, start_new_session=True)
     ack_log = events.with_suffix(".acks")
     out: dict[str, Any] = {}
@@ -498,9 +504,9 @@ def backfill_peer(peer: str, expand: bool, store: Store, truth: Truth, cap: floa
     dsn = fresh_database(peer)
     config = {**peer_config(peer, dsn, spec_path, expand), "objects": PEER_OBJECTS, "workers": 20, "rate": 25}
     try:
-        node_json("migrate", config, npm, sandbox, timeout=120)
+        node_json("migrate", config, npm / peer, sandbox, timeout=120)
         before, _ = sandbox_requests(sandbox)
-        env = {**os.environ, "PEER_NODE_MODULES": str(npm), "STRIPE_API_BASE": sandbox}
+        env = {**os.environ, "PEER_NODE_MODULES": str(npm / peer), "STRIPE_API_BASE": sandbox}
         cmd = ["node", "--max-old-space-size=2048", "-r", str(HERE / "stripe_host.cjs"),
                str(HERE / "sync_engine.cjs"), "backfill", json.dumps(config)]
         out = backfill_runs(cmd, env, sandbox, cap, kill_after, before)
