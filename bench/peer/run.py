@@ -183,8 +183,8 @@ def answer(dsn: str, sql: str) -> dict[tuple[str, str], int]:
 def node(mode: str, config: dict[str, Any], npm: Path, sandbox: str | None = None, **popen: Any
          ) -> subprocess.Popen:
     env = {**os.environ, "PEER_NODE_MODULES": str(npm), "STRIPE_API_BASE": sandbox or "http://127.0.0.1:1"}
-    cmd = ["node", "--max-old-space-size=2048", "-r", str(HERE / "stripe_host.cjs"), str(HERE / "sync_engine.cjs"),
-           mode, json.dumps(config)]
+    preload = [] if mode == "post" else ["-r", str(HERE / "stripe_host.cjs")]  # the load generator: no peer
+    cmd = ["node", "--max-old-space-size=2048", *preload, str(HERE / "sync_engine.cjs"), mode, json.dumps(config)]
     return subprocess.Popen(cmd, env=env, text=True, **popen)
 
 

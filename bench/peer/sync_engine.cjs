@@ -18,7 +18,12 @@ const path = require('path');
 const [mode, raw] = process.argv.slice(2);
 const cfg = JSON.parse(raw);
 const lib = mode === 'post' ? null : require(require.resolve(cfg.package, { paths: [process.env.PEER_NODE_MODULES] }));
-const quiet = { info() {}, warn() {}, error(...a) { if (process.env.PEER_DEBUG) console.error(...a); } };
+const quiet = { info() {}, warn() {}, debug() {}, trace() {}, fatal() {},
+                error(...a) { if (process.env.PEER_DEBUG) console.error(...a); } };
+quiet.child = () => quiet;
+// @supabase/stripe-sync-engine 0.48: `new StripeSync(config)`, SQL-file migrations (no OpenAPI),
+// no account id, `syncBackfill({object})` one object after another with no rate option.
+const supabase = cfg.package === '@supabase/stripe-sync-engine';
 
 function syncConfig() {
   return {
@@ -33,16 +38,35 @@ function syncConfig() {
   };
 }
 
+async function create() {
+  if (supabase) return new lib.StripeSync({ ...syncConfig(), schema: 'stripe' });
+  return lib.StripeSync.create(syncConfig());
+}
+
 async function migrate() {
+  if (supabase) {
+    await lib.runMigrations({ databaseUrl: cfg.databaseUrl, schema: 'stripe', logger: quiet });
+    console.log(JSON.stringify({ migrated: true }));
+    return;
+  }
   await lib.runMigrations({ databaseUrl: cfg.databaseUrl, openApiSpecPath: cfg.specPath,
                             logger: quiet });
   console.log(JSON.stringify({ migrated: true }));
 }
 
 async function backfill() {
-  const sync = await lib.StripeSync.create(syncConfig());
+  const sync = await create();
   const started = Date.now();
-  const result = await sync.fullSync(cfg.objects, true, cfg.workers, cfg.rate, false);
+  let result;
+  if (supabase) {
+    result = { totals: {}, errors: [] };
+    for (const object of cfg.objects) {
+      const got = await sync.syncBackfill({ object });
+      for (const [k, v] of Object.entries(got)) result.totals[k] = v && v.synced;
+    }
+  } else {
+    result = await sync.fullSync(cfg.objects, true, cfg.workers, cfg.rate, false);
+  }
   console.log(JSON.stringify({ seconds: (Date.now() - started) / 1000, totals: result.totals,
                                errors: result.errors }));
   // Its workers leave timers and sockets open after fullSync resolves: the process would
@@ -51,13 +75,13 @@ async function backfill() {
 }
 
 async function serve() {
-  const sync = await lib.StripeSync.create(syncConfig());
+  const sync = await create();
   const server = http.createServer((req, res) => {
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
     req.on('end', async () => {
       try {
-        await sync.webhook.processWebhook(Buffer.concat(chunks), req.headers['stripe-signature']);
+        await (supabase ? sync : sync.webhook).processWebhook(Buffer.concat(chunks), req.headers['stripe-signature']);
         res.writeHead(200, { 'Content-Length': '0' });
       } catch (err) {
         quiet.error(err);
