@@ -48,6 +48,7 @@ sys.path.insert(0, str(ROOT))
 from bench import backfill as ours_backfill  # noqa: E402
 from bench.peer import spec  # noqa: E402
 from stripe_sandbox import generator  # noqa: E402
+from stripe_sandbox.server import SandboxServer  # noqa: E402
 from stripe_sandbox.store import Store  # noqa: E402
 from stripe_sandbox.webhooks import WebhookSender  # noqa: E402
 
@@ -56,7 +57,9 @@ KEY = "sk_test_bench"
 SECRET = "whsec_peer_bench"
 ACCOUNT = "acct_peerbench"
 REQUEST_TIMEOUT_S = 30
-PORTS = {"sandbox": 28001, "ours": 28010, "peer": 28020}
+PORT_RANGE = range(28010, 28100)
+# Databases are named peer_<system>_<this process's id>: two runs never share one.
+RUN = os.getpid()
 PEERS = {
     "stripe": ("@stripe/sync-engine", "1.0.32"),
     "supabase": ("@supabase/stripe-sync-engine", "0.48.5"),
@@ -95,6 +98,34 @@ SELECT product, who, count(DISTINCT source) FROM rows
 WHERE product IS NOT NULL AND who IS NOT NULL GROUP BY 1, 2
 """
 
+# @supabase/stripe-sync-engine keeps typed columns and fetches every session's line items into
+# ``checkout_session_line_items`` (price id only: the product comes from its ``prices`` table).
+SUPABASE_SQL = """
+WITH refunded AS (
+  SELECT payment_intent AS pi, sum(amount) AS amount FROM stripe.refunds WHERE status = 'succeeded' GROUP BY 1),
+rows AS (
+  SELECT cs.id AS source, p.product, coalesce(cs.customer, lower(cs.customer_details->>'email')) AS who
+  FROM stripe.checkout_sessions cs
+  JOIN stripe.checkout_session_line_items li ON li.checkout_session = cs.id
+  JOIN stripe.prices p ON p.id = li.price
+  LEFT JOIN refunded r ON r.pi = cs.payment_intent
+  WHERE cs.status = 'complete' AND cs.payment_status IN ('paid', 'no_payment_required') AND NOT cs.livemode
+    AND NOT (coalesce(r.amount, 0) >= cs.amount_total AND cs.amount_total > 0)
+  UNION ALL
+  SELECT i.id, coalesce(l->'pricing'->'price_details'->>'product', l->'price'->>'product',
+                        l->'plan'->>'product'), i.customer
+  FROM stripe.invoices i
+  CROSS JOIN LATERAL jsonb_array_elements(coalesce(i.lines->'data', '[]'::jsonb)) l
+  WHERE i.status = 'paid' AND NOT i.livemode)
+SELECT product, who, count(DISTINCT source) FROM rows
+WHERE product IS NOT NULL AND who IS NOT NULL GROUP BY 1, 2
+"""
+PEER_ANSWER = {"stripe": PEER_SQL.format(schema="stripe"), "supabase": SUPABASE_SQL}
+PEER_SESSIONS = {
+    "stripe": "SELECT id FROM stripe.checkout_sessions WHERE _raw_data->>'status' = 'complete'",
+    "supabase": "SELECT DISTINCT checkout_session FROM stripe.checkout_session_line_items",
+}
+
 OURS_SQL = """
 SELECT product_id, coalesce(customer, lower(email)), sum(purchases) FROM product_customers
 WHERE account = '' AND NOT livemode GROUP BY 1, 2
@@ -111,9 +142,23 @@ def admin_dsn() -> str:
 def fresh_database(name: str) -> str:
     """Drops and creates ``peer_<name>``; returns its libpq URL."""
     with psycopg.connect(admin_dsn(), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "peer_{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "peer_{name}"')
-    return admin_dsn().rsplit("/", 1)[0] + f"/peer_{name}"
+        conn.execute(f'DROP DATABASE IF EXISTS "peer_{name}_{RUN}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "peer_{name}_{RUN}"')
+    return admin_dsn().rsplit("/", 1)[0] + f"/peer_{name}_{RUN}"
+
+
+def free_port() -> int:
+    """A port of this bench's range that nothing listens on."""
+    import socket
+
+    for port in PORT_RANGE:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise SystemExit(f"no free port in {PORT_RANGE}")
 
 
 def drop_database(dsn: str) -> None:
@@ -245,6 +290,25 @@ def stop(proc: subprocess.Popen) -> None:
             proc.wait()
 
 
+def serve(store: Store, **knobs: Any) -> tuple[int, str]:
+    """``bench/backfill.py``'s forked sandbox, on a port of this bench's range."""
+    port = free_port()
+    pid = os.fork()
+    if pid == 0:  # the child: serve until killed
+        try:
+            SandboxServer(store, port=port, **knobs).serve_forever()
+        finally:
+            os._exit(0)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(400):
+        try:
+            ours_backfill.stats(url)
+            return pid, url
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit("sandbox did not start")
+
+
 def sandbox_requests(url: str) -> tuple[int, int]:
     st = ours_backfill.stats(url)
     return st["total"], st["rate_limited"]
@@ -336,7 +400,6 @@ class Freshness:
 
 
 OURS_SESSIONS_SQL = "SELECT DISTINCT checkout_session FROM purchases WHERE checkout_session IS NOT NULL"
-PEER_SESSIONS_SQL = "SELECT id FROM stripe.checkout_sessions WHERE _raw_data->>'status' = 'complete'"
 
 
 def drain(dsn: str, cap: float) -> float:
@@ -355,14 +418,14 @@ def webhook_ours(store: Store, events: Path, latency: float, npm: Path, cap: flo
     """Without ``rate``: the burst is acknowledged with no worker running (the web's own
     figures), then one worker applies it (the worker's). With ``rate``: the worker runs all
     along, and each paid session's freshness is measured."""
-    pid, sandbox = ours_backfill.serve(store, latency_ms=latency)
+    pid, sandbox = serve(store, latency_ms=latency)
     dsn = fresh_database("ours")
     url = dsn.replace("postgresql://", "postgresql+psycopg://")
     env = {**os.environ, "DATABASE_URL": url, "STRIPE_WEBHOOK_SECRET": SECRET, "STRIPE_API_KEY": KEY,
            "STRIPE_API_BASE": sandbox}
     venv = ROOT / ".venv" / "bin"
     subprocess.run([str(venv / "indexer"), "migrate"], env=env, check=True, capture_output=True)
-    port = PORTS["ours"]
+    port = free_port()
     # The Procfile's web line, with its bind address; the access log goes nowhere.
     web = subprocess.Popen([str(venv / "gunicorn"), "--config", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}",
                             "--workers", "4", "--worker-class", "gthread", "--threads", "4",
@@ -410,11 +473,11 @@ def webhook_ours(store: Store, events: Path, latency: float, npm: Path, cap: flo
 def webhook_peer(peer: str, expand: bool, store: Store, events: Path, latency: float, npm: Path,
                  cap: float, truth: Truth, spec_path: Path, rate: float | None = None) -> dict[str, Any]:
     """A peer applies each event before it answers: acknowledged is applied."""
-    pid, sandbox = ours_backfill.serve(store, latency_ms=latency)
+    pid, sandbox = serve(store, latency_ms=latency)
     dsn = fresh_database(peer)
     config = peer_config(peer, dsn, spec_path, expand)
     node_json("migrate", config, npm / peer, sandbox, timeout=120)
-    port = PORTS["peer"]
+    port = free_port()
     server = node("serve", {**config, "port": port}, npm / peer, sandbox, stdout=subprocess.DEVNULL,
                   stderr=None if os.environ.get("PEER_DEBUG") else subprocess.DEVNULL, start_new_session=True)
     ack_log = events.with_suffix(".acks")
@@ -423,7 +486,7 @@ def webhook_peer(peer: str, expand: bool, store: Store, events: Path, latency: f
         wait_port(port, server)
         target = f"http://127.0.0.1:{port}/webhooks/stripe"
         if rate:
-            sql = PEER_SESSIONS_SQL + (" AND _raw_data ? 'lines'" if expand else "")
+            sql = PEER_SESSIONS[peer] + (" AND _raw_data ? 'lines'" if expand and peer == "stripe" else "")
             with Freshness(dsn, sql, events) as fresh:
                 load = post(target, events, npm, cap, rate, ack_log)
                 time.sleep(0.2)
@@ -431,7 +494,7 @@ def webhook_peer(peer: str, expand: bool, store: Store, events: Path, latency: f
         else:
             load = post(target, events, npm, cap)
         requests, _ = sandbox_requests(sandbox)
-        judged = truth.judge(answer(dsn, PEER_SQL.format(schema="stripe")))
+        judged = truth.judge(answer(dsn, PEER_ANSWER[peer]))
     finally:
         stop(server)
         ours_backfill.stop(pid)
@@ -482,7 +545,7 @@ def timed(cmd: list[str], env: dict[str, str], cap: float, kill_after: float | N
 
 
 def backfill_ours(store: Store, truth: Truth, cap: float, kill_after: float | None) -> dict[str, Any]:
-    pid, sandbox = ours_backfill.serve(store, latency_ms=200, rate_limit=25)
+    pid, sandbox = serve(store, latency_ms=200, rate_limit=25)
     dsn = fresh_database("ours")
     env = {**os.environ, "DATABASE_URL": dsn.replace("postgresql://", "postgresql+psycopg://"),
            "STRIPE_API_KEY": KEY, "STRIPE_API_BASE": sandbox}
@@ -500,7 +563,7 @@ def backfill_ours(store: Store, truth: Truth, cap: float, kill_after: float | No
 
 def backfill_peer(peer: str, expand: bool, store: Store, truth: Truth, cap: float, kill_after: float | None,
                   npm: Path, spec_path: Path) -> dict[str, Any]:
-    pid, sandbox = ours_backfill.serve(store, latency_ms=200, rate_limit=25)
+    pid, sandbox = serve(store, latency_ms=200, rate_limit=25)
     dsn = fresh_database(peer)
     config = {**peer_config(peer, dsn, spec_path, expand), "objects": PEER_OBJECTS, "workers": 20, "rate": 25}
     try:
@@ -510,7 +573,7 @@ def backfill_peer(peer: str, expand: bool, store: Store, truth: Truth, cap: floa
         cmd = ["node", "--max-old-space-size=2048", "-r", str(HERE / "stripe_host.cjs"),
                str(HERE / "sync_engine.cjs"), "backfill", json.dumps(config)]
         out = backfill_runs(cmd, env, sandbox, cap, kill_after, before)
-        out.update(truth.judge(answer(dsn, PEER_SQL.format(schema="stripe"))))
+        out.update(truth.judge(answer(dsn, PEER_ANSWER[peer])))
     finally:
         ours_backfill.stop(pid)
     drop_database(dsn)
@@ -602,10 +665,12 @@ def main() -> None:
             "25 req/s); '+lines' = autoExpandLists: true; pg pool of 10"),
         "webhook": {}, "backfill": {}, "backfill_sessions": args.backfill_sessions,
     }
-    systems = [(p, expand) for p in peers for expand in (False, True)]
+    # @supabase/stripe-sync-engine fetches every session's line items whatever autoExpandLists
+    # says (which only pages invoice lines past the first 10): one run of it, with the option on.
+    systems = [(p, expand) for p in peers for expand in ((True,) if p == "supabase" else (False, True))]
 
     def label(p: str, expand: bool) -> str:
-        return f"{PEERS[p][0]} {versions[p]}" + (" +lines" if expand else "")
+        return f"{PEERS[p][0]} {versions[p]}" + (" +lines" if expand and p == "stripe" else "")
 
     if "webhook" not in skip:
         store = Store()
