@@ -599,8 +599,43 @@ def backfill_runs(cmd: list[str], env: dict[str, str], sandbox: str, cap: float,
 
 # -- the table -------------------------------------------------------------------------------
 
+def ratios(results: dict[str, Any]) -> list[str]:
+    """Ours against the best peer, beside the issue's targets. A peer with line items is one
+    that fetches them (``+lines``, and @supabase/stripe-sync-engine always does)."""
+    out = []
+    for key, rows in results["webhook"].items():
+        ours = rows["ours"]
+        peers = {k: v for k, v in rows.items() if k != "ours"}
+        with_lines = {k: v for k, v in peers.items() if "stripe-sync-engine 1.0" not in k or "+lines" in k}
+        best_ack = max(peers.items(), key=lambda kv: kv[1]["ack_eps"])
+        line = (f"{key}: ack {ours['ack_eps'] / max(best_ack[1]['ack_eps'], 0.1):.2f}x the best peer's "
+                f"({best_ack[0]}; target >= 1.25x at 0 ms)")
+        if with_lines:
+            best = max(with_lines.items(), key=lambda kv: kv[1]["applied_eps"])
+            line += (f"; applied {ours['applied_eps'] / max(best[1]['applied_eps'], 0.1):.2f}x the best peer with "
+                     f"line items ({best[0]}; target >= 3x at 0 ms, >= 10x at 150 ms)")
+        if "fresh_p99_s" in ours:
+            line += f"; our freshness p99 {ours['fresh_p99_s']} s (target < 2 s)"
+        out.append(line)
+    whole = results["backfill"].get("whole")
+    if whole:
+        ours = whole["ours"]
+        for name, r in whole.items():
+            if name == "ours":
+                continue
+            sooner = r["seconds"] / ours["seconds"]
+            fewer = r["stripe_requests"] / max(ours["stripe_requests"], 1)
+            out.append(f"backfill vs {name}: {'>=' if not r['finished'] else ''}{sooner:.1f}x sooner "
+                       f"{'(it did not finish) ' if not r['finished'] else ''}with {fewer:.0f}x fewer requests "
+                       f"(targets >= 10x, >= 50x); 429s ours {ours['429s']}, theirs {r['429s']}")
+    return out
+
+
 def table(results: dict[str, Any]) -> str:
-    lines = []
+    lines = [f"machine: {results['machine']}; load average {results['load_start']:.1f} at the start",
+             f"command: {results['command']}", f"how the peers ran: {results['how_peers_ran']}",
+             "(capped) = some requests went unanswered for 30 s or the run hit --peer-cap; "
+             "payments = distinct payments summed over (product, customer) pairs, against the truth"]
     cols = ["system", "ack ev/s", "ack p50 ms", "ack p99 ms", "applied ev/s", "fresh p99 s", "Stripe req",
             "missed", "extra", "payments", "guests", "11-100 lines", ">100 lines", "right", "load"]
     stream = results.get("stream", {})
@@ -627,6 +662,8 @@ def table(results: dict[str, Any]) -> str:
                 name, run + extra, r["seconds"], r["finished"], r["stripe_requests"], r["429s"], r["missed"],
                 r["extra"], f"{r['payments']}/{r['payments true']}", "yes" if r["right"] else "NO",
                 f"{r['load']:.1f}")))
+    results["ratios"] = ratios(results)
+    lines += ["", "ratios:", *results["ratios"]]
     return "\n".join(lines)
 
 
@@ -662,8 +699,11 @@ def main() -> None:
             "{host, port, protocol: http} of the sandbox; stripeAccountId given; webhook: "
             "StripeSync.webhook.processWebhook(rawBody, signature) behind a bare Node http server, 200 "
             "after it resolves; backfill: fullSync(" + json.dumps(PEER_OBJECTS) + ", true, 20 workers, "
-            "25 req/s); '+lines' = autoExpandLists: true; pg pool of 10"),
+            "25 req/s); '+lines' = autoExpandLists: true; pg pool of 10; @supabase/stripe-sync-engine: "
+            "new StripeSync({...autoExpandLists: true}), its runMigrations, processWebhook, and "
+            "syncBackfill({object}) for each object in turn (it has no rate or worker option)"),
         "webhook": {}, "backfill": {}, "backfill_sessions": args.backfill_sessions,
+        "load_start": os.getloadavg()[0],
     }
     # @supabase/stripe-sync-engine fetches every session's line items whatever autoExpandLists
     # says (which only pages invoice lines past the first 10): one run of it, with the option on.
