@@ -2,6 +2,7 @@
 
 Usage: .venv/bin/python bench/backfill.py [--sessions 20000] [--rate-limit 25] [--latency-ms 200]
        [--concurrency 8] [--rss-sizes 10000 100000] [--database-url URL] [--skip-rate]
+       [--variants process inline public ungated] [--variant-sessions 100000] [--rounds 2]
 
 1. Rate: seeds a sandbox with ``--sessions`` checkout sessions (plus their invoices, refunds...),
    serves it from a forked child process with ``--rate-limit`` requests/s and ``--latency-ms``
@@ -13,6 +14,14 @@ Usage: .venv/bin/python bench/backfill.py [--sessions 20000] [--rate-limit 25] [
    switched off shows what the client alone sustains against the same limit.
 2. Memory: for each of ``--rss-sizes``, the peak RSS of ``indexer backfill`` (no latency, no
    limit), which must stay flat as the history grows.
+3. Machinery (``--variants``): what each piece of the backfill's speed machinery is worth, side by
+   side on one sandbox of ``--variant-sessions`` sessions, unthrottled (no latency, no limit):
+   a full backfill into a fresh database per run, each in a child process of its own, variants
+   alternating over ``--rounds`` rounds. ``process`` is the backfill as shipped (pages written by
+   ``page_writer.ProcessWriter``, responses read through ``indexer.stripe_sdk``'s fast path);
+   ``inline`` writes pages in the fetching threads (``InlineWriter``); ``public`` uses no private
+   SDK name at all (the SDK's public ``raw_request`` and its own debug log); ``ungated`` keeps the
+   fast path but the SDK's own debug log (which formats each body, logged or not).
 """
 
 from __future__ import annotations
@@ -113,12 +122,18 @@ def run_cli(
 ) -> tuple[float, int, float, str]:
     """``indexer backfill`` as a child: seconds, peak RSS (KiB, its own plus its writer
     process's), CPU seconds and its summary line."""
-    env = {**os.environ, "STRIPE_API_KEY": KEY, "STRIPE_API_BASE": url, "DATABASE_URL": database_url}
-    subprocess.run([sys.executable, "-m", "indexer.cli", "migrate"], env=env, check=True,
-                   capture_output=True)
     cmd = [sys.executable, "-m", "indexer.cli", "backfill", "--concurrency", str(concurrency)]
     if rate:
         cmd += ["--rate", str(rate)]
+    return run_child(cmd, url, database_url)
+
+
+def run_child(cmd: list[str], url: str, database_url: str) -> tuple[float, int, float, str]:
+    """``cmd`` as a child against a freshly migrated database: seconds, peak RSS (KiB, with its
+    writer process), CPU seconds (with its writer's) and its last line of output."""
+    env = {**os.environ, "STRIPE_API_KEY": KEY, "STRIPE_API_BASE": url, "DATABASE_URL": database_url}
+    subprocess.run([sys.executable, "-m", "indexer.cli", "migrate"], env=env, check=True,
+                   capture_output=True)
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         started, cpu = time.monotonic(), _children_cpu()
         child = subprocess.Popen(cmd, env=env, stdout=out, stderr=err, text=True)
@@ -131,7 +146,8 @@ def run_cli(
         err.seek(0)
         if child.returncode != 0:
             raise SystemExit(f"backfill failed: {err.read().strip()[-2000:]}")
-        return seconds, peak, cpu, out.read().strip()
+        lines = out.read().strip().splitlines()
+        return seconds, peak, cpu, lines[-1] if lines else ""
 
 
 def _children_cpu() -> float:
@@ -205,9 +221,8 @@ def fetch_only(url: str, concurrency: int) -> tuple[int, float]:
         db.migrate(engine)
         api = StripeAPI(KEY, api_base=url)
         job = backfill.Backfill(engine, api, concurrency=concurrency, writes_in_process=True)
-        phases = backfill.full_phases(api, job, backfill.EPOCH, int(time.time()))
-        phases = [[(replace(s, write=lambda conn, items: None), a, b) for s, a, b in p] for p in phases]
-        result = job.run(phases)
+        ranges = backfill.full_ranges(api, job, backfill.EPOCH, int(time.time()))
+        result = job.run([(replace(s, write=lambda conn, items: None), a, b) for s, a, b in ranges])
         engine.dispose()
     return result.requests, result.seconds
 
@@ -282,6 +297,64 @@ def rss_bench(args: argparse.Namespace) -> None:
         del store
 
 
+VARIANTS = {
+    "process": "as shipped: a writer process, the SDK's fast path",
+    "inline": "pages written in the fetching threads",
+    "public": "the SDK's public raw_request and its own debug log",
+    "ungated": "the fast path with the SDK's own debug log",
+}
+
+
+def variant_child(name: str, concurrency: int) -> None:
+    """In a child: one full backfill, unthrottled, as variant ``name``; prints its summary."""
+    from indexer import db, stripe_sdk
+    from indexer.history import backfill
+    from indexer.stripe_api import StripeAPI
+
+    if name in ("public", "ungated"):
+        stripe_sdk.ungate_debug_log()
+    if name == "public":
+        stripe_sdk.FAST = False
+    engine = db.make_engine(os.environ["DATABASE_URL"])
+    api = StripeAPI(KEY, api_base=os.environ["STRIPE_API_BASE"], rate=100000.0)
+    job = backfill.Backfill(engine, api, concurrency=concurrency, writes_in_process=name == "inline")
+    result = job.run(backfill.plan(api, job, backfill.Request()))
+    engine.dispose()
+    print(result.summary())
+
+
+def variants_bench(args: argparse.Namespace) -> None:
+    store = Store()
+    started = time.monotonic()
+    generate(store, args.variant_sessions, 0)
+    print(f"machinery: seeded {args.variant_sessions} sessions in {time.monotonic() - started:.1f} s; "
+          f"unthrottled, --concurrency {args.concurrency}, {args.rounds} round(s)")
+    pid, url = serve(store)
+    seconds: dict[str, list[float]] = {name: [] for name in args.variants}
+    cpus: dict[str, list[float]] = {name: [] for name in args.variants}
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            for round_ in range(args.rounds):
+                order = args.variants if round_ % 2 == 0 else args.variants[::-1]
+                for name in order:
+                    database_url = emptied(args.database_url) if args.database_url else f"sqlite:///{tmp}/{name}{round_}.db"
+                    cmd = [sys.executable, str(Path(__file__).resolve()), "--variant-child", name,
+                           "--concurrency", str(args.concurrency)]
+                    took, rss, cpu, line = run_child(cmd, url, database_url)
+                    seconds[name].append(took)
+                    cpus[name].append(cpu)
+                    missed = index_vs_truth(database_url, store)
+                    print(f"  round {round_ + 1} {name:<8} {took:6.1f} s, CPU {cpu:5.1f} s, peak RSS "
+                          f"{rss / 1024:.0f} MiB, missed {sum(missed.values())}: {line}")
+    finally:
+        stop(pid)
+    base = min(seconds[args.variants[0]])
+    for name in args.variants:
+        best = min(seconds[name])
+        print(f"{name:<8} {best:6.1f} to {max(seconds[name]):6.1f} s ({best / base:.2f} x "
+              f"{args.variants[0]}'s best), CPU {min(cpus[name]):.1f} to {max(cpus[name]):.1f} s: {VARIANTS[name]}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sessions", type=int, default=20000)
@@ -292,11 +365,21 @@ def main() -> None:
     parser.add_argument("--rss-sizes", type=int, nargs="*", default=[10000, 100000])
     parser.add_argument("--database-url", help="default: a fresh SQLite file")
     parser.add_argument("--skip-rate", action="store_true")
+    parser.add_argument("--variants", nargs="*", choices=sorted(VARIANTS), default=[],
+                        help="compare these variants of the machinery (the first is the yardstick)")
+    parser.add_argument("--variant-sessions", type=int, default=100000)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--variant-child", choices=sorted(VARIANTS), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.variant_child:
+        variant_child(args.variant_child, args.concurrency)
+        return
     if not args.skip_rate:
         rate_bench(args)
     if args.rss_sizes:
         rss_bench(args)
+    if args.variants:
+        variants_bench(args)
 
 
 if __name__ == "__main__":

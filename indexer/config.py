@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from indexer.errors import ConfigError
@@ -47,6 +47,29 @@ def read_webhook_max_bytes(env: Mapping[str, str] | None = None) -> int:
     if not (raw.isascii() and raw.isdigit()) or int(raw) <= 0:
         raise ConfigError(f"INDEXER_WEBHOOK_MAX_BYTES must be a positive whole number of bytes, got {raw[:40]!r}")
     return int(raw)
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its password (and a user of a URL that has one) masked: a ``DATABASE_URL``
+    carries the database password, and a setting may be shown in a repr, a log line or an error."""
+    try:
+        parts = urlsplit(url)
+        if parts.password is None and "@" not in parts.netloc:
+            return url
+        host = parts.netloc.rpartition("@")[2]
+        user = parts.username or ""
+        masked = f"{user}:***@{host}" if parts.password is not None else f"{user}@{host}"
+        return parts._replace(netloc=masked).geturl()
+    except ValueError:
+        return url.split(":", 1)[0] + ":***"
+
+
+def _mask(secret: str | None) -> str | None:
+    """What may be shown of a key or token: its kind (``sk_test_``, ``whsec_``), never its value."""
+    if not secret:
+        return secret
+    kind = re.match(r"(?:(?:sk|rk|pk)_(?:test|live)_|whsec_)", secret)
+    return (kind.group(0) if kind else "") + "***"
 
 
 def _split(value: str | None) -> tuple[str, ...]:
@@ -102,14 +125,33 @@ def read_api_tokens(env: Mapping[str, str] | None = None) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class Settings:
+    """Every setting. Its repr (and str) masks each secret: the API key, the webhook secrets,
+    the tokens, the session key and the database password show only their kind and count, so
+    a settings object in a log line, a traceback or a debugger leaks nothing."""
+
     database_url: str = DEFAULT_DATABASE_URL
     stripe_api_key: str | None = None
     webhook_secrets: tuple[str, ...] = ()
     stripe_api_base: str = DEFAULT_STRIPE_API_BASE
-    api_tokens: tuple[str, ...] = field(default=(), repr=False)
+    api_tokens: tuple[str, ...] = ()
     webhook_max_bytes: int = DEFAULT_WEBHOOK_MAX_BYTES
-    dashboard_tokens: tuple[str, ...] = field(default=(), repr=False)
-    secret_key: str | None = field(default=None, repr=False)
+    dashboard_tokens: tuple[str, ...] = ()
+    secret_key: str | None = None
+
+    def __repr__(self) -> str:
+        shown = {
+            "database_url": redact_url(self.database_url),
+            "stripe_api_key": _mask(self.stripe_api_key),
+            "webhook_secrets": tuple(_mask(s) for s in self.webhook_secrets),
+            "stripe_api_base": redact_url(self.stripe_api_base),
+            "api_tokens": f"<{len(self.api_tokens)} token(s)>",
+            "webhook_max_bytes": self.webhook_max_bytes,
+            "dashboard_tokens": f"<{len(self.dashboard_tokens)} token(s)>",
+            "secret_key": "***" if self.secret_key else None,
+        }
+        return "Settings(" + ", ".join(f"{name}={value!r}" for name, value in shown.items()) + ")"
+
+    __str__ = __repr__
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

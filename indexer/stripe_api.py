@@ -19,9 +19,6 @@ The SDK's own retries are off (``max_network_retries=0``): one retry policy, her
 
 from __future__ import annotations
 
-import contextlib
-import json
-import logging
 import math
 import random
 import re
@@ -34,9 +31,8 @@ from urllib.parse import urlsplit
 
 import requests
 import stripe
-from stripe import _api_requestor
-from stripe._request_options import extract_options_from_dict
 
+from indexer import stripe_sdk
 from indexer.errors import StripeAuthError, StripeError, StripeUnavailable
 from indexer.index.mapping import invoice_payment_intent as _payments_intent
 from indexer.pacing import ConcurrencyLimit, TokenBucket
@@ -84,30 +80,6 @@ def _check_request(path: str, account: str) -> None:
         raise StripeError(f"refusing to request {path!r:.100}: not a Stripe API path")
     if account and _ACCOUNT.fullmatch(account) is None:
         raise StripeError(f"refusing to request {path}: {account!r:.60} is not a Connect account id")
-
-
-def _quiet_sdk_debug_log() -> None:
-    """Skip the SDK's debug log lines unless someone will read them.
-
-    stripe-python formats every debug line before asking the logger, and one of them is each
-    response body, ``repr``'d whole: for a backfill's 400 KB list pages that was a tenth of its
-    CPU. The SDK's own function still runs whenever ``stripe`` logs at DEBUG or ``STRIPE_LOG``
-    (or ``stripe.log``) asks for debug output.
-    """
-    sdk_log_debug = _api_requestor.log_debug
-    if getattr(sdk_log_debug, "gated", False):
-        return
-    sdk_logger = logging.getLogger("stripe")
-
-    def log_debug(message: str, **params: Any) -> None:
-        if sdk_logger.isEnabledFor(logging.DEBUG) or "debug" in (stripe.log, stripe._util.STRIPE_LOG):
-            sdk_log_debug(message, **params)
-
-    log_debug.gated = True  # type: ignore[attr-defined]
-    _api_requestor.log_debug = log_debug  # type: ignore[assignment]
-
-
-_quiet_sdk_debug_log()
 
 
 class Page:
@@ -180,8 +152,20 @@ class StripeAPI:
 
     def get(self, path: str, params: Mapping[str, Any] | None = None, *, account: str = "") -> dict[str, Any]:
         """GET ``path`` with retries; the decoded JSON body."""
+        return self._send("get", path, dict(params or {}), account)
+
+    def post(
+        self, path: str, params: Mapping[str, Any], *, idempotency_key: str | None = None, account: str = ""
+    ) -> dict[str, Any]:
+        """POST ``path`` with the retries of ``get``. Every attempt carries one
+        ``Idempotency-Key``, so a retried create never makes a second object."""
+        query = {**params, "idempotency_key": idempotency_key or f"indexer-{uuid.uuid4()}"}
+        return self._send("post", path, query, account)
+
+    def _send(self, method: str, path: str, query: dict[str, Any], account: str) -> dict[str, Any]:
+        """The one retry loop: paced by the shared bucket and concurrency limit, every request
+        counted; 429, 5xx and network errors retried (see the module's docstring)."""
         _check_request(path, account)
-        query = dict(params or {})
         if account:
             query["stripe_account"] = account
         waited = 0.0
@@ -193,18 +177,11 @@ class StripeAPI:
                 self._count += 1
             try:
                 with self.concurrency:
-                    body = self._get_json(path, query)
+                    body = stripe_sdk.request_json(self._client, method, path, query)
                 self.bucket.accepted()
                 return body
-            except stripe.AuthenticationError as exc:
-                raise StripeAuthError(
-                    f"Stripe rejected the API key (HTTP {exc.http_status}): {_message(exc)}"
-                ) from exc
-            except stripe.PermissionError as exc:
-                raise StripeAuthError(
-                    f"the API key may not read {path} (HTTP 403): {_message(exc)}; "
-                    "a restricted key needs read access to it"
-                ) from exc
+            except (stripe.AuthenticationError, stripe.PermissionError) as exc:
+                raise (_read_error if method == "get" else _write_error)(exc, path) from exc
             except (stripe.APIConnectionError, stripe.StripeError) as exc:
                 self._note_refusal(exc)
                 if getattr(exc, "http_status", None) == 429:
@@ -214,10 +191,10 @@ class StripeAPI:
                 delay = self._retry_delay(exc, attempt)
                 if delay is None:
                     if _is_transient(exc):
-                        raise StripeUnavailable(f"GET {path}: {_describe(exc)}") from exc
-                    raise StripeError(f"GET {path} failed: {_describe(exc)}") from exc
+                        raise StripeUnavailable(f"{method.upper()} {path}: {_describe(exc)}") from exc
+                    raise StripeError(f"{method.upper()} {path} failed: {_describe(exc)}") from exc
                 if attempt >= self.max_retries or waited + delay > self.max_wait:
-                    raise StripeUnavailable(self._gave_up(path, exc, attempt + 1, waited)) from exc
+                    raise StripeUnavailable(self._gave_up(method, path, exc, attempt + 1, waited)) from exc
                 with self._count_lock:
                     self.retries += 1
                 time.sleep(delay)
@@ -243,33 +220,13 @@ class StripeAPI:
         if retry_after:
             self.bucket.pause(min(retry_after, self.max_wait))
 
-    def _get_json(self, path: str, query: dict[str, Any]) -> dict[str, Any]:
-        """``StripeClient.raw_request("get", ...)``, decoding a success body into plain dicts.
-
-        The SDK decodes every body into ``OrderedDict``s, which costs 2.5 times the CPU of
-        ``json.loads``: noticeable for a backfill, whose list pages of a hundred sessions with
-        their line items run to 400 KB. Anything but a decodable 2xx body goes back to the SDK,
-        which raises its usual errors.
-        """
-        options, params = extract_options_from_dict(query)
-        requestor = self._client._requestor
-        body, status, headers = requestor.request_raw(
-            "get", path, params=params, options=options, base_address="api", api_mode="V1",
-            usage=["raw_request"],
-        )
-        if 200 <= status < 300:
-            with contextlib.suppress(ValueError):
-                return json.loads(body)  # type: ignore[arg-type]
-        response = requestor._interpret_response(body, status, headers, "V1")
-        return response.data  # type: ignore[no-any-return]
-
-    def _gave_up(self, path: str, exc: Exception, attempts: int, waited: float) -> str:
+    def _gave_up(self, method: str, path: str, exc: Exception, attempts: int, waited: float) -> str:
         """Why the last retry was the last: a network failure names the address that could not
         be reached (STRIPE_API_BASE, often a typo or a sandbox not started), in one line."""
         if isinstance(exc, stripe.APIConnectionError):
             return (f"cannot reach Stripe at {self.api_base} ({_network_reason(exc)}) "
                     f"after {attempts} attempts in {waited:.0f} s")
-        return f"GET {path}: Stripe unavailable after {attempts} attempts ({_describe(exc)})"
+        return f"{method.upper()} {path}: Stripe unavailable after {attempts} attempts ({_describe(exc)})"
 
     def _retry_delay(self, exc: Exception, attempt: int) -> float | None:
         """Seconds to wait before retrying ``exc``, or None when it must not be retried."""
@@ -464,7 +421,7 @@ class StripeAPI:
         """The ``Stripe-Version`` every request of this client is read at (the SDK's pinned
         version): the version a webhook endpoint should render its events at, so that webhook
         payloads and the objects the worker re-reads have one shape."""
-        return str(self._client._requestor._options.stripe_version)
+        return stripe_sdk.api_version(self._client)
 
     def webhook_endpoints(self) -> list[dict[str, Any]]:
         """Every webhook endpoint of the key's account and mode."""
@@ -493,49 +450,6 @@ class StripeAPI:
         if metadata:
             params["metadata"] = dict(metadata)
         return self.post(f"/v1/webhook_endpoints/{endpoint_id}", params)
-
-    def post(
-        self, path: str, params: Mapping[str, Any], *, idempotency_key: str | None = None, account: str = ""
-    ) -> dict[str, Any]:
-        """POST ``path`` with the retry policy of ``get``. Every attempt carries one
-        ``Idempotency-Key``, so a retried create never makes a second object."""
-        query: dict[str, Any] = {**params, "idempotency_key": idempotency_key or f"indexer-{uuid.uuid4()}"}
-        if account:
-            query["stripe_account"] = account
-        waited = 0.0
-        attempt = 0
-        while True:
-            self.bucket.acquire()
-            with self._count_lock:
-                self._count += 1
-            try:
-                return self._request_json("post", path, query)
-            except (stripe.APIConnectionError, stripe.StripeError) as exc:
-                self._note_refusal(exc)
-                delay = self._retry_delay(exc, attempt)
-                if delay is None or attempt >= self.max_retries or waited + delay > self.max_wait:
-                    raise _write_error(exc, path) from exc
-                if getattr(exc, "http_status", None) == 429:
-                    self.bucket.pause(delay)
-                with self._count_lock:
-                    self.retries += 1
-                time.sleep(delay)
-                waited += delay
-                attempt += 1
-
-    def _request_json(self, method: str, path: str, query: dict[str, Any]) -> dict[str, Any]:
-        """One request through the SDK's requestor; the decoded JSON body, or the SDK's error."""
-        options, params = extract_options_from_dict(query)
-        requestor = self._client._requestor
-        body, status, headers = requestor.request_raw(
-            method, path, params=params, options=options, base_address="api", api_mode="V1",
-            usage=["raw_request"],
-        )
-        if 200 <= status < 300:
-            with contextlib.suppress(ValueError):
-                return json.loads(body)  # type: ignore[arg-type]
-        response = requestor._interpret_response(body, status, headers, "V1")
-        return response.data  # type: ignore[no-any-return]
 
     def download(self, url: str, sink: BinaryIO, *, chunk_size: int = 1 << 20) -> int:
         """Stream a Stripe file (a report run's ``result.url``) into ``sink`` with the secret
@@ -572,18 +486,22 @@ class StripeAPI:
                 self.throttled += 1
 
 
-def _write_error(exc: Exception, path: str) -> StripeError:
-    """What a failed POST becomes: a refused key says which permission a write needs."""
+def _read_error(exc: Exception, path: str) -> StripeAuthError:
+    """A refused key on a read, never retried: a 403 says the key needs read access."""
     if isinstance(exc, stripe.AuthenticationError):
         return StripeAuthError(f"Stripe rejected the API key (HTTP {exc.http_status}): {_message(exc)}")
-    if isinstance(exc, stripe.PermissionError):
-        return StripeAuthError(
-            f"the API key may not write {path} (HTTP 403): {_message(exc)}; use a secret key, or a "
-            "restricted key with write access to Webhook Endpoints"
-        )
-    if _is_transient(exc):
-        return StripeUnavailable(f"POST {path}: Stripe unavailable ({_describe(exc)})")
-    return StripeError(f"POST {path} failed: {_describe(exc)}")
+    return StripeAuthError(f"the API key may not read {path} (HTTP 403): {_message(exc)}; "
+                           "a restricted key needs read access to it")
+
+
+def _write_error(exc: Exception, path: str) -> StripeAuthError:
+    """A refused key on a write (webhook setup, report runs): a 403 says which key writes."""
+    if isinstance(exc, stripe.AuthenticationError):
+        return StripeAuthError(f"Stripe rejected the API key (HTTP {exc.http_status}): {_message(exc)}")
+    return StripeAuthError(
+        f"the API key may not write {path} (HTTP 403): {_message(exc)}; use a secret key, or a "
+        "restricted key with write access to Webhook Endpoints"
+    )
 
 
 def session_list_params(created_gte: int, created_lte: int, **filters: Any) -> dict[str, Any]:

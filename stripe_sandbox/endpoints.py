@@ -82,6 +82,19 @@ class Endpoints:
         pattern = re.compile("^" + re.sub(r"\{\w+\}", "([^/]+)", template) + "$")
         self.routes.append(Route(method, pattern, template, handler))
 
+    def resource(self, path: str, kind: str, retrieve_params: str, *,
+                 create: Handler | None = None, listing: Handler | None = None,
+                 update: Handler | None = None, delete: Handler | None = None) -> None:
+        """The routes of one object kind: ``path`` to create and list, ``path/{id}`` to
+        retrieve (always), update and delete."""
+        one = path + "/{id}"
+        for method, template, handler in (
+                ("POST", path, create), ("GET", path, listing),
+                ("GET", one, self.retrieve(kind, retrieve_params)), ("POST", one, update),
+                ("DELETE", one, delete)):
+            if handler is not None:
+                self.route(method, template, handler)
+
     def match(self, method: str, path: str) -> tuple[Route | None, list[str], bool]:
         """The route for a request, its path arguments, and whether the path exists at all."""
         path_known = False

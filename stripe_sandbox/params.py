@@ -7,6 +7,7 @@ Allowed top-level parameters per endpoint come from the installed SDK's generate
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from functools import cache
 from typing import Any
 from urllib.parse import parse_qsl
@@ -220,3 +221,15 @@ def _show(value: Any) -> str:
     if isinstance(value, list):
         return "[...]"
     return str(value)
+
+
+def list_of_objects(items: list[Any], param: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The entries of a required list of objects (``line_items``, ``items``), each with the
+    name errors give it (``items[0]``)."""
+    if not items:
+        raise missing_param(param)
+    for i, item in enumerate(items):
+        where = f"{param}[{i}]"
+        if not isinstance(item, dict):
+            raise invalid(f"Invalid object: {where}", where, "parameter_invalid_object")
+        yield where, item

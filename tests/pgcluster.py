@@ -34,10 +34,12 @@ def _free_port() -> int:
 
 
 class Cluster:
-    def __init__(self) -> None:
+    """``port``: a fixed one (``bench/soak.py`` keeps to its own range); by default a free one."""
+
+    def __init__(self, port: int | None = None) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="indexer-pg-"))
         self.data = self.dir / "data"
-        self.port = _free_port()
+        self.port = port or _free_port()
         self._as_postgres = os.geteuid() == 0
         if self._as_postgres:
             shutil.chown(self.dir, "postgres", "postgres")

@@ -185,3 +185,47 @@ def test_live_reads_stripe_not_the_index(sandbox: Any, tmp_path: Path, monkeypat
     assert not (tmp_path / "never-created.db").exists()
     code, _, err = run(capsys, "customers", course.id, "--live", "--since", "2025-01-01")
     assert code == 2 and "--live" in err
+
+
+def test_customer_lists_what_a_buyer_bought_by_id_or_email(shop: Shop, capsys: pytest.CaptureFixture[str]) -> None:
+    shop.product("prod_A", "@Course")
+    shop.checkout(("prod_A", 1000), ("prod_B", 300), customer="cus_1", email="Ann@Example.com", created=T0)
+    shop.checkout(("prod_A", 700), email="ann@example.com", currency="eur", created=T0 + DAY)  # a guest, too
+    shop.checkout(("prod_C", 50), email="other@example.com", created=T0)
+
+    code, out, err = run(capsys, "customer", "ANN@example.com")
+    assert (code, err) == (0, "")
+    rows = list(csv.DictReader(io.StringIO(out, newline="")))
+    assert [(r["product_id"], r["product_name"], r["currency"], r["amount_total"]) for r in rows] == [
+        ("prod_A", "'@Course", "eur", "700"), ("prod_A", "'@Course", "usd", "1000"), ("prod_B", "", "usd", "300")]
+    code, out, _ = run(capsys, "customer", "cus_1", "--format", "json")
+    assert [(d["product_id"], d["amount_total"]) for d in json.loads(out)] == [("prod_A", 1000), ("prod_B", 300)]
+    code, out, _ = run(capsys, "customer", "ann@example.com", "--since", "2025-11-25", "--format", "table")
+    assert code == 0 and "7.00 eur" in out and "prod_B" not in out
+    assert run(capsys, "customer", "nobody@example.com") == (3, "", "indexer customer: No such customer: 'nobody@example.com'\n")
+
+
+def test_the_cli_and_the_api_write_the_same_csv(shop: Shop, engine: Engine, capsys: pytest.CaptureFixture[str]) -> None:
+    """``indexer products|customers|customer --format csv`` and the API's ``.csv`` paths: the same bytes."""
+    from indexer import create_app
+    from indexer.config import Settings
+
+    shop.product("prod_A", "=cmd|' /C calc'!A0")
+    shop.checkout(("prod_A", 1000, 2), ("prod_B", 300), customer="cus_1", name="-Ann", created=T0)
+    shop.checkout(("prod_A", 700), customer="cus_1", name="-Ann", currency="eur", created=T0 + 5)
+    shop.checkout(("prod_A", 900), email="+g@example.com", name="\tG", created=T0 + 6)
+    app = create_app(Settings(database_url=engine_url(engine), api_tokens=("tok",)))
+    client = app.test_client()
+    pairs = [(["products"], "/v1/products.csv"), (["customers", "prod_A"], "/v1/products/prod_A/customers.csv"),
+             (["customer", "cus_1"], "/v1/customers/cus_1/products.csv")]
+    printed = {}
+    for argv, path in pairs:
+        code, out, err = run(capsys, *argv, "--format", "csv")
+        assert (code, err) == (0, "")
+        response = client.get(path, headers={"Authorization": "Bearer tok"})
+        assert response.status_code == 200
+        assert response.get_data(as_text=True) == out, argv
+        printed[argv[0]] = out
+    assert "prod_A,'=cmd|' /C calc'!A0,," in printed["products"]
+    assert ",'-Ann," in printed["customers"] and ",'+g@example.com,'\tG," in printed["customers"]
+    app.extensions["indexer.engine"].dispose()

@@ -35,7 +35,10 @@ class _Scripted:
             def do_GET(self) -> None:  # noqa: N802 (http.server's name)
                 url = urlsplit(self.path)
                 query = dict(parse_qsl(url.query))
+                if self.command == "POST":  # a form body: the script sees it as the query
+                    query.update(parse_qsl(self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()))
                 headers = {k.lower(): v for k, v in self.headers.items()}
+                headers[":method"] = self.command
                 outer.requests.append((url.path, query, headers))
                 status, extra, body = script(url.path, query, headers)
                 data = json.dumps(body).encode()
@@ -46,6 +49,8 @@ class _Scripted:
                     self.send_header(key, value)
                 self.end_headers()
                 self.wfile.write(data)
+
+            do_POST = do_GET  # noqa: N815 (http.server's name)
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -128,6 +133,42 @@ def test_429_is_retried_honouring_retry_after_then_succeeds(scripted: Any) -> No
     assert api.get("/v1/events/evt_1") == {"id": "evt_1"}
     assert time.monotonic() - started >= 0.4
     assert api.request_count == 3
+
+
+def test_a_post_goes_through_the_same_retries_under_one_idempotency_key(scripted: Any) -> None:
+    """``post`` shares ``get``'s loop: a 429 is retried after its ``Retry-After`` and slows the
+    shared pace, and every attempt carries the same ``Idempotency-Key``."""
+    calls = {"n": 0}
+
+    def script(path: str, query: dict[str, str], headers: dict[str, str]) -> Reply:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            return 429, {"Retry-After": "0.2"}, _error("invalid_request_error", "rate limited")
+        if calls["n"] == 2:
+            return 503, {}, _error("api_error", "busy")
+        return 200, {}, {"id": "frr_1", "report_type": query["report_type"]}
+
+    server = scripted(script)
+    api = _api(server.url)
+    made = api.post("/v1/reporting/report_runs", {"report_type": "balance.summary.1"}, idempotency_key="run-1",
+                    account="acct_7")
+    assert made == {"id": "frr_1", "report_type": "balance.summary.1"}
+    assert [h[":method"] for _, _, h in server.requests] == ["POST"] * 3
+    assert {h["idempotency-key"] for _, _, h in server.requests} == {"run-1"}
+    assert {h["stripe-account"] for _, _, h in server.requests} == {"acct_7"}
+    assert (api.request_count, api.retries, api.rate_limited) == (3, 2, 1)
+
+
+def test_a_refused_post_names_the_write_and_is_not_retried(scripted: Any) -> None:
+    server = scripted(lambda p, q, h: (403, {}, _error("invalid_request_error", "restricted")))
+    api = _api(server.url)
+    with pytest.raises(StripeAuthError) as info:
+        api.post("/v1/webhook_endpoints", {"url": "https://example.com/h"})
+    assert "may not write /v1/webhook_endpoints" in str(info.value)
+    assert api.request_count == 1
+    with pytest.raises(StripeError, match="refusing to request"):
+        api.post("/v1/../v1/customers", {})
+    assert api.request_count == 1
 
 
 def test_5xx_exhausts_retries_into_stripe_unavailable(scripted: Any) -> None:

@@ -1,4 +1,5 @@
-"""``indexer customers`` and ``indexer products``: the index read at a terminal or in a pipe.
+"""``indexer customers``, ``indexer customer`` and ``indexer products``: the index read at a
+terminal or in a pipe, the same answers as the query API (``/v1/...``).
 
 Output streams: entries are written as keyset pages arrive (``queries.iter_product_customers``),
 so exporting a product with hundreds of thousands of buyers keeps memory flat. A terminal gets
@@ -20,15 +21,19 @@ from typing import Any, TextIO
 import click
 
 from indexer.answers import queries
-from indexer.answers.export import CUSTOMER_COLUMNS, csv_lines, customer_lines, major_units
+from indexer.answers.export import (
+    CUSTOMER_COLUMNS,
+    CUSTOMER_PRODUCT_COLUMNS,
+    PRODUCT_COLUMNS,
+    csv_lines,
+    customer_lines,
+    customer_product_lines,
+    major_units,
+)
 from indexer.commands import output_to_a_reader_who_may_leave, params
 from indexer.commands.resources import open_index, stripe_client
 from indexer.errors import UsageError
 
-PRODUCT_COLUMNS = (
-    "product_id", "name", "account", "livemode", "currency", "customers", "purchases", "quantity",
-    "amount_total", "amount_refunded",
-)
 TABLE_SAMPLE = 200  # rows read ahead to size the table's columns
 TABLE_MAX_WIDTH = 40
 
@@ -39,17 +44,20 @@ FORMAT_OPTION = click.option(
     help="A table (amounts in major units), RFC 4180 CSV or a JSON array (API values: minor units, Unix seconds).",
 )
 INCLUDE_REFUNDED_OPTION = click.option("--include-refunded", is_flag=True, help="Count fully refunded purchases too.")
+SINCE_OPTION = click.option("--since", type=params.SINCE, help="Purchases on or after this UTC day (YYYY-MM-DD) or Unix time.")
+UNTIL_OPTION = click.option("--until", type=params.UNTIL, help="Purchases up to the end of this UTC day (YYYY-MM-DD) or Unix time.")
+ACCOUNT_OPTION = click.option("--account", type=params.ACCOUNT_ID, show_default="your own account", help="A Connect account's data.")
 
 
 @click.command()
 @click.argument("product_id")
 @FORMAT_OPTION
-@click.option("--since", type=params.SINCE, help="Purchases on or after this UTC day (YYYY-MM-DD) or Unix time.")
-@click.option("--until", type=params.UNTIL, help="Purchases up to the end of this UTC day (YYYY-MM-DD) or Unix time.")
+@SINCE_OPTION
+@UNTIL_OPTION
 @INCLUDE_REFUNDED_OPTION
 @click.option("--livemode/--testmode", default=None, show_default="live if the index holds any, else test",
               help="Live-mode or test-mode data.")
-@click.option("--account", type=params.ACCOUNT_ID, show_default="your own account", help="A Connect account's data.")
+@ACCOUNT_OPTION
 @click.option("--live", is_flag=True,
               help="Answer straight from the Stripe API (STRIPE_API_KEY), with no database.")
 def customers(product_id: str, fmt: str | None, since: int | None, until: int | None,
@@ -72,6 +80,37 @@ def customers(product_id: str, fmt: str | None, since: int | None, until: int | 
     try:
         entries = _primed(queries.iter_product_customers(engine, product_id, filters))
         _emit((line for entry in entries for line in customer_lines(entry)), CUSTOMER_COLUMNS, fmt, _customer_cell)
+    finally:
+        engine.dispose()
+
+
+@click.command()
+@click.argument("customer")
+@FORMAT_OPTION
+@SINCE_OPTION
+@UNTIL_OPTION
+@INCLUDE_REFUNDED_OPTION
+@click.option("--livemode/--testmode", default=None, show_default="live if the index holds any of theirs, else test",
+              help="Live-mode or test-mode data.")
+@ACCOUNT_OPTION
+def customer(customer: str, fmt: str | None, since: int | None, until: int | None, include_refunded: bool,
+             livemode: bool | None, account: str | None) -> None:
+    """What a customer bought.
+
+    One line per product and currency bought by CUSTOMER: a cus_... id, an email address (any
+    case; it finds guest checkouts and Customer objects alike) or a guest_... key from
+    `indexer customers`. Reads DATABASE_URL; the same answer as GET /v1/customers/CUSTOMER/products."""
+    if since is not None and until is not None and since >= until:
+        raise UsageError("--since must be before --until", param="since")
+    engine = open_index(reads=True)
+    filters = queries.Filters(
+        account=account or "", livemode=livemode, created=queries.Created(gte=since, lt=until),
+        include_refunded=include_refunded,
+    )
+    try:
+        entries = _primed(queries.iter_customer_products(engine, customer, filters))
+        _emit((line for entry in entries for line in customer_product_lines(entry)), CUSTOMER_PRODUCT_COLUMNS, fmt,
+              _customer_cell)
     finally:
         engine.dispose()
 

@@ -81,6 +81,9 @@ def catch_up(since: dt.date | None, account: str | None) -> None:
         engine.dispose()
     click.echo(f"catch-up: {result.listed} event(s) listed, {result.stored} new stored; "
                "`indexer worker` applies them")
+    if result.refused:
+        click.echo(f"indexer catch-up: {result.refused} of them could not be read and are stored as failed; "
+                   "`indexer events --failed` shows why", err=True)
     if result.gap_since is not None:
         when = datetime.fromtimestamp(result.gap_since, UTC).strftime("%Y-%m-%d")
         click.echo(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import signal
 import socket
+import threading
 
 import click
 
@@ -60,7 +62,9 @@ def _require_free_port(host: str, port: int) -> None:
 
 
 @click.command()
-@click.option("--once", is_flag=True, help="Apply what is due, then exit 0 (1 when events wait for a later retry).")
+@click.option("--once", is_flag=True,
+              help="Drain what is pending, then exit 0; events whose retry is further than 30 s ahead are "
+                   "left for the next run, and said on stderr.")
 @click.option("--batch-size", type=params.POSITIVE, default=500, help="Events claimed per batch.")
 @click.option("--threads", type=params.POSITIVE, default=8, help="Concurrent Stripe requests.")
 @click.option("--rate", type=params.RATE, default=None, show_default="23 in test mode, 90 in live mode",
@@ -68,15 +72,30 @@ def _require_free_port(host: str, port: int) -> None:
 def worker(once: bool, batch_size: int, threads: int, rate: float | None) -> None:
     """Apply stored webhook events to the index.
 
-    Runs until interrupted (--once: until nothing is due). Run as many as you like on
-    PostgreSQL: they share the queue. Reads DATABASE_URL, STRIPE_API_KEY and STRIPE_API_BASE."""
-    from indexer.ingest.worker import Worker
+    Runs until interrupted (SIGTERM: after the batch in hand, exit 0). With --once it drains what is pending (it waits for events leased
+    to a worker that died, and for retries due within 30 s) and exits 0, as cron or a release
+    phase expects; events that wait for a later retry (Stripe unavailable) are left to the next
+    run and counted on stderr; events parked as failed are in `indexer events --failed`. Run as
+    many as you like on PostgreSQL: they share the queue. Reads DATABASE_URL, STRIPE_API_KEY
+    and STRIPE_API_BASE."""
+    from indexer.ingest.worker import EventsWaiting, Worker
 
     api = stripe_client(rate=rate)
     engine = open_index()
     runner = Worker(engine, api, batch_size=batch_size, threads=threads)
+    on_main_thread = threading.current_thread() is threading.main_thread()
+    if on_main_thread:
+        # SIGTERM (a platform's restart, `kill`): finish the batch in hand, then exit 0.
+        previous = signal.signal(signal.SIGTERM, lambda _signum, _frame: runner.stop())
     try:
         stats = runner.run(once=once)
+    except EventsWaiting as waiting:
+        click.echo(f"worker: {waiting.stats}")
+        click.echo(f"indexer worker: {waiting.notice}", err=True)
+        return
     finally:
+        if on_main_thread:
+            signal.signal(signal.SIGTERM, previous)
         runner.close()
+        engine.dispose()
     click.echo(f"worker: {stats}")

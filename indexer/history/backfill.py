@@ -219,7 +219,8 @@ class _Written:
     finished: bool
 
 
-Phase = Sequence[tuple[Stream, int, int]]
+#: What to fetch: each stream over its ``created`` range ``[start, end]``.
+Range = tuple[Stream, int, int]
 
 
 class Backfill:
@@ -256,20 +257,19 @@ class Backfill:
         with self._cond:
             self.floor = created if self.floor is None else min(self.floor, created)
 
-    def run(self, phases: Sequence[Phase]) -> Result:
-        """Run each phase's ``(stream, start, end)`` to completion, one phase after the other."""
+    def run(self, ranges: Sequence[Range]) -> Result:
+        """Fetch every ``(stream, start, end)`` to completion, all streams at once."""
         started = time.monotonic()
         requests = self.api.request_count
         self._writer = page_writer.writer_for(self.engine, self.scope, in_process=self.writes_in_process)
         try:
-            for phase in phases:
-                self._run_phase(phase)
+            self._run(ranges)
         finally:
             self._writer.close()
         return Result(self.stats, self.api.request_count - requests, time.monotonic() - started)
 
-    def _run_phase(self, phase: Phase) -> None:
-        for stream, start, end in phase:
+    def _run(self, ranges: Sequence[Range]) -> None:
+        for stream, start, end in ranges:
             with db.transaction(self.engine) as conn:
                 if self.restart:
                     checkpoints.forget(conn, self.scope, stream.name, start, end)
@@ -414,19 +414,17 @@ class Backfill:
 # --- what to fetch --------------------------------------------------------------------------
 
 
-def full_phases(
-    api: StripeAPI, job: Backfill, since: int, until: int
-) -> list[list[tuple[Stream, int, int]]]:
+def full_ranges(api: StripeAPI, job: Backfill, since: int, until: int) -> list[Range]:
     """Everything: products (their whole history, for names; first, as their ``created`` times
     guide the first cuts), the sessions, invoices, refunds and disputes of ``[since, until]``."""
     account = job.scope.account
-    return [[
+    return [
         (product_stream(api, account, job.note_oldest), EPOCH, until),
         (session_stream(api, account), since, until),
         (invoice_stream(api, account), since, until),
         (refund_stream(api, account), since, until),
         (dispute_stream(api, account), since, until),
-    ]]
+    ]
 
 
 #: Above this many subscriptions of a product, listing every paid invoice is cheaper than
@@ -434,9 +432,9 @@ def full_phases(
 MAX_SUBSCRIPTION_ROUTES = 100
 
 
-def product_phases(
+def product_ranges(
     api: StripeAPI, job: Backfill, product: str, since: int, until: int, *, links_only: bool = False
-) -> list[list[tuple[Stream, int, int]]]:
+) -> list[Range]:
     """The purchases of one product, by the smallest route that is complete.
 
     * Sessions: Stripe cannot list sessions by product, so only a walk over every complete
@@ -461,7 +459,7 @@ def product_phases(
         writes.write_products(conn, [mapping.product_row(found, account=account)])
     prices = list(api.list_all("/v1/prices", {"product": product}, account=account))
 
-    sessions: list[tuple[Stream, int, int]] = []
+    sessions: list[Range] = []
     if links_only:
         for link in _links_holding(api, product, account):
             name = f"sessions:{link}"
@@ -470,7 +468,7 @@ def product_phases(
     else:
         sessions.append((session_stream(api, account, name=f"sessions:{product}", product=product), since, until))
 
-    invoices: list[tuple[Stream, int, int]] = []
+    invoices: list[Range] = []
     subscriptions = _subscriptions_of(api, prices, account) if prices and all(_recurring(p) for p in prices) else None
     if subscriptions is not None and len(subscriptions) <= MAX_SUBSCRIPTION_ROUTES:
         for sub in subscriptions:
@@ -480,7 +478,7 @@ def product_phases(
     else:
         invoices.append((invoice_stream(api, account, name=f"invoices:{product}", product=product), since, until))
     rest = [(refund_stream(api, account), since, until), (dispute_stream(api, account), since, until)]
-    return [[*sessions, *invoices, *rest]]
+    return [*sessions, *invoices, *rest]
 
 
 def _recurring(price: Obj) -> bool:
@@ -516,14 +514,14 @@ class Request:
     account: str = ""
 
 
-def plan(api: StripeAPI, job: Backfill, request: Request) -> list[list[tuple[Stream, int, int]]]:
-    """The phases of ``request``. ``until`` never passes now: a finished shard is never fetched
+def plan(api: StripeAPI, job: Backfill, request: Request) -> list[Range]:
+    """The ranges of ``request``. ``until`` never passes now: a finished shard is never fetched
     again, so it must not cover a future in which objects could still be created."""
     now = int(time.time())
     until = now if request.until is None else min(request.until, now)
     if request.product:
-        return product_phases(api, job, request.product, request.since, until, links_only=request.links_only)
-    return full_phases(api, job, request.since, until)
+        return product_ranges(api, job, request.product, request.since, until, links_only=request.links_only)
+    return full_ranges(api, job, request.since, until)
 
 
 def run(
@@ -533,7 +531,7 @@ def run(
     """Plan and run a backfill; ``show(job)`` is a context manager displaying its progress."""
     job = Backfill(engine, api, account=request.account, concurrency=concurrency, restart=restart)
     started, requests = time.monotonic(), api.request_count
-    phases = plan(api, job, request)
+    ranges = plan(api, job, request)
     with show(job) if show else nullcontext():
-        job.run(phases)
+        job.run(ranges)
     return Result(job.stats, api.request_count - requests, time.monotonic() - started)

@@ -15,14 +15,15 @@ calling thread (for a database another process cannot open, such as in-memory SQ
 
 from __future__ import annotations
 
-import contextlib
-import itertools
 import logging
 import multiprocessing
+import os
+import pickle
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -120,124 +121,84 @@ class InlineWriter:
 
 
 class ProcessWriter:
-    """Writes pages in a child process, in submission order; ``submit`` returns at once."""
+    """Writes pages in a child process, in submission order; ``submit`` returns at once.
+
+    A ``ProcessPoolExecutor`` of one spawned worker: one worker takes the pages one at a time
+    in the order they were submitted, and an error raised in the child is raised again in the
+    parent with its class (``DatabaseUnavailable`` stays ``DatabaseUnavailable``). The worker
+    leaves when its parent dies, so a killed backfill leaves no writer behind.
+    """
 
     def __init__(self, engine: Engine, scope: Scope) -> None:
-        context = multiprocessing.get_context("spawn")
-        requests_out, self._requests = context.Pipe(duplex=False)
-        self._results, results_in = context.Pipe(duplex=False)
         url = engine.url.render_as_string(hide_password=False)
-        self._process = context.Process(
-            target=_serve, args=(url, scope, requests_out, results_in),
-            name="backfill-writer", daemon=True,
+        self._pool = ProcessPoolExecutor(
+            max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+            initializer=_start_child, initargs=(url, scope),
         )
-        self._process.start()
-        requests_out.close()
-        results_in.close()
-        self._ids = itertools.count()
-        self._pending: dict[int, Future[None]] = {}
-        self._lock = threading.Lock()
-        self._sending = threading.Lock()
-        self._closed = False
-        self._reader = threading.Thread(target=self._read, name="backfill-writer-results", daemon=True)
-        self._reader.start()
+        #: Starts the worker now, so that it imports and connects while the first page is fetched.
+        self._started = self._pool.submit(os.getpid)
+
+    @property
+    def pid(self) -> int:
+        """The writer process's id, once it has started."""
+        return self._started.result()
 
     def submit(self, label: str, write: Write, items: list[Any], checkpoint: Checkpoint) -> Future[None]:
         done: Future[None] = Future()
-        with self._sending:  # one sender at a time, in the order pages are handed over
-            with self._lock:
-                if self._closed:
-                    done.set_exception(DatabaseUnavailable("the page writer has stopped"))
-                    return done
-                number = next(self._ids)
-                self._pending[number] = done
-            try:  # pickled here, so an object that cannot be sent fails its own page
-                self._requests.send((number, label, write, items, checkpoint))
-            except Exception as exc:
-                with self._lock:
-                    self._pending.pop(number, None)
-                done.set_exception(exc if not isinstance(exc, OSError) else DatabaseUnavailable(
-                    f"the page writer process is gone ({exc})"))
+        try:
+            sent = self._pool.submit(_write_page, label, write, items, checkpoint)
+        except (BrokenProcessPool, RuntimeError) as exc:  # gone, or closed
+            done.set_exception(DatabaseUnavailable(f"the page writer has stopped ({exc or type(exc).__name__})"))
+            return done
+        sent.add_done_callback(lambda future: _settle(done, future))
         return done
 
     def close(self) -> None:
-        with self._sending:
-            with self._lock:
-                already, self._closed = self._closed, True
-            if not already:
-                with contextlib.suppress(OSError):
-                    self._requests.send(None)
-        self._reader.join()
-        self._process.join(timeout=30)
-        if self._process.is_alive():
-            self._process.kill()
-            self._process.join()
-        self._requests.close()
-        self._results.close()
-
-    def _read(self) -> None:
-        """Hand each result to its future; if the child dies, fail whatever is pending."""
-        while True:
-            try:
-                ready = self._results.poll(0.5)
-                result = self._results.recv() if ready else ()
-            except (EOFError, OSError):
-                result = ()
-            if result == ():
-                if self._process.is_alive() and not ready:
-                    continue
-                self._process.join(timeout=5)
-                self._fail_pending(f"the page writer process exited (code {self._process.exitcode})")
-                return
-            if result is None:
-                self._fail_pending("the page writer stopped")
-                return
-            number, error = result
-            with self._lock:
-                done = self._pending.pop(number)
-            if error is None:
-                done.set_result(None)
-            else:
-                done.set_exception(_rebuilt(*error))
-
-    def _fail_pending(self, why: str) -> None:
-        with self._lock:
-            pending, self._pending = self._pending, {}
-            self._closed = True
-        for done in pending.values():
-            done.set_exception(DatabaseUnavailable(why))
+        """Wait for the pages submitted so far, then stop the worker."""
+        self._pool.shutdown(wait=True)
 
 
-def _serve(url: str, scope: Scope, requests: Any, results: Any) -> None:
-    """The child: write pages until told to stop, or until the parent is gone."""
-    engine = db.make_engine(url, pool_size=1)
-    pages = _Pages(engine, scope)
+def _settle(done: Future[None], sent: Future[None]) -> None:
+    """``done`` as ``sent`` ended; a worker that died fails the page as ``DatabaseUnavailable``."""
+    exc = sent.exception()
+    if exc is None:
+        done.set_result(None)
+    elif isinstance(exc, BrokenProcessPool):
+        done.set_exception(DatabaseUnavailable(f"the page writer process exited ({exc})"))
+    else:
+        done.set_exception(exc)
+
+
+#: The child's writer, made by ``_start_child``.
+_child_pages: _Pages | None = None
+
+
+def _start_child(url: str, scope: Scope) -> None:
+    """In the child: its engine, and a thread that ends the process when the parent dies."""
+    global _child_pages
+    _child_pages = _Pages(db.make_engine(url, pool_size=1), scope)
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_exit_with, args=(parent,), name="parent-watch", daemon=True).start()
+
+
+def _exit_with(parent: Any) -> None:
+    parent.join()
+    os._exit(1)
+
+
+def _write_page(label: str, write: Write, items: list[Any], checkpoint: Checkpoint) -> None:
+    """In the child: one page. An error that cannot be sent back as itself goes as an
+    ``IndexerError`` naming its class."""
+    assert _child_pages is not None
     try:
-        while True:
-            try:
-                request = requests.recv()
-            except EOFError:  # the parent is gone
-                return
-            if request is None:
-                return
-            number, label, write, items, checkpoint = request
-            try:
-                pages.write(label, write, items, checkpoint)
-            except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises it
-                results.send((number, (type(exc).__name__, str(exc))))
-            else:
-                results.send((number, None))
-    finally:
-        with contextlib.suppress(OSError):
-            results.send(None)
-        engine.dispose()
-
-
-def _rebuilt(kind: str, message: str) -> Exception:
-    """The parent's copy of an error raised in the child (by its class name)."""
-    if kind == DatabaseUnavailable.__name__:
-        return DatabaseUnavailable(message)
-    return IndexerError(f"{kind}: {message}")
+        _child_pages.write(label, write, items, checkpoint)
+    except Exception as exc:
+        try:
+            pickle.loads(pickle.dumps(exc))
+        except Exception:  # noqa: BLE001 - any failure to round-trip: send a plain copy
+            raise IndexerError(f"{type(exc).__name__}: {exc}") from None
+        raise
 
 
 def writer_for(engine: Engine, scope: Scope, *, in_process: bool | None = None) -> PageWriter:

@@ -10,21 +10,33 @@ between are gone for good: the result says so (``gap_since``) and a backfill of 
 needed. Listing is newest first, so an interrupted run must not leave its newer events looking
 like the end of the gap: the range is a checkpointed shard (``backfill_progress``, stream
 ``catch-up``) that a rerun finishes first, from its cursor.
+
+An event that ``parse_event`` refuses (a payload shape this code does not know: Stripe changes
+them with API versions) stops nothing and is never dropped: it is stored as ``failed``, with the
+reason as its ``last_error`` (``indexer events --failed`` shows it, ``indexer events retry``
+replays it once the code reads it), and the listing goes on. Aborting instead would stop every
+catch-up at that event for good, since a rerun resumes from the page before it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Engine
 
 from indexer import db
+from indexer.errors import SignatureError
 from indexer.history import checkpoints
 from indexer.history.checkpoints import Scope, Shard
 from indexer.ingest import event_store
 from indexer.stripe_api import StripeAPI
+
+log = logging.getLogger(__name__)
 
 RETENTION_SECONDS = 30 * 86400
 STREAM = "catch-up"
@@ -36,6 +48,8 @@ TYPE_GROUPS = event_store.type_groups()
 class CatchUpResult:
     listed: int = 0
     stored: int = 0
+    refused: int = 0
+    """Of ``stored``: events stored as ``failed`` because their payload could not be read."""
     since: int | None = None
     until: int = 0
     gap_since: int | None = None
@@ -96,14 +110,85 @@ def _fetch(engine: Engine, api: StripeAPI, scope: Scope, shard: Shard, result: C
             last = index == len(TYPE_GROUPS) - 1 and not page.has_more
             with db.transaction(engine) as conn:
                 for event in page.data:
-                    result.stored += event_store.store_event(conn, json.dumps(event), source="catch-up")
-                next_cursor = f"{index}:{page.last_id}" if page.has_more and page.last_id else f"{index + 1}:"
+                    result.stored += _store(conn, event, shard, scope, result)
+                last_id = _listed_id(page.data[-1]) if page.data else None
+                next_cursor = f"{index}:{last_id}" if page.has_more and last_id else f"{index + 1}:"
                 shard = Shard(STREAM, shard.start, shard.end, next_cursor, shard.objects + len(page.data), last)
                 checkpoints.save(conn, scope, shard)
             result.listed += len(page.data)
     if not shard.done:
         with db.transaction(engine) as conn:
             checkpoints.save(conn, scope, Shard(STREAM, shard.start, shard.end, shard.cursor, shard.objects, True))
+
+
+def _store(conn: Any, event: Any, shard: Shard, scope: Scope, result: CatchUpResult) -> bool:
+    """Store one listed event; one that ``parse_event`` refuses is stored as ``failed``."""
+    payload = json.dumps(event)
+    try:
+        return event_store.store_event(conn, payload, source="catch-up")
+    except SignatureError as exc:
+        row = refused_event_row(event, payload, str(exc), start=shard.start, end=shard.end,
+                                account=scope.account, livemode=scope.livemode, now=int(time.time()))
+        inserted = event_store.insert_event(conn, row)
+        if inserted:
+            result.refused += 1
+            log.error("event %s stored as failed: %s", row["id"], row["last_error"])
+        return inserted
+
+
+def refused_event_row(
+    event: Any, payload: str, reason: str, *, start: int, end: int, account: str, livemode: bool, now: int,
+) -> dict[str, Any]:
+    """The ``stripe_events`` row of a listed event that ``parse_event`` refused: status ``failed``
+    with the reason, every column a value it takes.
+
+    What can be kept of the event is kept; what cannot is replaced so that the row is stored and
+    found again: an unusable id becomes ``evt_unreadable_`` and a hash of the payload (a rerun
+    finds the same row, so it is stored once), an unusable ``created`` becomes the start of the
+    listed range (never later: the newest stored event is where the next catch-up starts).
+    ``payload`` is ``json.dumps`` output, ASCII with every odd character escaped: any text
+    column takes it."""
+    fields = event if isinstance(event, dict) else {}
+    data = fields.get("data")
+    obj = data.get("object") if isinstance(data, dict) else None
+    created = fields.get("created")
+    event_id = _usable(fields.get("id"), 255)
+    if event_id is None or not event_id.startswith("evt_"):
+        event_id = "evt_unreadable_" + hashlib.sha256(payload.encode()).hexdigest()[:40]
+    return {
+        "id": event_id,
+        "type": _usable(fields.get("type"), 128) or "unknown",
+        "api_version": _usable(fields.get("api_version"), 64),
+        "created": created if type(created) is int and start <= created <= end else start,
+        "livemode": livemode,
+        "account": account,
+        "object_id": _usable(obj.get("id"), 255) if isinstance(obj, dict) else None,
+        "payload": payload,
+        "source": "catch-up",
+        "status": "failed",
+        "attempts": 0,
+        "available_at": 0,
+        "received_at": now,
+        "processed_at": now,
+        "last_error": f"catch-up could not read this event: {reason}"[:2000],
+    }
+
+
+def _usable(value: Any, length: int) -> str | None:
+    """``value`` when a text column of ``length`` takes it as it is."""
+    if not isinstance(value, str) or not 0 < len(value) <= length or "\x00" in value:
+        return None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return value
+
+
+def _listed_id(event: Any) -> str | None:
+    """The cursor a listed event gives: its id, however malformed the rest of it is."""
+    event_id = event.get("id") if isinstance(event, dict) else None
+    return event_id if isinstance(event_id, str) and event_id else None
 
 
 def _parse_cursor(cursor: str | None) -> tuple[int, str | None]:

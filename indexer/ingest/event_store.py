@@ -427,26 +427,12 @@ def requeue_events(conn: Connection, event_ids: Iterable[str] | None) -> int:
 # --- reads for the dashboard's events page --------------------------------------------------
 
 
-def count_events_by_status(conn: Connection, *, cap: int = 10_000) -> dict[str, int]:
-    """How many stored events are in each status, counting no further than ``cap`` per status:
-    every event is kept, so an exact count of the applied ones would grow without end, while the
-    figures that call for action (pending, failed) are small when all is well. One statement,
-    each count an index range scan of at most ``cap`` entries."""
-    e = events_t.c
-    statuses = ("pending", "failed", "skipped", "done")
-    counts = [
-        select(func.count()).select_from(select(e.id).where(e.status == status).limit(cap).subquery()).scalar_subquery()
-        for status in statuses
-    ]
-    row = conn.execute(select(*counts)).one()
-    return dict(zip(statuses, map(int, row), strict=True))
-
-
 def oldest_pending_received_at(conn: Connection) -> int | None:
     """When the oldest event still waiting to be applied arrived (Unix seconds); None when none waits.
     ``now`` minus this is the backlog's age: how far behind Stripe the index may be."""
     e = events_t.c
-    return conn.execute(select(func.min(e.received_at)).where(e.status == "pending")).scalar_one_or_none()
+    pending = literal("pending", literal_execute=True)  # inline: see ``count_events``
+    return conn.execute(select(func.min(e.received_at)).where(e.status == pending)).scalar_one_or_none()
 
 
 def failed_events_page(conn: Connection, *, limit: int = 50, starting_after: str | None = None) -> tuple[list[dict[str, Any]], bool]:
@@ -481,14 +467,28 @@ def list_events(conn: Connection, *, failed: bool = False, limit: int = 50) -> l
 EVENT_STATUSES = ("pending", "done", "skipped", "failed")
 
 
-def count_events(conn: Connection) -> dict[str, int]:
-    """How many stored events are in each state (every one of ``EVENT_STATUSES``, zeros
-    included): one pass over the ``(status, available_at)`` index."""
-    counts = dict.fromkeys(EVENT_STATUSES, 0)
-    query = select(events_t.c.status, func.count()).group_by(events_t.c.status)
-    for status, count in conn.execute(query):
-        counts[status] = int(count)
-    return counts
+def count_events(conn: Connection, *, statuses: Sequence[str] = EVENT_STATUSES,
+                 cap: int | None = None) -> dict[str, int]:
+    """How many stored events are in each of ``statuses`` (zeros included), in that order.
+
+    The one count of the event store: the CLI asks for exact figures, the dashboard passes
+    ``cap`` (every event is kept, so an exact count of the applied ones grows without end, while
+    the figures that call for action, pending and failed, are small when all is well), and
+    ``queue_summary`` asks for pending and failed only. One statement, each count an index range
+    scan of the ``(status, available_at)`` index (of at most ``cap`` entries). The statuses are
+    written into the statement: under the web app's generic plans (``db.make_engine(reads=True)``)
+    a parameter would hide which status is asked, and the plan would read the whole table.
+    """
+    e = events_t.c
+
+    def counted(status: str) -> Any:
+        matching = select(e.id).where(e.status == literal(status, literal_execute=True))
+        if cap is not None:
+            matching = matching.limit(cap)
+        return select(func.count()).select_from(matching.subquery()).scalar_subquery()
+
+    row = conn.execute(select(*(counted(status) for status in statuses))).one()
+    return dict(zip(statuses, map(int, row), strict=True))
 
 
 def queue_summary(conn: Connection) -> dict[str, int | None]:
@@ -496,15 +496,8 @@ def queue_summary(conn: Connection) -> dict[str, int | None]:
     pending one (None when none is).
 
     Read at every ``/metrics`` scrape, so it reads the ``(status, available_at)`` index and the
-    pending rows only: its cost follows the backlog, not the table. The statuses are written
-    into the statement: under the web app's generic plans (``db.make_engine(reads=True)``) a
-    parameter would hide which status is asked, and the plan would read the whole table.
+    pending rows only: its cost follows the backlog, not the table.
     """
-    e = events_t.c
-    pending, oldest = conn.execute(
-        select(func.count(), func.min(e.received_at)).where(e.status == literal("pending", literal_execute=True))
-    ).one()
-    failed = conn.execute(
-        select(func.count()).where(e.status == literal("failed", literal_execute=True))
-    ).scalar_one()
-    return {"pending": pending, "failed": failed, "oldest_pending_received_at": oldest}
+    counts: dict[str, int | None] = {**count_events(conn, statuses=("pending", "failed"))}
+    counts["oldest_pending_received_at"] = oldest_pending_received_at(conn)
+    return counts

@@ -66,9 +66,22 @@ def error_text(error: BaseException) -> str:
 
 
 class EventsWaiting(IndexerError):
-    """``run(once=True)`` finished what was due, but events wait for a retry further ahead."""
+    """``run(once=True)`` finished what was due, but events wait for a retry further ahead.
+
+    Not a failure of the run (``indexer worker --once`` exits 0, as the contract says: it
+    drained what it could): the command reports ``stats`` and says on stderr how many events
+    wait and when the next comes due. A library caller may want to tell the two apart."""
 
     transient = True
+
+    def __init__(self, stats: Stats, waiting: int, next_in: int) -> None:
+        self.stats, self.waiting, self.next_in = stats, waiting, next_in
+        super().__init__(f"{stats}; {self.notice}")
+
+    @property
+    def notice(self) -> str:
+        return (f"{self.waiting} event(s) wait for a retry, the next in {self.next_in} s "
+                "(`indexer events` shows why); run the worker again then")
 
 
 @dataclass
@@ -129,7 +142,7 @@ class Worker:
     def __init__(
         self, engine: Engine, api: StripeAPI, *, batch_size: int = 500, threads: int = 8,
         max_attempts: int = MAX_ATTEMPTS, lease_seconds: int = LEASE_SECONDS,
-        once_retry_patience: float = ONCE_RETRY_PATIENCE,
+        once_retry_patience: float = ONCE_RETRY_PATIENCE, outage_retry_seconds: float = 5.0,
     ) -> None:
         self.engine = engine
         self.applier = Applier(engine, api, threads=threads)
@@ -137,10 +150,17 @@ class Worker:
         self.max_attempts = max_attempts
         self.lease_seconds = lease_seconds
         self.once_retry_patience = once_retry_patience
+        self.outage_retry_seconds = outage_retry_seconds
         self.leases = LeaseKeeper(engine, lease_seconds)
         self.stats = Stats()
         self.statistics = db.GrowthStatistics(engine)
         self.meter = counters.WorkerMeter(engine, api)
+        self.stopping = threading.Event()
+
+    def stop(self) -> None:
+        """Ask ``run`` to return after the batch in hand (from another thread or a signal
+        handler): a batch is never cut, so nothing waits out a lease for a clean stop."""
+        self.stopping.set()
 
     def close(self) -> None:
         self.leases.close()
@@ -197,11 +217,11 @@ class Worker:
         ``once`` waits for events leased to other workers (a live one renews its lease and
         finishes them; a dead one's lease runs out within ``LEASE_SECONDS`` and this worker
         applies them) and for retries due within ``once_retry_patience`` seconds. It returns
-        when nothing is pending, and raises ``EventsWaiting`` when events still wait for a
-        later retry.
+        when nothing is pending, and raises ``EventsWaiting`` (which carries the stats) when
+        events still wait for a later retry.
         """
         failures = 0
-        while True:
+        while not self.stopping.is_set():
             started = time.monotonic()
             try:
                 claimed = self.run_batch()
@@ -209,27 +229,28 @@ class Worker:
             except DatabaseUnavailable as exc:
                 if once:
                     raise
-                log.error("%s; retrying in 5 s", exc)
-                time.sleep(5)
+                log.error("%s; retrying in %g s", exc, self.outage_retry_seconds)
+                self.stopping.wait(self.outage_retry_seconds)
                 continue
             except Exception as exc:  # noqa: BLE001 - never let one batch stop the worker
                 failures += 1
                 if once and failures >= 3:
                     raise
                 log.exception("batch failed: %s; retrying", error_text(exc))
-                time.sleep(min(30.0, 2.0**failures))
+                self.stopping.wait(min(30.0, 2.0**failures))
                 continue
             if claimed:
                 self.meter.batch(time.monotonic() - started, self.stats)
                 log.info("batch of %d: %s", claimed, self.stats)
                 continue
             if not once:
-                time.sleep(idle_sleep)
+                self.stopping.wait(idle_sleep)
                 continue
             wait = self._once_wait()
             if wait is None:
                 return self.stats
-            time.sleep(wait)
+            self.stopping.wait(wait)
+        return self.stats
 
     def _once_wait(self) -> float | None:
         """Seconds to sleep before claiming again in ``once`` mode; None when nothing is left."""
@@ -241,10 +262,7 @@ class Worker:
             if outlook.next_retry - now <= self.once_retry_patience:
                 ends.append(outlook.next_retry)
             elif not outlook.leased:
-                raise EventsWaiting(
-                    f"{self.stats}; {outlook.retrying} event(s) wait for a retry, the next in "
-                    f"{int(outlook.next_retry - now)} s (`indexer events` shows why); run the worker again"
-                )
+                raise EventsWaiting(self.stats, outlook.retrying, max(0, int(outlook.next_retry - now)))
         if not ends:
             return None
         if outlook.leased:

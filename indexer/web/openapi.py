@@ -50,23 +50,36 @@ def _cursor(name: str, what: str, schema: Schema) -> Schema:
     )
 
 
-def _list_parameters(cursor: Schema, cursor_note: str) -> list[Schema]:
-    time = {"type": "integer", "minimum": -MAX_INT, "maximum": MAX_INT}
-    return [
+# A time: Unix seconds as Stripe takes them, or a UTC day (the whole day: its first second for
+# `gte` and `lt`, its last for `lte` and `gt`).
+TIME: Schema = {"anyOf": [
+    {"type": "integer", "minimum": -MAX_INT, "maximum": MAX_INT},
+    {"type": "string", "format": "date", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"},
+]}
+
+
+def _list_parameters(cursor: Schema | None, cursor_note: str) -> list[Schema]:
+    """A list's query parameters; with no ``cursor`` (a CSV, which holds every page) no paging ones."""
+    paging = [] if cursor is None else [
         _query("limit", {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},
                "How many entries to return, 1 to 100."),
         _cursor("starting_after", cursor_note, cursor),
         _cursor("ending_before", cursor_note, cursor),
-        _query("created", time, "Only purchases made at this Unix time (seconds)."),
+    ]
+    return [
+        *paging,
+        _query("created", TIME, "Only purchases made at this Unix time (seconds), or on this UTC day (`YYYY-MM-DD`)."),
         *(
-            _query(f"created[{op}]", time, f"Only purchases made {word} this Unix time (seconds).")
-            for op, word in (("gte", "at or after"), ("gt", "after"), ("lte", "at or before"), ("lt", "before"))
+            _query(f"created[{op}]", TIME, f"Only purchases made {word} this Unix time (seconds), or {day} "
+                   "this UTC day (`YYYY-MM-DD`).")
+            for op, word, day in (("gte", "at or after", "on or after"), ("gt", "after", "after"),
+                                  ("lte", "at or before", "on or before"), ("lt", "before", "before"))
         ),
         _query("include_refunded", {"type": "boolean", "default": False},
                "Include fully refunded purchases (left out by default; partly refunded ones always count)."),
         _query("livemode", {"type": "boolean"},
                "Live (`true`) or test (`false`) data; modes never mix. Default: live if the index "
-               "holds any live purchase of this product (or customer), else test."),
+               "holds any live purchase of this product (customer, or account for `/v1/products`), else test."),
         _query("account", {"type": "string", "pattern": "^(acct_[A-Za-z0-9]{1,100})?$", "default": ""},
                "A Connect account (`acct_...`); empty or absent: the platform. Accounts never mix."),
     ]
@@ -134,6 +147,43 @@ CUSTOMER_PRODUCT = _entry(
 )
 
 
+PRODUCT_AMOUNT: Schema = {
+    **AMOUNT,
+    "description": "What a product sold in one currency.",
+    "required": ["currency", "customers", *AMOUNT["required"][1:]],
+    "properties": {
+        "currency": AMOUNT["properties"]["currency"],
+        "customers": {"type": "integer", "minimum": 1, "description": "Distinct buyers who paid in this currency."},
+        **{k: v for k, v in AMOUNT["properties"].items() if k != "currency"},
+    },
+}
+
+PRODUCT_SUMMARY: Schema = {
+    "type": "object",
+    "description": "A product that sold, with its customers and revenue. Revenue is only per currency, in "
+                   "`amounts`: amounts in different currencies are never added.",
+    "additionalProperties": False,
+    "required": ["id", "object", "product_id", "name", "account", "livemode", "customers", "purchases", "quantity",
+                 "first_purchased_at", "last_purchased_at", "amounts"],
+    "properties": {
+        "id": {"type": "string", "description": "The product id; cursors take it."},
+        "object": {"const": "product_summary"},
+        "product_id": {"type": "string"},
+        "name": _nullable("string", description="From the `products` table, when known."),
+        "account": {"type": "string", "description": "`\"\"` for the platform, else `acct_...`."},
+        "livemode": {"type": "boolean"},
+        "customers": {"type": "integer", "minimum": 1,
+                      "description": "Distinct buyers, each counted once even when they paid in several currencies."},
+        "purchases": {"type": "integer", "minimum": 1, "description": "Distinct payments."},
+        "quantity": {"type": "integer", "description": "Units, over every currency."},
+        "first_purchased_at": {"type": "integer", "description": "Unix seconds, Stripe's time of payment."},
+        "last_purchased_at": {"type": "integer"},
+        "amounts": {"type": "array", "minItems": 1, "items": {"$ref": "#/components/schemas/ProductAmount"},
+                    "description": "One element per currency, ordered by currency."},
+    },
+}
+
+
 def _purchase() -> Schema:
     strings = ("account", "source_type", "source_id", "line_item_id", "payment_key", "customer_key", "currency")
     optional = ("product_id", "price_id", "customer_id", "email", "name", "description", "payment_intent",
@@ -194,23 +244,52 @@ def _error(description: str) -> Schema:
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
 
 
-def _operation(summary: str, description: str, path_param: Schema, list_ref: str,
-               cursor: Schema, cursor_note: str, missing: str) -> Schema:
+def _operation(summary: str, description: str, path_param: Schema | None, list_ref: str,
+               cursor: Schema, cursor_note: str, missing: str | None) -> Schema:
+    errors = {
+        "400": _error("A parameter is unknown or malformed; `error.param` names it."),
+        "401": _error("No token, a wrong token, or no tokens configured on the server."),
+        **({} if missing is None else {"404": _error(missing)}),
+        "503": _error("The database cannot be reached."),
+    }
     return {
         "get": {
             "summary": summary,
-            "description": description,
+            "description": f"{description} `Accept: text/csv` answers the CSV of the `.csv` path.",
             "operationId": summary.lower().replace(" ", "_"),
-            "parameters": [path_param, *_list_parameters(cursor, cursor_note)],
+            "parameters": [*([] if path_param is None else [path_param]), *_list_parameters(cursor, cursor_note)],
             "responses": {
                 "200": {
                     "description": "A page of the list.",
                     "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{list_ref}"}}},
                 },
-                "400": _error("A parameter is unknown or malformed; `error.param` names it."),
-                "401": _error("No token, a wrong token, or no tokens configured on the server."),
-                "404": _error(missing),
-                "503": _error("The database cannot be reached."),
+                **errors,
+            },
+        }
+    }
+
+
+def _csv_operation(summary: str, lines: str, path_param: Schema | None, missing: str | None) -> Schema:
+    """The CSV of a list: every page, streamed; one line per entry and currency."""
+    errors = {
+        "400": _error("A parameter is unknown or malformed, or a paging one (a CSV holds every page); "
+                      "`error.param` names it."),
+        "401": _error("No token, a wrong token, or no tokens configured on the server."),
+        **({} if missing is None else {"404": _error(missing)}),
+        "503": _error("The database cannot be reached."),
+    }
+    return {
+        "get": {
+            "summary": summary,
+            "description": f"Every entry of the list (all pages, streamed) as RFC 4180 CSV with a header line: {lines} "
+                           "Values as in JSON (minor units, Unix seconds, `true`/`false`); a text starting with "
+                           "`=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'` so that a spreadsheet "
+                           "shows it as text.",
+            "operationId": summary.lower().replace(" ", "_"),
+            "parameters": [*([] if path_param is None else [path_param]), *_list_parameters(None, "")],
+            "responses": {
+                "200": {"description": "The whole list.", "content": {"text/csv": {"schema": {"type": "string"}}}},
+                **errors,
             },
         }
     }
@@ -231,6 +310,17 @@ def document() -> Schema:
         },
         "security": [{"bearer": []}],
         "paths": {
+            "/v1/products": _operation(
+                "List products",
+                "The products that sold in an account and mode, ordered by product id: customers, purchases and "
+                "quantity, and revenue per currency in `amounts`. The same figures as `indexer products`.",
+                None, "ProductSummaryList", key, "Any string: it is a position in the order of product ids.", None,
+            ),
+            "/v1/products.csv": _csv_operation(
+                "Products CSV", "one line per product and currency, the columns of `indexer products`: "
+                "`product_id`, `name`, `account`, `livemode`, `currency`, `customers`, `purchases`, `quantity`, "
+                "`amount_total`, `amount_refunded`.", None, None,
+            ),
             "/v1/products/{product}/customers": _operation(
                 "List product customers",
                 "The customers who bought the product: one entry per customer, ordered by `id`; "
@@ -251,6 +341,22 @@ def document() -> Schema:
                 customer, "CustomerProductList", key, "Any string: it is a position in the order of product ids.",
                 "No purchase by this customer in the index (`code`: `resource_missing`).",
             ),
+            "/v1/products/{product}/customers.csv": _csv_operation(
+                "Product customers CSV", "one line per customer and currency, the columns of `indexer customers`: "
+                "`id`, `customer`, `email`, `name`, `currency`, `purchases`, `quantity`, `amount_total`, "
+                "`amount_refunded`, `first_purchased_at`, `last_purchased_at`.",
+                product, "No such product in the index (`code`: `resource_missing`).",
+            ),
+            "/v1/products/{product}/purchases.csv": _csv_operation(
+                "Product purchases CSV", "one line per purchase row, newest first, with the fields of a `Purchase`.",
+                product, "No such product in the index (`code`: `resource_missing`).",
+            ),
+            "/v1/customers/{customer}/products.csv": _csv_operation(
+                "Customer products CSV", "one line per product and currency, the columns of `indexer customer`: "
+                "`product_id`, `product_name`, `customer`, `email`, `currency`, `purchases`, `quantity`, "
+                "`amount_total`, `amount_refunded`, `first_purchased_at`, `last_purchased_at`.",
+                customer, "No purchase by this customer in the index (`code`: `resource_missing`).",
+            ),
         },
         "components": {
             "securitySchemes": {
@@ -259,6 +365,9 @@ def document() -> Schema:
             },
             "schemas": {
                 "Amount": AMOUNT,
+                "ProductAmount": PRODUCT_AMOUNT,
+                "ProductSummary": PRODUCT_SUMMARY,
+                "ProductSummaryList": _list_of("ProductSummary"),
                 "ProductCustomer": PRODUCT_CUSTOMER,
                 "CustomerProduct": CUSTOMER_PRODUCT,
                 "Purchase": _purchase(),

@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from indexer.answers import queries
 from indexer.answers.live import live_customers
 from indexer.errors import NotFound
-from tests.history.test_backfill import History, client, history, run
+from tests.history.conftest import History, client, history, run
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from indexer import db
+from indexer.answers import product_customers as product_customers_module
 from indexer.answers import queries
 from indexer.answers.queries import Created, Filters, Page
 from indexer.errors import UsageError
@@ -216,8 +217,8 @@ def test_a_product_known_only_from_the_catalog_has_no_customers(engine: Engine, 
 @pytest.fixture(params=["narrow", "wide"])
 def window_read(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """A ``created`` window is read whole when narrow, by walking customers when wide: run a
-    test both ways by moving the line between them (``queries.WINDOW_CAP``)."""
-    monkeypatch.setattr(queries, "WINDOW_CAP", 10**9 if request.param == "narrow" else 0)
+    test both ways by moving the line between them (``product_customers.WINDOW_CAP``)."""
+    monkeypatch.setattr(product_customers_module, "WINDOW_CAP", 10**9 if request.param == "narrow" else 0)
     return str(request.param)
 
 
@@ -283,7 +284,7 @@ def test_a_window_read_whole_or_by_walking_customers_gives_the_same_pages(
     shop.checkout(("prod_B", 1), customer="cus_0009", created=T0 + 8)
 
     def pages(cap: int, window: Created, limit: int) -> list[queries.PageResult]:
-        monkeypatch.setattr(queries, "WINDOW_CAP", cap)
+        monkeypatch.setattr(product_customers_module, "WINDOW_CAP", cap)
         out, cursor = [], None
         while True:
             result = customers(engine, "prod_A", Filters(created=window), limit=limit, starting_after=cursor)
@@ -438,6 +439,64 @@ def test_products_list_customers_and_revenue_per_currency(engine: Engine, shop: 
     assert rows == [("prod_A", "Course A", "eur", 1, 800), ("prod_A", "Course A", "usd", 1, 1500),
                     ("prod_B", None, "usd", 1, 100)]
     assert [r["product_id"] for r in queries.iter_products(engine, include_refunded=True)][-1] == "prod_C"
+
+
+def products_pages(engine: Engine, filters: Filters, limit: int, before: str | None = None) -> list[dict[str, Any]]:
+    """Every ``/v1/products`` entry, following the cursors forwards, or backwards from ``before``."""
+    seen: list[dict[str, Any]] = []
+    cursor, backwards = before, before is not None
+    while True:
+        page = Page(limit=limit, ending_before=cursor) if backwards else Page(limit=limit, starting_after=cursor)
+        with db.transaction(engine) as conn:
+            result = queries.products_list(conn, filters, page)
+        assert len(result.data) <= limit
+        seen = result.data + seen if backwards else seen + result.data
+        if not result.has_more:
+            return seen
+        cursor = result.data[0]["id"] if backwards else result.data[-1]["id"]
+
+
+def test_the_products_list_gives_the_lines_of_indexer_products(engine: Engine, shop: Shop) -> None:
+    """``/v1/products`` and ``indexer products`` answer the same: an entry's lines (one per
+    currency) are the lines ``iter_products`` gives for that account and mode, rollups or not."""
+    shop.product("prod_A", "Course A")
+    shop.checkout(("prod_A", 1000, 2), ("prod_B", 300), customer="cus_1", created=T0)
+    shop.checkout(("prod_A", 700), customer="cus_1", currency="eur", created=T0 + 5)
+    shop.checkout(("prod_A", 900), email="g@example.com", currency="eur", created=T0 + 6)
+    shop.refund(shop.checkout(("prod_C", 100), customer="cus_3", created=T0 + 7), 100)
+    shop.refund(shop.checkout(("prod_B", 50), customer="cus_4", created=T0 + 8), 20)
+    for i in range(4):
+        shop.checkout((f"prod_P{i}", 10 + i), email=f"p{i}@example.com", created=T0 + 10 + i)
+    shop.checkout(("prod_A", 5), customer="cus_live", livemode=True)
+    shop.checkout(("prod_A", 6), customer="cus_acct", account="acct_1")
+
+    def lines(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{**{k: e[k] for k in ("product_id", "name", "account", "livemode")},
+                 **{k: a[k] for k in ("currency", "customers", "purchases", "quantity", "amount_total", "amount_refunded")}}
+                for e in entries for a in e["amounts"]]
+
+    for include_refunded in (False, True):
+        everything = list(queries.iter_products(engine, include_refunded=include_refunded))
+        for account, livemode in (("", False), ("", True), ("acct_1", False)):
+            filters = Filters(account=account, livemode=livemode, include_refunded=include_refunded)
+            expected = [r for r in everything if (r["account"], r["livemode"]) == (account, livemode)]
+            assert expected
+            for limit in (1, 3, 100):
+                forward = products_pages(engine, filters, limit)
+                assert lines(forward) == expected
+                assert products_pages(engine, filters, limit, before=forward[-1]["id"]) == forward[:-1]
+            summed = Filters(account=account, livemode=livemode, include_refunded=include_refunded,
+                             created=Created(gte=0))  # sums purchases: the same answer
+            assert products_pages(engine, summed, 2) == products_pages(engine, filters, 2)
+
+    [a] = [e for e in products_pages(engine, Filters(livemode=False), 100) if e["id"] == "prod_A"]
+    assert (a["name"], a["customers"], a["purchases"], a["quantity"]) == ("Course A", 2, 3, 4)  # cus_1 once
+    assert [(m["currency"], m["customers"]) for m in a["amounts"]] == [("eur", 2), ("usd", 1)]
+    assert [e["id"] for e in products_pages(engine, Filters(include_refunded=True), 100)] == ["prod_A"]  # live first
+    with db.transaction(engine) as conn:
+        window = queries.products_list(conn, Filters(livemode=False, created=Created(gt=T0 + 5, lt=T0 + 11)), Page())
+    assert [(e["id"], e["customers"], [m["amount_total"] for m in e["amounts"]]) for e in window.data] == [
+        ("prod_A", 1, [900]), ("prod_B", 1, [50]), ("prod_P0", 1, [10])]  # partly refunded counts
 
 
 # --- the README's SQL ------------------------------------------------------------------------

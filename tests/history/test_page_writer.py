@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ import pytest
 from sqlalchemy import Connection, Engine, text
 
 from indexer import db
-from indexer.errors import DatabaseUnavailable
+from indexer.errors import DatabaseUnavailable, IndexerError
 from indexer.history import checkpoints, page_writer
 from indexer.history.checkpoints import Scope, Shard
 from indexer.history.page_writer import Checkpoint
@@ -34,6 +35,16 @@ def write_products(conn: Connection, names: list[str]) -> None:
 
 def refuse(conn: Connection, names: list[str]) -> None:
     raise ValueError("this page cannot be written")
+
+
+class _Unsendable(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.lock = threading.Lock()  # cannot be pickled back to the parent
+
+
+def refuse_unsendably(conn: Connection, names: list[str]) -> None:
+    raise _Unsendable("a driver error holding a lock")
 
 
 def product_ids(engine: Engine) -> list[str]:
@@ -71,11 +82,21 @@ def test_a_failed_page_stops_every_later_one(engine: Engine, writer: Any) -> Non
     shard = Shard("products", 0, 100)
     failed = writer.submit("products", refuse, ["prod_x"], step(shard, "prod_x"))
     later = writer.submit("products", write_products, ["prod_y"], step(shard, "prod_y"))
-    with pytest.raises(Exception, match="cannot be written"):
+    with pytest.raises(ValueError, match="cannot be written"):  # raised again with its class
         failed.result(timeout=30)
     with pytest.raises(DatabaseUnavailable, match="an earlier page failed"):
         later.result(timeout=30)
     assert product_ids(engine) == []
+
+
+def test_an_error_that_cannot_be_sent_back_comes_back_as_an_indexer_error_naming_it(
+    engine: Engine, writer: Any
+) -> None:
+    if isinstance(writer, page_writer.InlineWriter):
+        pytest.skip("nothing is sent inline")
+    done = writer.submit("products", refuse_unsendably, ["prod_x"], step(Shard("products", 0, 1), "x"))
+    with pytest.raises(IndexerError, match="_Unsendable: a driver error holding a lock"):
+        done.result(timeout=30)
 
 
 def test_an_object_that_cannot_be_sent_fails_its_own_page(engine: Engine, writer: Any) -> None:
@@ -91,13 +112,16 @@ def test_a_dead_writer_process_fails_what_is_pending(engine: Engine) -> None:
         pytest.skip("another process cannot open this database")
     writer = page_writer.ProcessWriter(engine, SCOPE)
     try:
-        writer._process.kill()
-        writer._process.join()
+        os.kill(writer.pid, signal.SIGKILL)
         done = writer.submit("products", write_products, ["prod_z"], step(Shard("products", 0, 1), "z"))
-        with pytest.raises(DatabaseUnavailable):
+        with pytest.raises(DatabaseUnavailable, match="page writer"):
             done.result(timeout=30)
+        later = writer.submit("products", write_products, ["prod_z"], step(Shard("products", 0, 1), "z"))
+        with pytest.raises(DatabaseUnavailable, match="page writer"):
+            later.result(timeout=30)
     finally:
         writer.close()
+    assert product_ids(engine) == []
 
 
 def test_the_writer_process_exits_when_its_parent_is_killed(engine: Engine) -> None:
@@ -108,7 +132,7 @@ def test_the_writer_process_exits_when_its_parent_is_killed(engine: Engine) -> N
         from indexer.history import page_writer
         from indexer.history.checkpoints import Scope
         writer = page_writer.ProcessWriter(db.make_engine({engine_url!r}), Scope("", False))
-        print(writer._process.pid, flush=True)
+        print(writer.pid, flush=True)
         time.sleep(60)
     """)
     parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,

@@ -19,7 +19,7 @@ from indexer.ingest import catchup, event_store
 from indexer.ingest.worker import Worker
 from indexer.stripe_api import StripeAPI
 from tests.conftest import engine_url
-from tests.history.test_backfill import (
+from tests.history.conftest import (
     Crashing,
     History,
     client,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import csv
+import io
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,8 +13,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine
 
 from indexer import create_app
+from indexer.answers import export, queries
 from indexer.config import Settings
 from indexer.index.mapping import guest_key
+from indexer.web import api
 from indexer.web.api import token_matches
 from tests.answers.test_queries import T0, Shop, many_buyers
 from tests.conftest import engine_url
@@ -204,3 +208,117 @@ def test_an_unreachable_database_is_a_503() -> None:
     assert response.status_code == 503
     assert response.get_json()["error"]["type"] == "api_error"
     app.extensions["indexer.engine"].dispose()
+
+
+# --- /v1/products, CSV, days as times ---------------------------------------------------------
+
+
+def test_products_list_customers_and_revenue_per_currency_paged(client: FlaskClient, shop: Shop) -> None:
+    shop.product("prod_A", "Course A")
+    shop.checkout(("prod_A", 1000), customer="cus_1", created=T0)
+    shop.checkout(("prod_A", 800), customer="cus_1", currency="eur", created=T0 + 5)  # one buyer, two currencies
+    shop.checkout(("prod_A", 500), email="g@example.com", created=T0 + 9)
+    for i in range(5):
+        shop.checkout((f"prod_P{i}", 100 + i), customer=f"cus_p{i}", created=T0 + 10 + i)
+    shop.checkout(("prod_L", 100), customer="cus_live", livemode=True)
+
+    body = get(client, "/v1/products", livemode="false", limit=2).get_json()
+    assert (body["object"], body["url"], body["has_more"]) == ("list", "/v1/products", True)
+    [a, p0] = body["data"]
+    assert (a["id"], a["object"], a["name"], a["livemode"], a["account"]) == ("prod_A", "product_summary", "Course A", False, "")
+    assert (a["customers"], a["purchases"], a["quantity"], a["first_purchased_at"], a["last_purchased_at"]) == (2, 3, 3, T0, T0 + 9)
+    assert [(m["currency"], m["customers"], m["amount_total"]) for m in a["amounts"]] == [("eur", 1, 800), ("usd", 2, 1500)]
+    assert (p0["id"], p0["name"], p0["customers"]) == ("prod_P0", None, 1)
+
+    ids = [p0["id"]]
+    while body["has_more"]:
+        body = get(client, "/v1/products", livemode="false", limit=2, starting_after=ids[-1]).get_json()
+        ids += [e["id"] for e in body["data"]]
+    assert ids == [f"prod_P{i}" for i in range(5)]
+    back = get(client, "/v1/products", livemode="false", limit=3, ending_before="prod_P3").get_json()
+    assert ([e["id"] for e in back["data"]], back["has_more"]) == (["prod_P0", "prod_P1", "prod_P2"], True)
+
+    assert [e["id"] for e in get(client, "/v1/products").get_json()["data"]] == ["prod_L"]  # live when any
+    assert get(client, "/v1/products", account="acct_1").get_json()["data"] == []
+    window = get(client, "/v1/products", **{"livemode": "false", "created[lte]": T0 + 5}).get_json()["data"]
+    assert [(e["id"], e["customers"], [m["amount_total"] for m in e["amounts"]]) for e in window] == [("prod_A", 1, [800, 1000])]
+
+
+def test_created_takes_a_utc_day_or_unix_seconds(client: FlaskClient, shop: Shop) -> None:
+    day = 1_764_028_800  # 2025-11-25 00:00:00 UTC
+    shop.checkout(("prod_A", 100), customer="cus_before", created=day - 1)
+    shop.checkout(("prod_A", 100), customer="cus_first", created=day)
+    shop.checkout(("prod_A", 100), customer="cus_last", created=day + 86_399)
+    shop.checkout(("prod_A", 100), customer="cus_after", created=day + 86_400)
+
+    def ids(**params: Any) -> list[str]:
+        response = get(client, "/v1/products/prod_A/customers", **params)
+        assert response.status_code == 200, response.get_json()
+        return sorted(e["id"] for e in response.get_json()["data"])
+
+    assert ids(created="2025-11-25") == ["cus_first", "cus_last"]
+    assert ids(**{"created[gte]": "2025-11-25", "created[lte]": "2025-11-25"}) == ["cus_first", "cus_last"]
+    assert ids(**{"created[gt]": "2025-11-25"}) == ["cus_after"]
+    assert ids(**{"created[lt]": "2025-11-25"}) == ["cus_before"]
+    assert ids(**{"created[gte]": str(day), "created[lt]": "2025-11-26"}) == ["cus_first", "cus_last"]
+    for bad in ("2025-02-30", "2025-1-01", "2025-11-25T00:00", "1e9"):  # 20251125 is Unix seconds
+        response = get(client, "/v1/products/prod_A/customers", **{"created[gte]": bad})
+        assert (response.status_code, response.get_json()["error"]["param"]) == (400, "created[gte]"), bad
+
+
+def csv_rows(response: Any) -> list[dict[str, str]]:
+    assert (response.status_code, response.mimetype) == (200, "text/csv"), response.data[:300]
+    assert response.headers["Content-Disposition"].startswith("attachment; filename=")
+    return list(csv.DictReader(io.StringIO(response.get_data(as_text=True), newline="")))
+
+
+def test_every_list_is_csv_with_every_page(client: FlaskClient, shop: Shop) -> None:
+    expected = many_buyers(shop, "prod_A", 1103)  # more than two CSV pages of 500
+    shop.checkout(("prod_A", 900), customer=expected[0], email="x@example.com", currency="eur")
+    shop.product("prod_A", "=HYPERLINK(\"http://evil\")")
+
+    by_suffix = client.get("/v1/products/prod_A/customers.csv", headers=AUTH)
+    rows = csv_rows(by_suffix)
+    assert list(rows[0]) == list(export.CUSTOMER_COLUMNS)
+    assert [r["id"] for r in rows] == [expected[0], *expected]  # two currencies: two lines
+    assert (rows[0]["currency"], rows[1]["currency"]) == ("eur", "usd")
+    by_accept = client.get("/v1/products/prod_A/customers", headers={**AUTH, "Accept": "text/csv"})
+    assert by_accept.get_data() == by_suffix.get_data()
+
+    products = csv_rows(client.get("/v1/products.csv", headers=AUTH))
+    assert [(r["product_id"], r["name"], r["currency"]) for r in products] == [
+        ("prod_A", "'=HYPERLINK(\"http://evil\")", "eur"), ("prod_A", "'=HYPERLINK(\"http://evil\")", "usd")]
+    purchases = csv_rows(client.get("/v1/products/prod_A/purchases.csv?created[gte]=2025-11-24", headers=AUTH))
+    assert len(purchases) == 1104 and list(purchases[0]) == list(queries.PURCHASE_FIELDS)
+    assert purchases[0]["refunded"] == "false"
+    bought = csv_rows(client.get(f"/v1/customers/{expected[0]}/products.csv", headers=AUTH))
+    assert [(r["product_id"], r["currency"]) for r in bought] == [("prod_A", "eur"), ("prod_A", "usd")]
+
+    response = client.get("/v1/products/prod_A/customers.csv?limit=5", headers=AUTH)
+    assert (response.status_code, response.get_json()["error"]["param"]) == (400, "limit")
+    assert client.get("/v1/products/prod_nope/customers.csv", headers=AUTH).status_code == 404
+    assert client.get("/v1/products.csv").status_code == 401
+    assert get(client, "/v1/products/prod_A/customers", limit=1).status_code == 200  # */* is JSON
+
+
+def test_a_csv_streams_page_by_page(client: FlaskClient, shop: Shop, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The body is read a page at a time as the client reads it, not gathered first."""
+    many_buyers(shop, "prod_A", 12)
+    monkeypatch.setattr(api, "CSV_PAGE", 5)
+    monkeypatch.setattr(api, "CSV_CHUNK", 1)  # a write per line
+    pages: list[int] = []
+    real = queries.product_customers
+
+    def counted(*args: Any) -> Any:
+        pages.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(queries, "product_customers", counted)
+    response = client.get("/v1/products/prod_A/customers.csv", headers=AUTH, buffered=False)
+    assert response.status_code == 200 and response.is_streamed
+    assert len(pages) == 1  # the first page, read before the answer starts
+    body = iter(response.response)
+    lines = [next(body) for _ in range(6)]  # the header and the first page's five lines
+    assert len(pages) == 1
+    lines += list(body)
+    assert len(pages) == 3 and len(lines) == 13

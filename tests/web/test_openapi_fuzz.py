@@ -108,7 +108,7 @@ def test_the_document_is_openapi_3_1_and_served(engine: Engine) -> None:
     assert response.status_code == 200
     assert response.get_json() == document()
     assert document()["openapi"] == "3.1.0"
-    assert set(document()["paths"]) == {
-        "/v1/products/{product}/customers", "/v1/products/{product}/purchases", "/v1/customers/{customer}/products"
-    }
+    lists = {"/v1/products", "/v1/products/{product}/customers", "/v1/products/{product}/purchases",
+             "/v1/customers/{customer}/products"}
+    assert set(document()["paths"]) == lists | {f"{path}.csv" for path in lists}
     app.extensions["indexer.engine"].dispose()

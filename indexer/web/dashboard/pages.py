@@ -216,7 +216,7 @@ def events() -> str:
     def read(conn: Connection) -> dict[str, Any]:
         failed, more = event_store.failed_events_page(conn, limit=FAILED_PAGE, starting_after=after)
         return {
-            "counts": event_store.count_events_by_status(conn, cap=EVENT_COUNT_CAP),
+            "counts": event_store.count_events(conn, cap=EVENT_COUNT_CAP),
             "oldest_pending": event_store.oldest_pending_received_at(conn),
             "failed": failed, "more": more,
         }

@@ -1,4 +1,4 @@
-"""Deterministic seed data: about a year of realistic sales history, and the truth about it.
+"""Deterministic seed data: about a year of realistic sales history, written in time order.
 
 :func:`generate` writes ~13 months of history into a :class:`~stripe_sandbox.store.Store`
 through :mod:`billing` only, so every object emits the events Stripe would, at the time it
@@ -17,9 +17,6 @@ succeed and that fail; full, partial and two-step refunds; disputes; expired and
 sessions; free and setup-mode sessions; test-mode and live-mode data; a Connect account; events
 at an old API version (the account upgraded from ``2025-02-24.acacia`` part way through); and
 product renames.
-
-:func:`truth` answers "who bought what" straight from the store's records, following
-the README's "What counts as a purchase", independently of the indexer's code.
 """
 
 from __future__ import annotations
@@ -29,60 +26,29 @@ import hashlib
 import heapq
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from . import balance
-from . import billing as b
-from . import records as r
-from .store import Scope, Store
+from .. import balance
+from .. import billing as b
+from .. import records as r
+from ..store import Store
+from .catalog import HUGE_LINES, CatalogBuilder, Shop
 
 OLD_API_VERSION = "2025-02-24.acacia"
 DAY = 86400
 HISTORY_DAYS = 395
 # Share of the history written before the account upgraded its API version.
 UPGRADE_AT = 0.45
-HUGE_LINES = 105
 LARGE_LINES = (11, 40)
-PARTS = HUGE_LINES + 15
-
-FIRST = ("Jenny", "Ana", "Luis", "Mei", "Omar", "Sofia", "Kenji", "Priya", "Lars", "Chloe",
-         "Ivan", "Fatima", "Noah", "Elif", "Mateo", "Yuki", "Amara", "Jonas", "Nadia", "Tomas")
-LAST = ("Rosen", "Silva", "Garcia", "Chen", "Haddad", "Rossi", "Tanaka", "Patel", "Berg",
-        "Martin", "Petrov", "Khan", "Smith", "Yilmaz", "Lopez", "Sato", "Okafor", "Weber",
-        "Novak", "Dubois")
-DOMAINS = ("example.com", "mail.test", "Example.org", "inbox.test")
-PRODUCTS = ("Pro Plan", "Video Course", "E-book", "Workshop Ticket", "Consulting Hour",
-            "Template Pack", "Icon Set", "Stock Photos", "Plugin License", "Support Add-on",
-            "Team Seat", "Masterclass", "Audio Pack", "Font Family", "Starter Kit",
-            "Coaching Session", "Newsletter Premium", "API Credits", "Design Review",
-            "Community Access")
 
 # Per-session kinds and their weights (of ``size``); forced cases are added on top.
 KINDS = (("link", 34), ("api", 22), ("subscription", 9), ("invoice_creation", 5),
          ("delayed", 6), ("abandoned", 16), ("free", 2), ("setup", 1), ("known", 5))
 
 
-@dataclass(slots=True)
-class Shop:
-    """One scope's catalog and buyers: the platform in test or live mode, or a Connect account."""
 
-    scope: Scope
-    name: str
-    star: r.Product | None = None
-    products: list[r.Product] = field(default_factory=list)
-    one_time: dict[str, list[r.Price]] = field(default_factory=dict)
-    recurring: list[r.Price] = field(default_factory=list)
-    star_prices: list[r.Price] = field(default_factory=list)
-    parts: list[r.Price] = field(default_factory=list)
-    free: r.Price | None = None
-    links: list[r.PaymentLink] = field(default_factory=list)
-    customers: list[r.Customer] = field(default_factory=list)
-    guests: list[tuple[str, str]] = field(default_factory=list)
-
-
-class Generator:
+class Generator(CatalogBuilder):
     """Writes the history of :func:`generate`; actions run in time order from a heap."""
 
     def __init__(self, store: Store, size: int, seed: int, now: int) -> None:
@@ -172,123 +138,6 @@ class Generator:
         for shop, _, _ in shops:
             for month_start in _month_starts(self.start, self.now):
                 self.at(month_start + 2 * 3600, self.stripe_fees, shop, month_start)
-
-    # -- catalog -----------------------------------------------------------------------------
-    def build_catalog(self, t: int, shop: Shop, scale: float) -> None:
-        rng = self.rng
-        ctx = self.ctx(shop, t)
-        star = b.create_product(ctx, f"{shop.name.title()} Annual Conference Pass",
-                                description="The product sold every possible way.")
-        shop.star = star
-        self.highlights.setdefault("star_products", {})[shop.name] = star.id
-        if shop.name == "test":
-            self.highlights["star_product"] = star.id
-        specs = [("usd", 19900, None), ("eur", 18900, None), ("gbp", 16900, None),
-                 ("jpy", 29800, None), ("usd", 2900, "month"), ("eur", 24900, "year")]
-        for currency, amount, interval in specs:
-            price = b.create_price(ctx, star, currency, amount, interval=interval,
-                                   nickname=f"{currency}-{interval or 'once'}")
-            shop.star_prices.append(price)
-            self._file_price(shop, price)
-        b.update_product(ctx, star, default_price=shop.star_prices[0].id)
-        shop.star = self.store.products[star.id]
-        n_products = max(4, round((8 + self.size // 800) * scale))
-        n_products = min(n_products, 400)
-        for i in range(n_products):
-            name = PRODUCTS[i % len(PRODUCTS)] + ("" if i < len(PRODUCTS) else f" {i // len(PRODUCTS) + 1}")
-            prod = b.create_product(ctx, name)
-            shop.products.append(prod)
-            for currency in rng.sample(("usd", "usd", "eur", "gbp"), k=rng.randint(1, 2)):
-                amount = rng.choice((500, 900, 1500, 2500, 4900, 9900, 14900))
-                price = b.create_price(ctx, prod, currency, amount)
-                self._file_price(shop, price)
-            if rng.random() < 0.3:
-                interval = rng.choice(("month", "month", "year"))
-                amount = rng.choice((900, 1900, 4900)) * (10 if interval == "year" else 1)
-                price = b.create_price(ctx, prod, rng.choice(("usd", "eur")), amount,
-                                       interval=interval)
-                self._file_price(shop, price)
-        if shop.name == "test":
-            for i in range(PARTS):
-                prod = b.create_product(ctx, f"Spare Part {i + 1:03d}")
-                shop.parts.append(b.create_price(ctx, prod, "usd", 100 + 25 * (i % 40)))
-        free_prod = b.create_product(ctx, f"{shop.name.title()} Free Sample")
-        shop.free = b.create_price(ctx, free_prod, "usd", 0)
-        # Several payment links for the star product, and a few for the rest of the catalog.
-        usd, eur, gbp, jpy, monthly, yearly = shop.star_prices
-        other = self._price(shop, "usd")
-        link_specs: list[tuple[list[r.Line], dict[str, Any]]] = [
-            ([(usd.id, 1, star.name)], {}),
-            ([(eur.id, 1, star.name)], {"customer_creation": "always"}),
-            ([(gbp.id, 1, star.name)], {}),
-            ([(jpy.id, 1, star.name)], {}),
-            ([(monthly.id, 1, star.name)], {}),
-            ([(yearly.id, 1, star.name)], {}),
-            ([(usd.id, 1, star.name), (other.id, 2, self._name(other))],
-             {"invoice_creation": True, "customer_creation": "always"}),
-        ]
-        for _ in range(max(2, n_products // 3)):
-            price = self._price(shop, rng.choice(("usd", "eur", "gbp")))
-            link_specs.append(([(price.id, 1, self._name(price))], {}))
-        for lines, fields in link_specs:
-            shop.links.append(b.create_payment_link(ctx, lines, **fields))
-        for prod in rng.sample(shop.products, k=max(1, len(shop.products) // 10)):
-            self.at(self.when(), self.rename, shop, prod.id)
-
-    def _file_price(self, shop: Shop, price: r.Price) -> None:
-        if price.interval:
-            shop.recurring.append(price)
-        else:
-            shop.one_time.setdefault(price.currency, []).append(price)
-
-    def _price(self, shop: Shop, currency: str) -> r.Price:
-        prices = shop.one_time.get(currency) or shop.one_time["usd"]
-        return self.rng.choice(prices)
-
-    def _name(self, price: r.Price) -> str:
-        return self.store.products[price.product].name
-
-    def rename(self, t: int, shop: Shop, product_id: str) -> None:
-        prod = self.store.products[product_id]
-        b.update_product(self.ctx(shop, t), prod, name=prod.name + " (2nd edition)")
-        self.count("product_renames")
-
-    def rename_star(self, t: int, shop: Shop) -> None:
-        assert shop.star is not None
-        prod = self.store.products[shop.star.id]
-        year = 2025 + self.counts.get("star_renames", 0)
-        b.update_product(self.ctx(shop, t), prod, name=f"Annual Conference Pass {year}",
-                         metadata={"edition": str(year)})
-        self.count("star_renames")
-        self.count("product_renames")
-
-    # -- buyers ------------------------------------------------------------------------------
-    def person(self) -> tuple[str, str]:
-        rng = self.rng
-        first, last = rng.choice(FIRST), rng.choice(LAST)
-        email = f"{first}.{last}{rng.randint(1, 9999)}@{rng.choice(DOMAINS)}"
-        return f"{first} {last}", email
-
-    def guest(self, shop: Shop) -> tuple[str, str]:
-        """A guest's name and email as typed this time: returning guests vary the casing."""
-        rng = self.rng
-        if shop.guests and rng.random() < 0.25:
-            name, email = rng.choice(shop.guests)
-            local, _, domain = email.partition("@")
-            email = rng.choice((email.lower(), email.upper(), f"{local.title()}@{domain.lower()}"))
-            self.count("returning_guests")
-            return name, email
-        name, email = self.person()
-        shop.guests.append((name, email))
-        return name, email
-
-    def customer(self, shop: Shop, t: int) -> r.Customer:
-        if shop.customers and self.rng.random() < 0.6:
-            return self.store.customers[self.rng.choice(shop.customers).id]
-        name, email = self.person()
-        cus = b.create_customer(self.ctx(shop, t), email=email.lower(), name=name)
-        shop.customers.append(cus)
-        return cus
 
     # -- checkout ----------------------------------------------------------------------------
     def session(self, t: int, shop: Shop, kind: str) -> None:
@@ -608,82 +457,3 @@ def summary(store: Store, gen: Generator) -> dict[str, Any]:
         "counts": dict(sorted(gen.counts.items())),
         **gen.highlights,
     }
-
-
-# -- the truth ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Purchase:
-    """One purchased product, read from the store's records (not from rendered JSON)."""
-
-    source: str
-    product: str
-    customer: str
-    charge: str | None
-    fully_refunded: bool
-
-
-def purchases(store: Store, *, live: bool = False, account: str | None = None) -> list[Purchase]:
-    """Every (source, product) purchase of one mode and account, as the README defines one.
-
-    A complete session paid or needing no payment counts, and so does a paid invoice; a
-    session and the invoice it created are one payment but name the same products and
-    customer, so sets built from both come out the same. Guests are their lower-cased email.
-    """
-    out: list[Purchase] = []
-    with store.lock:
-        sessions = list(store.sessions.values())
-        invoices = list(store.invoices.values())
-    for sess in sessions:
-        if sess.live != live or sess.account != account or sess.status != "complete":
-            continue
-        if sess.payment_status not in ("paid", "no_payment_required"):
-            continue
-        who = sess.customer or (sess.email or "").lower()
-        charge = None
-        if sess.payment_intent:
-            charge = store.payment_intents[sess.payment_intent].latest_charge
-        elif sess.invoice:
-            charge = store.invoices[sess.invoice].charge
-        refunded = _fully_refunded(store, charge)
-        for price_id, _, _ in sess.lines:
-            out.append(Purchase(sess.id, store.prices[price_id].product, who, charge, refunded))
-    for inv in invoices:
-        if inv.live != live or inv.account != account or inv.status != "paid":
-            continue
-        refunded = _fully_refunded(store, inv.charge)
-        for line in inv.lines:
-            product = line.product or (store.prices[line.price].product if line.price else None)
-            if product is not None and inv.customer is not None:
-                out.append(Purchase(inv.id, product, inv.customer, inv.charge, refunded))
-    return out
-
-
-def _fully_refunded(store: Store, charge_id: str | None) -> bool:
-    if charge_id is None:
-        return False
-    charge = store.charges[charge_id]
-    return charge.amount > 0 and charge.amount_refunded >= charge.amount
-
-
-def truth(store: Store, *, live: bool = False, account: str | None = None,
-          include_refunded: bool = False) -> dict[str, set[str]]:
-    """Product id -> customer keys (``cus_...`` or a guest's lower-cased email).
-
-    By default a (product, customer) pair whose every purchase was fully refunded is left out,
-    as in the ``product_customers`` view and the query API; ``include_refunded=True`` keeps it.
-    """
-    out: dict[str, set[str]] = {}
-    for p in purchases(store, live=live, account=account):
-        if include_refunded or not p.fully_refunded:
-            out.setdefault(p.product, set()).add(p.customer)
-    return out
-
-
-def refunded_pairs(store: Store, *, live: bool = False, account: str | None = None
-                   ) -> set[tuple[str, str]]:
-    """(product, customer) pairs that bought, but every one of whose purchases was refunded."""
-    every = truth(store, live=live, account=account, include_refunded=True)
-    kept = truth(store, live=live, account=account)
-    return {(prod, who) for prod, whos in every.items() for who in whos - kept.get(prod, set())}

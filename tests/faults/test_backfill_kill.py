@@ -1,0 +1,112 @@
+"""kill -9 of ``indexer backfill`` mid-shard, at random points, over several runs: each rerun
+resumes from the checkpoints, and the final index equals a clean run's, row for row.
+
+The backfill runs as its own process (``indexer backfill`` through ``cli.main``) with pages of
+ten objects, so that every shard takes many pages and a kill lands inside one; the sandbox
+answers after 30 ms, as over a network. Only the main process is killed, as the kernel's OOM
+killer or ``kill -9`` would: its page-writer child sees the pipe close and stops on its own.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+
+from indexer import db
+from indexer.history import checkpoints
+from indexer.history.checkpoints import Scope
+from indexer.stripe_api import StripeAPI
+from stripe_sandbox import generator
+from stripe_sandbox.server import SandboxServer
+from stripe_sandbox.store import Store
+from tests.conftest import engine_url
+from tests.history.conftest import run, snapshot, view
+from tests.test_rollups import assert_rollups_match
+
+pytestmark = pytest.mark.slow
+KEY = "sk_test_backfillkill"
+ROOT = Path(__file__).resolve().parents[2]
+#: ``indexer backfill`` with ten objects a page (the CLI has no option for it; a test needs it).
+SMALL_PAGES = (
+    "import sys; from indexer import cli, stripe_api; stripe_api.PAGE_LIMIT = 10; "
+    "sys.exit(cli.main(['backfill', '--concurrency', '3', '--rate', '200']))"
+)
+
+
+@pytest.fixture(scope="module")
+def shop() -> Iterator[SandboxServer]:
+    store = Store()
+    generator.generate(store, size=80, seed=47)
+    server = SandboxServer(store, host="127.0.0.1", port=0, latency_ms=30)
+    server.start()
+    yield server
+    server.stop()
+
+
+def listed(engine: Engine) -> int:
+    """Objects listed so far, by the checkpoints of both streams (each page commits with its own)."""
+    with engine.begin() as conn:
+        return sum(s.objects for stream in ("sessions", "invoices")
+                   for s in checkpoints.load(conn, Scope("", False), stream, 0, 2**62))
+
+
+def duplicates(engine: Engine) -> int:
+    with engine.begin() as conn:
+        return int(conn.execute(text(
+            "SELECT count(*) FROM (SELECT source_id, line_item_id FROM purchases "
+            "GROUP BY source_id, line_item_id HAVING count(*) > 1) d"
+        )).scalar_one())
+
+
+def test_kill_9_of_the_backfill_mid_shard_at_random_points(
+    shop: SandboxServer, engine: Engine, tmp_path: Path
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the backfill is killed against PostgreSQL, as in production")
+    clean = db.make_engine(f"sqlite:///{tmp_path}/clean.db")
+    db.migrate(clean)
+    run(clean, StripeAPI(KEY, api_base=shop.url, rate=1000.0))
+    expected, expected_view = snapshot(clean), view(clean)
+    clean.dispose()
+    assert len(expected) > 50
+
+    env = {**os.environ, "DATABASE_URL": engine_url(engine), "STRIPE_API_KEY": KEY, "STRIPE_API_BASE": shop.url}
+    seed = int(os.environ.get("KILL_SEED", time.time()))
+    rng = random.Random(seed)
+    kills, progress = 0, [0]
+    while kills < 3 and len(progress) < 6:
+        proc = subprocess.Popen([sys.executable, "-c", SMALL_PAGES], env=env, cwd=ROOT,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        # once this run has written a page of its own, at a random moment of what follows
+        deadline = time.monotonic() + 60
+        while proc.poll() is None and listed(engine) <= progress[-1] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(rng.uniform(0.0, 1.5))
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            kills += 1
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode in (0, -signal.SIGKILL), f"seed {seed}: {err[-2000:]}"
+        progress.append(listed(engine))
+        if proc.returncode == 0:
+            break
+    assert kills == 3, f"the backfill finished before it could be killed three times (seed {seed})"
+    assert progress == sorted(progress), f"seed {seed}: a rerun lost checkpointed progress {progress}"
+    assert duplicates(engine) == 0
+
+    done = subprocess.run([sys.executable, "-c", SMALL_PAGES], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, f"seed {seed}: {done.stderr[-2000:]}"
+    assert snapshot(engine) == expected, f"seed {seed}"
+    assert view(engine) == expected_view, f"seed {seed}"
+    assert duplicates(engine) == 0
+    assert_rollups_match(engine)

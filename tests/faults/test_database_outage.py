@@ -1,0 +1,187 @@
+"""A PostgreSQL outage (the server stopped at once, as by a crash, then started again) in the
+middle of the worker's and of the backfill's run: nothing lost, nothing applied or written
+twice, and each one recovers.
+
+The database is a throwaway cluster on a spare port (``tests/pgcluster.py``, fixture
+``pg_cluster``); the shared server is never stopped. Each test compares the final index with
+a clean run's on SQLite, row for row. Webhook delivery during an outage is covered by
+``tests/web/test_database_restart.py`` (503 while down, so Stripe retries; 2xx and stored once
+after) and, under gunicorn with a burst, by ``tests/faults/test_gunicorn.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, select, text
+
+from indexer import db, models
+from indexer.ingest.worker import Worker
+from indexer.stripe_api import StripeAPI
+from stripe_sandbox import generator
+from stripe_sandbox.server import SandboxServer
+from stripe_sandbox.store import Store
+from tests.faults.test_worker_kill import table_rows
+from tests.history.conftest import run, snapshot, view
+from tests.ingest.test_worker import deliver, event_bodies, run_worker
+from tests.test_rollups import assert_rollups_match
+
+pytestmark = pytest.mark.slow
+KEY = "sk_test_outage"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def shop() -> Iterator[SandboxServer]:
+    """A seeded history behind 30 ms of latency, so that a run lasts long enough to be cut."""
+    store = Store()
+    generator.generate(store, size=80, seed=31)
+    server = SandboxServer(store, host="127.0.0.1", port=0, latency_ms=30)
+    server.start()
+    yield server
+    server.stop()
+
+
+def statuses(engine: Engine) -> dict[str, int]:
+    e = models.events_t.c
+    with db.transaction(engine) as conn:
+        return dict(conn.execute(select(e.status, text("count(*)")).group_by(e.status)).all())
+
+
+def wait_until(predicate: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if predicate():
+                return
+        except Exception:  # noqa: BLE001 - the database may still be coming back
+            pass
+        time.sleep(0.3)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def cli(url: str, sandbox_url: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": url, "STRIPE_API_KEY": KEY, "STRIPE_API_BASE": sandbox_url}
+    return subprocess.run([sys.executable, "-m", "indexer.cli", *args], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def one_line_error(done: subprocess.CompletedProcess[str]) -> str:
+    """The command failed with exit 5 (database unavailable) and one line, no traceback."""
+    assert done.returncode == 5, done.stderr[-2000:]
+    lines = [line for line in done.stderr.splitlines() if line.startswith("indexer ")]
+    assert len(lines) == 1 and "database unavailable" in lines[0], done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
+    return lines[0]
+
+
+def test_the_worker_rides_out_a_database_outage(
+    shop: SandboxServer, pg_cluster: Any, tmp_path: Path
+) -> None:
+    bodies = event_bodies(shop.store, live=False)
+    clean = db.make_engine(f"sqlite:///{tmp_path}/clean.db")
+    db.migrate(clean)
+    deliver(clean, bodies)
+    run_worker(clean, shop.url)
+    expected = table_rows(clean)
+    clean.dispose()
+    assert len(expected["purchases"]) > 50
+
+    engine = db.make_engine(pg_cluster.url)
+    db.migrate(engine)
+    deliver(engine, bodies)
+    seed = int(os.environ.get("OUTAGE_SEED", time.time()))
+    rng = random.Random(seed)
+    worker = Worker(engine, StripeAPI(KEY, api_base=shop.url, rate=1000.0), batch_size=25, threads=4,
+                    lease_seconds=6, outage_retry_seconds=0.5)
+    thread = threading.Thread(target=worker.run, name="outage-worker", daemon=True)
+    thread.start()
+    try:
+        time.sleep(rng.uniform(0.8, 2.0))
+        pg_cluster.stop()  # mid-batch: the worker's connections die with the server
+        assert statuses_while_down_fail(engine)
+        # meanwhile `indexer worker --once` says in one line that the database is down
+        one_line_error(cli(pg_cluster.url, shop.url, "worker", "--once"))
+        time.sleep(rng.uniform(0.5, 2.0))
+        assert thread.is_alive(), "the worker stopped when the database did"
+        pg_cluster.start()
+        wait_until(lambda: set(statuses(engine)) <= {"done", "skipped"}, 120, f"the queue to drain (seed {seed})")
+    finally:
+        worker.stop()
+        thread.join(timeout=30)
+        worker.close()
+    assert not thread.is_alive()
+    assert worker.stats.applied > 0 and worker.stats.failed == 0
+    e = models.events_t.c
+    with db.transaction(engine) as conn:
+        most = conn.execute(select(text("max(attempts)")).select_from(models.events_t)).scalar_one()
+        count = conn.execute(select(text("count(*)")).select_from(models.events_t)).scalar_one()
+        errors = conn.execute(select(e.last_error).where(e.last_error.is_not(None))).scalars().all()
+    assert count == len(bodies)
+    assert most <= 3, f"seed {seed}: an event was claimed {most} times"
+    assert errors == [], f"seed {seed}: {errors[:3]}"
+    assert table_rows(engine) == expected, f"seed {seed}"
+    assert_rollups_match(engine)
+    engine.dispose()
+
+
+def statuses_while_down_fail(engine: Engine) -> bool:
+    try:
+        statuses(engine)
+    except Exception:  # noqa: BLE001 - what the test expects: the server is down
+        return True
+    return False
+
+
+def test_the_backfill_exits_in_one_line_and_resumes_after_a_database_outage(
+    shop: SandboxServer, pg_cluster: Any, tmp_path: Path
+) -> None:
+    clean = db.make_engine(f"sqlite:///{tmp_path}/clean.db")
+    db.migrate(clean)
+    run(clean, StripeAPI(KEY, api_base=shop.url, rate=1000.0))
+    expected, expected_view = snapshot(clean), view(clean)
+    clean.dispose()
+    assert len(expected) > 50
+
+    engine = db.make_engine(pg_cluster.url)
+    db.migrate(engine)
+    engine.dispose()
+    seed = int(os.environ.get("OUTAGE_SEED", time.time()))
+    rng = random.Random(seed)
+    env = {**os.environ, "DATABASE_URL": pg_cluster.url, "STRIPE_API_KEY": KEY, "STRIPE_API_BASE": shop.url}
+    cut = 0
+    for _ in range(2):
+        proc = subprocess.Popen([sys.executable, "-m", "indexer.cli", "backfill", "--concurrency", "2",
+                                 "--rate", "100"],
+                                env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(rng.uniform(1.0, 2.5))
+        stopped = proc.poll() is None
+        if stopped:
+            pg_cluster.stop()
+        out, err = proc.communicate(timeout=120)
+        if stopped:
+            pg_cluster.start()
+        if proc.returncode == 0:
+            break
+        cut += 1
+        one_line_error(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
+    assert cut >= 1, f"the backfill finished before the database could be stopped (seed {seed})"
+    done = cli(pg_cluster.url, shop.url, "backfill", "--rate", "200")
+    assert done.returncode == 0, f"seed {seed}: {done.stderr[-2000:]}"
+
+    engine = db.make_engine(pg_cluster.url)
+    try:
+        assert snapshot(engine) == expected, f"seed {seed}"
+        assert view(engine) == expected_view, f"seed {seed}"
+        assert_rollups_match(engine)
+    finally:
+        engine.dispose()
