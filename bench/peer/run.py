@@ -606,7 +606,7 @@ def ratios(results: dict[str, Any]) -> list[str]:
     for key, rows in results["webhook"].items():
         ours = rows["ours"]
         peers = {k: v for k, v in rows.items() if k != "ours"}
-        with_lines = {k: v for k, v in peers.items() if "stripe-sync-engine 1.0" not in k or "+lines" in k}
+        with_lines = {k: v for k, v in peers.items() if "+lines" in k or "supabase" in k}
         best_ack = max(peers.items(), key=lambda kv: kv[1]["ack_eps"])
         line = (f"{key}: ack {ours['ack_eps'] / max(best_ack[1]['ack_eps'], 0.1):.2f}x the best peer's "
                 f"({best_ack[0]}; target >= 1.25x at 0 ms)")
