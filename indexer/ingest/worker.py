@@ -156,6 +156,8 @@ class Worker:
         self.statistics = db.GrowthStatistics(engine)
         self.meter = counters.WorkerMeter(engine, api)
         self.stopping = threading.Event()
+        #: events of a batch a database outage cut off: id -> the attempts of their claim
+        self._dropped: dict[str, int] = {}
 
     def stop(self) -> None:
         """Ask ``run`` to return after the batch in hand (from another thread or a signal
@@ -167,7 +169,15 @@ class Worker:
         self.applier.close()
 
     def run_batch(self) -> int:
-        """Claim and apply one batch; returns how many events were claimed."""
+        """Claim and apply one batch; returns how many events were claimed.
+
+        A batch cut off by a database outage leaves its unfinished events leased to this worker;
+        the next batch, once the database answers, first gives them back (due at once), so they
+        do not wait out the lease behind a worker that is alive and knows they were dropped."""
+        if self._dropped:
+            with db.transaction(self.engine) as conn:
+                event_store.renew_leases(conn, self._dropped, 0)
+            self._dropped = {}
         with db.transaction(self.engine) as conn:
             rows = event_store.claim_events(
                 conn, limit=self.batch_size, lease_seconds=self.lease_seconds, max_attempts=self.max_attempts
@@ -176,24 +186,31 @@ class Worker:
             return 0
         self.leases.hold(rows)
         try:
-            events = []
-            for row in rows:
-                try:
-                    events.append(ClaimedEvent.from_row(row))
-                except Exception as exc:  # noqa: BLE001 - a stored payload that cannot be read
-                    self._settle(row.id, row.attempts, MappingError(f"stored payload cannot be read: {exc}"))
-            try:
-                outcomes = self.applier.apply(events)
-            except DatabaseUnavailable:
-                raise
-            except Exception as exc:  # noqa: BLE001 - the applier isolates events; this is the last net
-                log.exception("applying a batch failed outside any one event")
-                outcomes = {event.id: exc for event in events}
-            for event in events:
-                self._settle(event.id, event.attempts, outcomes.get(event.id, _NO_OUTCOME))
-            self.statistics.wrote(sum(1 for event in events if outcomes.get(event.id, _NO_OUTCOME) is None))
+            return self._apply_batch(rows)
+        except DatabaseUnavailable:
+            self._dropped = {row.id: row.attempts for row in rows}
+            raise
         finally:
             self.leases.release()
+
+    def _apply_batch(self, rows: list[Any]) -> int:
+        """Apply claimed rows; each event's outcome settles it (done, retry later, or failed)."""
+        events = []
+        for row in rows:
+            try:
+                events.append(ClaimedEvent.from_row(row))
+            except Exception as exc:  # noqa: BLE001 - a stored payload that cannot be read
+                self._settle(row.id, row.attempts, MappingError(f"stored payload cannot be read: {exc}"))
+        try:
+            outcomes = self.applier.apply(events)
+        except DatabaseUnavailable:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the applier isolates events; this is the last net
+            log.exception("applying a batch failed outside any one event")
+            outcomes = {event.id: exc for event in events}
+        for event in events:
+            self._settle(event.id, event.attempts, outcomes.get(event.id, _NO_OUTCOME))
+        self.statistics.wrote(sum(1 for event in events if outcomes.get(event.id, _NO_OUTCOME) is None))
         return len(rows)
 
     def _settle(self, event_id: str, attempts: int, error: Exception | None) -> None:

@@ -30,12 +30,11 @@ from indexer.stripe_api import StripeAPI
 from stripe_sandbox import generator
 from stripe_sandbox.server import SandboxServer
 from stripe_sandbox.store import Store
+from tests.conftest import assert_rollups_match
 from tests.faults.test_worker_kill import table_rows
 from tests.history.conftest import run, snapshot, view
 from tests.ingest.test_worker import deliver, event_bodies, run_worker
-from tests.test_rollups import assert_rollups_match
 
-pytestmark = pytest.mark.slow
 KEY = "sk_test_outage"
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -84,6 +83,7 @@ def one_line_error(done: subprocess.CompletedProcess[str]) -> str:
     return lines[0]
 
 
+@pytest.mark.slow
 def test_the_worker_rides_out_a_database_outage(
     shop: SandboxServer, pg_cluster: Any, tmp_path: Path
 ) -> None:
@@ -102,7 +102,7 @@ def test_the_worker_rides_out_a_database_outage(
     seed = int(os.environ.get("OUTAGE_SEED", time.time()))
     rng = random.Random(seed)
     worker = Worker(engine, StripeAPI(KEY, api_base=shop.url, rate=1000.0), batch_size=25, threads=4,
-                    lease_seconds=6, outage_retry_seconds=0.5)
+                    outage_retry_seconds=0.5)
     thread = threading.Thread(target=worker.run, name="outage-worker", daemon=True)
     thread.start()
     try:
@@ -142,6 +142,7 @@ def statuses_while_down_fail(engine: Engine) -> bool:
     return False
 
 
+@pytest.mark.slow
 def test_the_backfill_exits_in_one_line_and_resumes_after_a_database_outage(
     shop: SandboxServer, pg_cluster: Any, tmp_path: Path
 ) -> None:
@@ -185,3 +186,32 @@ def test_the_backfill_exits_in_one_line_and_resumes_after_a_database_outage(
         assert_rollups_match(engine)
     finally:
         engine.dispose()
+
+
+def test_a_batch_cut_off_by_an_outage_is_given_back_once_the_database_answers(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker knows which events it dropped: they are due again as soon as the database
+    answers, not after the lease (before: a live worker's own events waited out the lease)."""
+    from indexer.errors import DatabaseUnavailable
+    from tests.ingest.test_leases import NOWHERE, product_event, state
+    from tests.ingest.test_leases import deliver as deliver_events
+
+    deliver_events(engine, [product_event(n) for n in range(5)])
+    worker = Worker(engine, StripeAPI(KEY, api_base=NOWHERE, rate=1000.0), lease_seconds=300)
+    applied = worker.applier.apply
+
+    def outage(events: Any) -> Any:
+        raise DatabaseUnavailable("database unavailable: the server closed the connection")
+
+    try:
+        monkeypatch.setattr(worker.applier, "apply", outage)
+        with pytest.raises(DatabaseUnavailable):
+            worker.run_batch()
+        leased = state(engine)
+        assert all(r.status == "pending" and r.available_at > time.time() + 200 for r in leased.values())
+        monkeypatch.setattr(worker.applier, "apply", applied)
+        assert worker.run_batch() == 5  # claimed again at once, by the worker that dropped them
+    finally:
+        worker.close()
+    assert {(r.status, r.attempts) for r in state(engine).values()} == {("done", 2)}

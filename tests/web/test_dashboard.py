@@ -28,8 +28,7 @@ from indexer.config import Settings
 from indexer.index.mapping import guest_key
 from indexer.ingest import event_store
 from indexer.web.dashboard import pages
-from tests.answers.test_queries import T0, Shop, many_buyers
-from tests.conftest import engine_url
+from tests.conftest import T0, Shop, engine_url, many_buyers
 
 TOKEN = "dash_" + "t" * 40
 API_TOKEN = "api_" + "a" * 40
@@ -62,11 +61,6 @@ def client(app: Flask) -> FlaskClient:
 def signed_in(client: FlaskClient) -> FlaskClient:
     assert sign_in(client).status_code == 302
     return client
-
-
-@pytest.fixture
-def shop(engine: Engine) -> Shop:
-    return Shop(engine)
 
 
 def csrf_of(page: str) -> str:

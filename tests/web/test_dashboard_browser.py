@@ -35,7 +35,7 @@ from indexer.ingest.worker import Worker
 from indexer.reports.period import Month
 from indexer.reports.report_runs import fetch
 from indexer.stripe_api import StripeAPI
-from tests.conftest import engine_url
+from tests.conftest import engine_url, make_event
 from tests.reports.test_monthly import pdf_text
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -63,9 +63,8 @@ def seeded(engine: Engine, sandbox: Any) -> Engine:
     generator.generate(sandbox.store, 300, 5)
     api = StripeAPI("sk_test_browser", api_base=sandbox.url, rate=500.0)
     backfill.run(engine, api, backfill.Request(), concurrency=4)
-    event = {"id": "evt_live_browser", "object": "event", "type": "checkout.session.completed",
-             "api_version": "2025-03-31.basil", "created": int(time.time()), "livemode": True, "account": None,
-             "data": {"object": {"id": "cs_live_browser", "object": "checkout.session"}}}
+    event = make_event("evt_live_browser", obj={"id": "cs_live_browser", "object": "checkout.session"},
+                       api_version="2025-03-31.basil", created=int(time.time()), livemode=True, account=None)
     with db.transaction(engine) as conn:
         event_store.store_event(conn, json.dumps(event), source="webhook")
     worker = Worker(engine, api)
