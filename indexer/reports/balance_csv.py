@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from indexer.answers.export import FORMULA_STARTS, neutralised
 from indexer.errors import BadInput
 
 #: The columns ``indexer report enrich`` adds, in this order, after the input's own.
@@ -213,22 +214,17 @@ def csv_text(cells: list[str]) -> str:
     return out.getvalue()
 
 
-#: What a spreadsheet reads as the start of a formula (and tab and carriage return, which
-#: some read past to one).
-FORMULA_STARTS = frozenset("=+-@\t\r")
-
-
 def safe_cell(text: str) -> str:
     """``text`` for a CSV cell a spreadsheet will open: a value starting like a formula
     (``=HYPERLINK(...)``, ``+1``, ``-2``, ``@SUM``) gets a leading ``'``, which spreadsheets
     show as text and do not evaluate. Only for text people typed (product and buyer names,
     emails), never for Stripe's amounts or ids."""
-    return "'" + text if text and text[0] in FORMULA_STARTS else text
+    return neutralised(text)
 
 
 def unsafe_cell(text: str) -> str:
     """``safe_cell`` undone: the value as it was typed (for a PDF, which evaluates nothing)."""
-    return text[1:] if len(text) > 1 and text[0] == "'" and text[1] in FORMULA_STARTS else text
+    return text[1:] if len(text) > 1 and text[0] == "'" and text[1:].startswith(FORMULA_STARTS) else text
 
 
 @contextlib.contextmanager

@@ -28,7 +28,7 @@ from werkzeug.exceptions import HTTPException, NotFound
 
 from indexer import db
 from indexer.answers import queries
-from indexer.answers.export import CUSTOMER_COLUMNS, csv_lines, customer_lines, major_units
+from indexer.answers.export import CUSTOMER_COLUMNS, chunked, csv_lines, customer_lines, major_units
 from indexer.errors import IndexerError, UsageError
 from indexer.ingest import event_store
 from indexer.web import engine
@@ -151,25 +151,10 @@ def product_customers_csv(product_id: str) -> Response:
     first = list(itertools.islice(entries, 1))
     lines = (line for entry in itertools.chain(first, entries) for line in customer_lines(entry))
     name = "-".join(filter(None, (_filename(product_id), "customers", dates.since, dates.until))) + ".csv"
-    body: Iterator[str] = stream_with_context(_chunks(csv_lines(lines, CUSTOMER_COLUMNS)))
+    body: Iterator[str] = stream_with_context(chunked(csv_lines(lines, CUSTOMER_COLUMNS)))
     response = Response(body, mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
-
-
-def _chunks(lines: Iterator[str], size: int = 64 * 1024) -> Iterator[str]:
-    """Lines gathered into pieces of about ``size`` characters: one write to the socket per
-    piece rather than per line."""
-    piece: list[str] = []
-    length = 0
-    for line in lines:
-        piece.append(line)
-        length += len(line)
-        if length >= size:
-            yield "".join(piece)
-            piece, length = [], 0
-    if piece:
-        yield "".join(piece)
 
 
 def _filename(text: str) -> str:
