@@ -4,7 +4,7 @@ Usage: BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres .venv/bi
        [--reuse] [--samples 200] [--rows 1000000] [--products 10000] [--big 200000] [--events 200000]
 
 Builds a database ``bench_dashboard`` beside the given one (``--reuse`` keeps a loaded one) with
-the same rows as ``bench/query_api.py`` (its ``LOAD_PURCHASES``: one product, ``prod_big``, with
+the same rows as ``bench/query_api.py`` (built by its ``prepare``: one product, ``prod_big``, with
 ``--big`` buyers; the rest spread over ``--products`` products) plus ``--events`` stored webhook
 events (1% failed with an error, 0.5% pending, 4% skipped, the rest done). Then it serves the
 app under gunicorn (one sync worker, so requests are sequential), signs in once over HTTP as a
@@ -34,8 +34,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench import http_load  # noqa: E402
-from bench.query_api import LOAD_PRODUCTS, LOAD_PURCHASES, T0, sa_url  # noqa: E402
+from bench import http_load, query_api  # noqa: E402
 
 TOKEN = "bench-dashboard-" + "0" * 32
 SECRET_KEY = "bench-dashboard-secret-" + "1" * 32
@@ -55,36 +54,18 @@ FROM generate_series(1, :events) AS i
 """
 
 
+def load_events(conn: Any, params: dict[str, Any]) -> str:
+    """``--events`` stored webhook events, in the loading transaction of ``query_api.prepare``."""
+    from sqlalchemy import text
+
+    conn.execute(text(LOAD_EVENTS), params)
+    return f"{params['events']:,} events"
+
+
 def prepare(admin_url: str, args: argparse.Namespace) -> str:
-    import subprocess
-
-    from sqlalchemy import create_engine, text
-
-    admin = create_engine(sa_url(admin_url), isolation_level="AUTOCOMMIT")
-    url = sa_url(admin_url).rsplit("/", 1)[0] + "/bench_dashboard"
-    with admin.connect() as conn:
-        exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = 'bench_dashboard'")).first()
-        if not (exists and args.reuse):
-            conn.execute(text("DROP DATABASE IF EXISTS bench_dashboard WITH (FORCE)"))
-            conn.execute(text("CREATE DATABASE bench_dashboard"))
-    admin.dispose()
-    subprocess.run([str(ROOT / ".venv/bin/indexer"), "migrate"], env={**os.environ, "DATABASE_URL": url},
-                   check=True, capture_output=True)
-    if exists and args.reuse:
-        return url
-    engine = create_engine(url)
-    started = time.perf_counter()
-    params = {"t0": T0, "big": args.big, "products": args.products, "rows": args.rows, "events": args.events}
-    with engine.begin() as conn:
-        conn.execute(text(LOAD_PURCHASES), params)
-        conn.execute(text(LOAD_PRODUCTS), params)
-        conn.execute(text(LOAD_EVENTS), params)
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text("VACUUM ANALYZE"))
-    print(f"loaded {args.rows:,} purchase rows ({args.products:,} products, prod_big with {args.big:,} buyers) "
-          f"and {args.events:,} events in {time.perf_counter() - started:.1f} s")
-    engine.dispose()
-    return url
+    """``bench_dashboard``: the rows of ``bench/query_api.py`` (its ``prepare``) and the events."""
+    return query_api.prepare(admin_url, args, "bench_dashboard",
+                             lambda conn, params: load_events(conn, {**params, "events": args.events}))
 
 
 def positions(url: str) -> dict[str, Any]:

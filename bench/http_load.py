@@ -79,6 +79,59 @@ def gunicorn(app: str, port: int, env: dict[str, str], args: argparse.Namespace,
         proc.wait()
 
 
+def procfile_web(procfile: Path, port: int) -> str:
+    """The ``web:`` command of ``procfile`` bound to ``127.0.0.1:port``, ready for ``bash -c``."""
+    line = next(line for line in procfile.read_text().splitlines() if line.startswith("web:"))
+    return re.sub(r"0\.0\.0\.0:\$\{PORT(:-\d+)?\}", f"127.0.0.1:{port}", line.split(":", 1)[1].strip())
+
+
+def procfile_workers(command: str, env: dict[str, str]) -> int:
+    """How many gunicorn workers ``command`` starts under ``env`` (``WEB_CONCURRENCY`` or its default)."""
+    found = re.search(r"--workers[= ](\$\{WEB_CONCURRENCY:-(\d+)\}|\d+)", command)
+    if found is None:
+        return 1
+    if found.group(2) is None:
+        return int(found.group(1))
+    return int(env.get("WEB_CONCURRENCY") or found.group(2))
+
+
+@contextmanager
+def procfile_server(command: str, port: int, env: dict[str, str], log: Path,
+                    app: str | None = None, probe: str = "/healthz") -> Iterator[subprocess.Popen]:
+    """A ``Procfile`` command (``procfile_web``) run as a platform runs it, through a shell, its
+    output (the access log) going to ``log``; ``app`` replaces its WSGI app (``indexer.wsgi:app``)."""
+    if app is not None:
+        command = command.replace("indexer.wsgi:app", app)
+    path = f"{ROOT / '.venv' / 'bin'}:{os.environ.get('PATH', '')}"
+    with log.open("ab") as out:
+        proc = subprocess.Popen(["bash", "-c", f"exec {command}"], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                                env={**os.environ, **env, "PATH": path})
+    try:
+        _wait_until_up(port, probe, proc)
+        yield proc
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+def process_tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by process ``pid`` and its live descendants
+    (a gunicorn master and its workers), from ``/proc``: a cost per request that a machine
+    shared with other work does not blur the way it blurs requests per second."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo.extend(int(child) for child in (task / "children").read_text().split())
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
+
+
 def _wait_until_up(port: int, probe: str, proc: subprocess.Popen) -> None:
     for _ in range(150):
         if proc.poll() is not None:

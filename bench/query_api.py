@@ -2,9 +2,10 @@
 
 Usage: BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/query_api.py
        [--rows 1000000] [--products 10000] [--big 200000] [--samples 300] [--reuse] [--skip PARTS]
-       [--connections 8] [--duration 5] [--rounds 3] [--workers 3] [--worker-class sync|gthread] [--threads N]
+       [--database bench_query] [--connections 8] [--duration 5] [--rounds 3] [--workers 3]
+       [--worker-class sync|gthread] [--threads N]
 
-Builds a database ``bench_query`` beside the given one (``--reuse`` keeps a loaded one): the
+Builds a database ``--database`` (``bench_query``) beside the given one (``--reuse`` keeps a loaded one): the
 schema by ``indexer migrate``, then the rows in one server-side ``INSERT ... SELECT`` over
 ``generate_series`` (skewed: one product, ``prod_big``, has ``--big`` buyers; the other rows
 spread over the other products and a pool of 300,000 buyers, two in seven of them guests; every
@@ -23,7 +24,14 @@ that their order says nothing of time). Then it prints:
    minimal Flask endpoint (``minimal_app`` below: one indexed 10-row SELECT) in the same run,
    same gunicorn options, alternating rounds after a warm-up (``bench/http_load.py``);
 4. wall time and peak RSS of ``indexer customers prod_big --format csv`` (200,000 buyers), beside
-   the same export of a typical product: flat memory means the two peaks are alike.
+   the same export of a typical product: flat memory means the two peaks are alike;
+5. the product summary (the ``product_totals`` rollup): p50/p99 of ``product_summary``'s rows of
+   ``prod_big`` in SQL and of ``queries.product_overview`` (p99 target < 10 ms), and the wall
+   time of the whole ``indexer products --format csv`` command over every product, beside the
+   command's start-up alone (``indexer --help``) and the import time of ``indexer.cli``
+   (``python -X importtime``): what the command costs besides its query.
+
+``bench/dashboard_pages.py`` builds its database with ``prepare`` here.
 """
 
 from __future__ import annotations
@@ -38,6 +46,7 @@ import subprocess
 import sys
 import time
 import urllib.parse
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +58,7 @@ from indexer.answers import queries  # noqa: E402
 
 TOKEN = "bench-token-" + "0" * 32
 T0 = 1_700_000_000
-PORT_OURS, PORT_MINIMAL = 18201, 18202
+PORT_OURS = 18201
 
 LOAD_PURCHASES = """
 INSERT INTO purchases (
@@ -124,16 +133,20 @@ def sa_url(url: str) -> str:
     return re.sub(r"^postgres(ql)?(\+psycopg)?://", "postgresql+psycopg://", url)
 
 
-def prepare(admin_url: str, args: argparse.Namespace) -> str:
+def prepare(admin_url: str, args: argparse.Namespace, database: str = "bench_query",
+            more: Callable[[Any, dict[str, Any]], str] | None = None) -> str:
+    """The URL of ``database`` beside ``admin_url``, migrated and loaded with ``--rows`` purchases
+    and ``--products`` products (kept as it is with ``--reuse`` when it exists). ``more(conn,
+    params)`` loads more in the same transaction and says what, for the line printed."""
     from sqlalchemy import create_engine, text
 
     admin = create_engine(sa_url(admin_url), isolation_level="AUTOCOMMIT")
-    url = sa_url(admin_url).rsplit("/", 1)[0] + "/bench_query"
+    url = sa_url(admin_url).rsplit("/", 1)[0] + "/" + database
     with admin.connect() as conn:
-        exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = 'bench_query'")).first()
+        exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :d"), {"d": database}).first()
         if not (exists and args.reuse):
-            conn.execute(text("DROP DATABASE IF EXISTS bench_query"))
-            conn.execute(text("CREATE DATABASE bench_query"))
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{database}"'))
     admin.dispose()
     subprocess.run([str(ROOT / ".venv/bin/indexer"), "migrate"], env={**os.environ, "DATABASE_URL": url},
                    check=True, capture_output=True)
@@ -141,14 +154,17 @@ def prepare(admin_url: str, args: argparse.Namespace) -> str:
         return url
     engine = create_engine(url)
     started = time.perf_counter()
+    extra = ""
     with engine.begin() as conn:
         params = {"t0": T0, "big": args.big, "products": args.products, "rows": args.rows}
         conn.execute(text(LOAD_PURCHASES), params)
         conn.execute(text(LOAD_PRODUCTS), params)
+        if more is not None:
+            extra = " and " + more(conn, params)
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("VACUUM ANALYZE"))
-    print(f"loaded {args.rows:,} purchase rows ({args.products:,} products, prod_big with {args.big:,} buyers) "
-          f"in {time.perf_counter() - started:.1f} s")
+    print(f"loaded {args.rows:,} purchase rows ({args.products:,} products, prod_big with {args.big:,} buyers)"
+          f"{extra} in {time.perf_counter() - started:.1f} s")
     engine.dispose()
     return url
 
@@ -272,6 +288,42 @@ def export(url: str, product: str) -> tuple[float, float, int]:
     return time.perf_counter() - started, peak_kib / 1024, lines - 1
 
 
+def overview_latency(url: str, product: str, samples: int) -> tuple[float, float]:
+    """p50/p99 (ms) of ``queries.product_overview`` (what the API and dashboard read) in one session."""
+    from indexer import db
+
+    engine = db.make_engine(url, reads=True)
+    times = []
+    with engine.connect() as conn:
+        for i in range(samples + 10):
+            started = time.perf_counter()
+            queries.product_overview(conn, product, "", False)
+            if i >= 10:
+                times.append((time.perf_counter() - started) * 1000)
+    engine.dispose()
+    return percentiles(times)
+
+
+def command_seconds(url: str, args: list[str], runs: int = 5) -> tuple[float, int]:
+    """The median wall time of ``indexer ARGS`` as a whole process, and its output lines."""
+    times, lines = [], 0
+    for _ in range(runs):
+        started = time.perf_counter()
+        done = subprocess.run([str(ROOT / ".venv/bin/indexer"), *args], env={**os.environ, "DATABASE_URL": url},
+                              check=True, capture_output=True, text=True)
+        times.append(time.perf_counter() - started)
+        lines = done.stdout.count("\n")
+    return statistics.median(times), lines
+
+
+def import_seconds(module: str) -> float:
+    """Cumulative import time of ``module`` in a fresh interpreter (``-X importtime``), seconds."""
+    done = subprocess.run([str(ROOT / ".venv/bin/python"), "-X", "importtime", "-c", f"import {module}"],
+                          check=True, capture_output=True, text=True)
+    last = [line for line in done.stderr.splitlines() if line.rstrip().endswith(f"| {module}")][-1]
+    return int(last.split("|")[1]) / 1e6
+
+
 # --- main ------------------------------------------------------------------------------------
 
 
@@ -283,15 +335,18 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=300)
     http_load.add_load_arguments(parser, connections=8, workers=3)
     parser.add_argument("--reuse", action="store_true", help="keep an already loaded bench_query database")
-    parser.add_argument("--skip", default="", help="comma-separated parts to skip: pages,sql,wrk,export")
+    parser.add_argument("--skip", default="", help="comma-separated parts to skip: pages,sql,wrk,export,summary")
+    parser.add_argument("--database", default="bench_query", help="the database to build beside the given one")
+    parser.add_argument("--port", type=int, default=PORT_OURS, help="gunicorn's port (the minimal app's is the next)")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
+    ours, minimal = args.port, args.port + 1
     admin = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
     if not admin:
         sys.exit("set BENCH_DATABASE_URL to a PostgreSQL URL (a database bench_query is created beside it)")
 
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (figures scale with it)")
-    url = prepare(admin, args)
+    url = prepare(admin, args, args.database)
     c = cursors(url)
     big = "/v1/products/prod_big/customers"
     q = urllib.parse.quote
@@ -318,10 +373,10 @@ def main() -> None:
     env = {"DATABASE_URL": url, "INDEXER_API_TOKENS": TOKEN}
 
     if "pages" not in skip:
-        with http_load.gunicorn("indexer.wsgi:app", PORT_OURS, env, args):
+        with http_load.gunicorn("indexer.wsgi:app", ours, env, args):
             print(f"\n1. sequential HTTP requests to gunicorn, {args.samples} each (p99 target < 10 ms)")
             for name, path in pages.items():
-                p50, p99, size = http_latency(PORT_OURS, path, args.samples)
+                p50, p99, size = http_latency(ours, path, args.samples)
                 print(f"   {name:<38} p50 {p50:6.2f} ms  p99 {p99:6.2f} ms  ({size:,} bytes)")
 
     if "sql" not in skip:
@@ -343,11 +398,11 @@ def main() -> None:
     if "wrk" not in skip:
         print(f"\n3. middle page of prod_big under load: {http_load.describe(args)}")
         auth = (f"Authorization: Bearer {TOKEN}",)
-        with http_load.gunicorn("indexer.wsgi:app", PORT_OURS, env, args), \
-                http_load.gunicorn("bench.query_api:minimal_app", PORT_MINIMAL, env, args, "/minimal/none"):
+        with http_load.gunicorn("indexer.wsgi:app", ours, env, args), \
+                http_load.gunicorn("bench.query_api:minimal_app", minimal, env, args, "/minimal/none"):
             rounds = http_load.alternate({
-                "minimal": lambda _: http_load.wrk(PORT_MINIMAL, f"/minimal/prod_big?after={q(c['middle'])}", args),
-                "indexer": lambda _: http_load.wrk(PORT_OURS, pages["prod_big middle page"], args, headers=auth),
+                "minimal": lambda _: http_load.wrk(minimal, f"/minimal/prod_big?after={q(c['middle'])}", args),
+                "indexer": lambda _: http_load.wrk(ours, pages["prod_big middle page"], args, headers=auth),
             }, args.rounds)
         results = {name: http_load.summarize(runs) for name, runs in rounds.items()}
         for name, summary in results.items():
@@ -360,6 +415,18 @@ def main() -> None:
         for product in (c["typical"], "prod_big"):
             seconds, peak, lines = export(url, product)
             print(f"   {product:<10} {lines:>8,} lines  {seconds:6.2f} s  peak RSS {peak:6.1f} MiB")
+
+    if "summary" not in skip:
+        print(f"\n5. the product summary of prod_big ({c['count']:,} customers; p99 target < 10 ms)")
+        summary = "SELECT * FROM product_summary WHERE product_id = 'prod_big'"
+        p50, p99, rows = sql_latency(url, summary, args.samples)
+        print(f"   SQL, {args.samples} runs      p50 {p50:6.2f} ms  p99 {p99:6.2f} ms  rows {rows}  {summary}")
+        p50, p99 = overview_latency(url, "prod_big", args.samples)
+        print(f"   queries.product_overview  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms")
+        seconds, lines = command_seconds(url, ["products", "--format", "csv"])
+        startup, _ = command_seconds(url, ["--help"])
+        print(f"   indexer products --format csv: {seconds:.2f} s for {lines - 1:,} lines (median of 5 runs); "
+              f"indexer --help alone {startup:.2f} s; import indexer.cli {import_seconds('indexer.cli'):.2f} s")
     print(f"\nload average {os.getloadavg()[0]:.1f} at the end")
 
 

@@ -27,6 +27,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -210,6 +211,7 @@ def unindexed(args: argparse.Namespace, work: Path) -> None:
             engine = db.make_engine(f"sqlite:///{work / f'empty-{len(columns or [])}.db'}")
             db.migrate(engine)
             client = StripeAPI("sk_test_bench", api_base=server.url, rate=10_000)
+            kinds = count_requests(client)
             started = time.perf_counter()
             result = enrich(source, work / "out.csv", engine=engine, api=lambda c=client: c)
             took = time.perf_counter() - started
@@ -220,8 +222,70 @@ def unindexed(args: argparse.Namespace, work: Path) -> None:
                   f"{result.requests:,} Stripe requests (bound rows/100 + payments = {bound:,}; "
                   f"{'within' if result.requests <= bound else 'OVER'}), listing pages "
                   f"{result.prefetched.pages}, {took:.1f} s; {dict(result.matches)}")
+            explain(kinds, store, source)
+            print(f"    beyond one request per payment: {result.requests - payments:,} (rows/100 "
+                  f"allows {math.ceil(rows / 100):,}); the rest is what the lines above explain")
     finally:
         server.stop()
+
+
+REQUEST_KINDS = (
+    ("/line_items", "line-item pages past the 10 items Stripe embeds in a session (a request "
+                    "Stripe's API cannot spare: an expanded list holds 10)"),
+    ("/v1/checkout/sessions", "Checkout Session lookups (one per PaymentIntent)"),
+    ("/v1/invoice_payments", "invoice_payments lookups (a PaymentIntent that no session made)"),
+    ("/v1/invoices/", "invoices with their first page of lines (one per invoice)"),
+    ("/v1/products", "product names the index lacks (100 per request)"),
+    ("/v1/balance_transactions/", "single balance transactions (the UTC time of a file whose "
+                                  "times are local: its first and last)"),
+    ("/v1/balance_transactions", "balance transaction listing pages (100 a page)"),
+    ("", "other"),
+)
+
+
+def count_requests(client: StripeAPI) -> dict[str, int]:
+    """Count ``client``'s requests by what they ask (its ``get`` wrapped on this one instance)."""
+    kinds: dict[str, int] = dict.fromkeys((label for _, label in REQUEST_KINDS), 0)
+    real = client.get
+    lock = threading.Lock()
+
+    def get(path: str, params: Any = None, *, account: str = "") -> dict[str, Any]:
+        label = next(label for prefix, label in REQUEST_KINDS if prefix in path)
+        with lock:
+            kinds[label] += 1
+        return real(path, params, account=account)
+
+    client.get = get  # type: ignore[method-assign]
+    return kinds
+
+
+def explain(kinds: dict[str, int], store: Any, source: Path) -> None:
+    """Where the requests went, and the payments that cost more than one (and why)."""
+    for label, count in kinds.items():
+        if count:
+            print(f"    {count:6,}  {label}")
+    bare = many = 0
+    by_intent = {s.payment_intent: s for s in store.sessions.values() if s.payment_intent}
+    invoiced = {i.payment_intent for i in store.invoices.values() if i.payment_intent}
+    with source.open(newline="") as f:
+        seen = set()
+        for row in csv.DictReader(f):
+            bt = store.balance_transactions[row["balance_transaction_id"]]
+            src = store.find(bt.source) if bt.source else None
+            charge = src if src is not None and src.KIND == "charge" else (
+                store.charges.get(getattr(src, "charge", None) or "") if src is not None else None)
+            intent = charge.payment_intent if charge is not None else None
+            if not intent or intent in seen:
+                continue
+            seen.add(intent)
+            session = by_intent.get(intent)
+            if session is None and intent not in invoiced:
+                bare += 1
+            elif session is not None and len(session.lines) > 10:
+                many += (len(session.lines) - 11) // 100 + 1
+    print(f"    payments that cost a request more: {many} line-item pages of sessions with more "
+          f"than 10 items; {bare} bare PaymentIntents (no session, no invoice: asked as both "
+          f"unless the file has an invoice_id column that says no invoice)")
 
 
 def distinct_payments(store: Any, source: Path) -> int:

@@ -1,30 +1,45 @@
-"""Webhook ingest under gunicorn on PostgreSQL: our receiver beside a minimal 20-line one.
+"""Webhook ingest under gunicorn on PostgreSQL: our web process exactly as the ``Procfile`` runs
+it, beside a minimal 20-line verify-and-insert receiver (``bench/minimal_receiver.py``) under
+plain gunicorn (sync workers, as many, no config file, no access log), in one run.
 
 Usage: BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/webhook_ingest.py
-       [--events 20000] [--connections 8] [--duration 5] [--rounds 3] [--workers 3]
-       [--worker-class sync|gthread] [--threads N]
+       [--events 20000] [--connections 16] [--duration 5] [--rounds 3]
+       [--procfile Procfile] [--web-concurrency N] [--variants core]
 
 Load comes from ``wrk`` (a separate process, Debian package ``wrk``) replaying unique, pre-signed
 ``checkout.session.completed`` events of realistic size (Stripe's own fixture session object).
-Each round sends events never sent before. Prints requests/s and latency percentiles of both
-receivers (the median of the rounds, and each round), their ratio, and the rows stored: every
-event answered 200 must be in the database.
+Each round sends events never sent before. Prints requests/s and latency percentiles of each
+server (the median of the rounds, and each round), the ratio to the minimal receiver round by
+round, and the rows stored: every event answered 200 must be in the database.
+
+``--variants core`` runs our app once more under the same ``Procfile`` settings with the event
+stored by plain SQLAlchemy Core (``INSERT ... ON CONFLICT DO NOTHING RETURNING`` on a pooled
+connection in autocommit) instead of ``event_store.insert_event_prepared`` (the same insert
+prepared by psycopg on a connection of SQLAlchemy's pool): the figures that decide the
+production path. A variant replaces ``event_store.store_event_row`` in its own gunicorn
+processes only (``variant_app``); every other step of the request is ours. Besides events/s,
+each server's CPU per event (its processes, and PostgreSQL's backends for its database) is
+read from ``/proc``: a machine shared with other work blurs throughput far more than it.
+``--variants minimal-procfile`` runs the minimal receiver under the ``Procfile`` command too: what
+the settings cost, apart from what our code costs.
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -36,25 +51,26 @@ from indexer.ingest import signatures  # noqa: E402
 
 SECRET = "whsec_bench_secret"
 FIXTURES = ROOT / "tests" / "data" / "stripe" / "fixtures3.json"
+PORT_MINIMAL, PORT_OURS = 21001, 21002
 
 
 def make_requests(path: Path, count: int) -> int:
-    session = json.loads(FIXTURES.read_text())["resources"]["checkout.session"]
+    """``count`` unique signed events, one ``signature<TAB>body`` a line; their mean size."""
+    obj = json.loads(FIXTURES.read_text())["resources"]["checkout.session"]
     now = int(time.time())
+    obj.update(id="cs_test_ID", created=now - 60, status="complete", payment_status="paid")
+    event = {
+        "id": "evt_ID", "object": "event", "api_version": "2026-10-28.endive",
+        "created": now, "livemode": False, "pending_webhooks": 1,
+        "request": {"id": None, "idempotency_key": None}, "type": "checkout.session.completed",
+        "data": {"object": obj},
+    }
+    template = json.dumps(event, separators=(",", ":"))
     size = 0
     with path.open("w") as out:
         for _i in range(count):
-            obj = copy.deepcopy(session)
-            obj["id"] = f"cs_test_{uuid.uuid4().hex}"
-            obj["created"] = now - 60
-            obj["status"], obj["payment_status"] = "complete", "paid"
-            event = {
-                "id": f"evt_{uuid.uuid4().hex}", "object": "event", "api_version": "2026-10-28.endive",
-                "created": now, "livemode": False, "pending_webhooks": 1,
-                "request": {"id": None, "idempotency_key": None}, "type": "checkout.session.completed",
-                "data": {"object": obj},
-            }
-            body = json.dumps(event, separators=(",", ":"))
+            unique = uuid.uuid4().hex
+            body = template.replace('"evt_ID"', f'"evt_{unique}"').replace('"cs_test_ID"', f'"cs_test_{unique}"')
             size += len(body)
             sig = f"t={now},v1={signatures.sign(body.encode(), SECRET, now)}"
             out.write(f"{sig}\t{body}\n")
@@ -77,52 +93,136 @@ def count_rows(dsn: str, table: str) -> int:
         return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
 
+def database_cpu(admin: str, name: str) -> float:
+    """CPU seconds used so far by the PostgreSQL backends connected to database ``name``
+    (a local server: its backends are processes of this machine)."""
+    with psycopg.connect(pg(admin), autocommit=True) as conn:
+        pids = [row[0] for row in conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", (name,))]
+    return sum(http_load.process_tree_cpu(pid) for pid in pids)
+
+
+def store_core(engine: Any, row: dict[str, Any]) -> bool:
+    """The ``core`` variant: one SQLAlchemy Core insert on a pooled connection in autocommit."""
+    from indexer.ingest import event_store
+
+    with engine.connect() as conn:
+        return event_store.insert_event(conn.execution_options(isolation_level="AUTOCOMMIT"), row)
+
+
+VARIANTS: dict[str, Callable[[Any, dict[str, Any]], bool]] = {"core": store_core}
+#: Not our app: the minimal receiver run with the ``Procfile``'s settings, which tells what the
+#: settings cost apart from what our code costs.
+MINIMAL_UNDER_PROCFILE = "minimal-procfile"
+
+
+def variant_app(name: str) -> Any:
+    """Our app with the event stored the ``name`` way (gunicorn: ``bench.webhook_ingest:variant_app('core')``)."""
+    from indexer import create_app
+    from indexer.ingest import event_store
+
+    event_store.store_event_row = VARIANTS[name]  # type: ignore[assignment]
+    return create_app()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=20000, help="unique events per round")
-    http_load.add_load_arguments(parser, connections=8, workers=3)
+    parser.add_argument("--connections", type=int, default=16, help="wrk connections")
+    parser.add_argument("--duration", type=int, default=5, help="seconds per wrk round")
+    parser.add_argument("--rounds", type=int, default=3, help="measured rounds per server, alternating")
+    parser.add_argument("--procfile", type=Path, default=ROOT / "Procfile", help="whose web: line runs our app")
+    parser.add_argument("--web-concurrency", type=int, help="WEB_CONCURRENCY (default: the Procfile's own)")
+    parser.add_argument("--variants", default="",
+                        help=f"comma-separated, of {', '.join([*VARIANTS, MINIMAL_UNDER_PROCFILE])}")
     args = parser.parse_args()
+    variants = [v for v in args.variants.split(",") if v]
+    if unknown := set(variants) - {*VARIANTS, MINIMAL_UNDER_PROCFILE}:
+        sys.exit(f"unknown variants: {', '.join(sorted(unknown))}")
     admin = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
     if not admin:
         sys.exit("set BENCH_DATABASE_URL to a PostgreSQL URL (a database will be created beside it)")
 
-    ours_dsn = create_database(admin, "bench_ingest_ours")
-    minimal_dsn = create_database(admin, "bench_ingest_minimal")
-    with psycopg.connect(minimal_dsn, autocommit=True) as conn:
-        conn.execute("CREATE TABLE events (id text PRIMARY KEY, payload text NOT NULL)")
-    ours_url = ours_dsn.replace("postgresql://", "postgresql+psycopg://")
-    subprocess.run([str(ROOT / ".venv/bin/indexer"), "migrate"], env={**os.environ, "DATABASE_URL": ours_url},
-                   check=True, capture_output=True)
-
     env = {"STRIPE_WEBHOOK_SECRET": SECRET}
-    with tempfile.TemporaryDirectory() as tmp, \
-            http_load.gunicorn("bench.minimal_receiver:app", 18101, {**env, "MINIMAL_DSN": minimal_dsn}, args, "/"), \
-            http_load.gunicorn("indexer.wsgi:app", 18102, {**env, "DATABASE_URL": ours_url}, args):
+    if args.web_concurrency:
+        env["WEB_CONCURRENCY"] = str(args.web_concurrency)
+    command = http_load.procfile_web(args.procfile, PORT_OURS)
+    workers = http_load.procfile_workers(command, env)
+    minimal_options = argparse.Namespace(workers=workers, worker_class="sync", threads=1)
+    ours = ["indexer", *variants]
+    ports = {"minimal": PORT_MINIMAL, **{name: PORT_OURS + i for i, name in enumerate(ours)}}
+    dsns = {name: create_database(admin, f"bench_ingest_{name}") for name in ["minimal", *ours]}
+    minimals = ["minimal", *[name for name in ours if name == MINIMAL_UNDER_PROCFILE]]
+    for name in minimals:
+        with psycopg.connect(dsns[name], autocommit=True) as conn:
+            conn.execute("CREATE TABLE events (id text PRIMARY KEY, payload text NOT NULL)")
+    urls = {name: dsns[name].replace("postgresql://", "postgresql+psycopg://") for name in ours if name not in minimals}
+    for url in urls.values():
+        subprocess.run([str(ROOT / ".venv/bin/indexer"), "migrate"], env={**os.environ, "DATABASE_URL": url},
+                       check=True, capture_output=True)
+
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as servers:
+        procs = {}
+        procs["minimal"] = servers.enter_context(http_load.gunicorn("bench.minimal_receiver:app", PORT_MINIMAL,
+                                                 {**env, "MINIMAL_DSN": dsns["minimal"]}, minimal_options, "/"))
+        for name in ours:
+            app = None if name == "indexer" else f"'bench.webhook_ingest:variant_app(\"{name}\")'"
+            database = {"DATABASE_URL": urls[name]} if name in urls else {"MINIMAL_DSN": dsns[name]}
+            if name == MINIMAL_UNDER_PROCFILE:
+                app = "bench.minimal_receiver:app"
+            procs[name] = servers.enter_context(http_load.procfile_server(
+                command.replace(f":{PORT_OURS} ", f":{ports[name]} "), ports[name],
+                {**env, **database}, Path(tmp) / f"{name}.log", app))
         sizes: list[int] = []
 
-        def run(port: int) -> Callable[[int], http_load.Round]:
+        cpu: dict[str, list[tuple[float, float]]] = {name: [] for name in ports}
+
+        def run(name: str, port: int) -> Callable[[int], http_load.Round]:
             def one_round(number: int) -> http_load.Round:
                 requests_file = Path(tmp) / f"{port}-{number}.txt"
                 sizes.append(make_requests(requests_file, args.events))
+                app_before = http_load.process_tree_cpu(procs[name].pid)
+                db_before = database_cpu(admin, f"bench_ingest_{name}")
                 result = http_load.wrk(port, "", args, script=ROOT / "bench" / "ingest.lua",
                                        env={"REQUESTS_FILE": str(requests_file), "WRK_THREADS": "2"})
+                if number:
+                    per_event = 1000 / max(result.requests, 1)
+                    cpu[name].append(((http_load.process_tree_cpu(procs[name].pid) - app_before) * per_event,
+                                      (database_cpu(admin, f"bench_ingest_{name}") - db_before) * per_event))
                 requests_file.unlink()
                 if result.requests > args.events:
                     print(f"   note: {result.requests} requests from {args.events} unique events: raise --events")
                 return result
             return one_round
 
-        rounds = http_load.alternate({"minimal": run(18101), "indexer": run(18102)}, args.rounds)
-    stored = {"minimal": count_rows(minimal_dsn, "events"), "indexer": count_rows(ours_dsn, "stripe_events")}
+        rounds = http_load.alternate({name: run(name, port) for name, port in ports.items()}, args.rounds)
+        access_log = (Path(tmp) / "indexer.log").read_text()
+    stored = {name: count_rows(dsns[name], "events" if name in minimals else "stripe_events") for name in ports}
 
-    print(f"webhook ingest, PostgreSQL, unique signed checkout.session.completed events of {max(sizes)} bytes")
-    print(f"  {http_load.describe(args)}")
+    print(f"webhook ingest, PostgreSQL, unique signed checkout.session.completed events of {max(sizes)} bytes; "
+          f"wrk -t2 -c{args.connections} -d{args.duration}s; warm-up + {args.rounds} rounds each, alternating")
+    print(f"  minimal: plain gunicorn --workers {workers} (sync) bench.minimal_receiver:app")
+    print(f"  indexer: {args.procfile.name} web: {command}" + (f"  (WEB_CONCURRENCY={env['WEB_CONCURRENCY']})"
+                                                              if "WEB_CONCURRENCY" in env else ""))
+    if stored_otherwise := [name for name in variants if name in VARIANTS]:
+        print(f"  {', '.join(stored_otherwise)}: the same, the event stored another way (bench/webhook_ingest.py)")
+    if MINIMAL_UNDER_PROCFILE in variants:
+        print(f"  {MINIMAL_UNDER_PROCFILE}: the minimal receiver under the same Procfile command")
     results = {name: http_load.summarize(runs) for name, runs in rounds.items()}
     for name, summary in results.items():
-        print(f"  {summary.line(name, 'events/s')}  stored {stored[name]}")
-    ratio = results["indexer"].rps / results["minimal"].rps
-    print(f"  ratio indexer/minimal: {ratio:.0%} (target >= 75%); indexer p99 {results['indexer'].p99:.1f} ms "
-          f"(target < 25 ms); minimal p99 {results['minimal'].p99:.1f} ms")
+        answered = sum(r.requests - r.non2xx for r in summary.rounds)
+        print(f"  {summary.line(name, 'events/s')}  answered 2xx {answered}, stored {stored[name]} (warm-up included)")
+    print("  CPU per event (median of rounds; the machine's other load does not blur it as it blurs events/s):")
+    for name in ports:
+        app_ms = statistics.median(a for a, _ in cpu[name])
+        db_ms = statistics.median(d for _, d in cpu[name])
+        print(f"    {name:<8} server {app_ms:.2f} ms + PostgreSQL {db_ms:.2f} ms")
+    if "indexer.wsgi:app" in command and '"POST /webhooks/stripe HTTP/1.1" 200' not in access_log:
+        print("  note: the Procfile run wrote no access log line")
+    for name in ours:
+        ratios = [ours_round.rps / base.rps for ours_round, base in zip(rounds[name], rounds["minimal"], strict=True)]
+        print(f"  ratio {name}/minimal: median {statistics.median(ratios):.0%} (rounds {', '.join(f'{r:.0%}' for r in ratios)}); "
+              f"p99 {results[name].p99:.1f} ms beside {results['minimal'].p99:.1f} ms")
+    print("  targets (issue 17): indexer >= 75% of minimal, indexer p99 < 25 ms")
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ KEY = "sk_test_cli"
 
 #: Every command that reads the index, as a user would type it.
 INDEX_COMMANDS = [
-    ["products"], ["customers", "prod_A"], ["events"], ["events", "--failed"], ["events", "retry", "--all"],
+    ["products"], ["customers", "prod_A"], ["customer", "ann@example.com"], ["events"], ["events", "--failed"], ["events", "retry", "--all"],
     ["worker", "--once"], ["backfill"], ["catch-up"], ["serve", "--port", "1"],
 ]
 
@@ -107,8 +107,8 @@ def test_defaults_are_shown(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_mistyped_commands_and_options_are_one_line(env: Any, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run(capsys, "custmers")
-    assert code == 2 and one_line(err) == "indexer: No such command 'custmers'. Did you mean 'customers'? See `indexer --help`."
+    code, _, err = run(capsys, "prodcts")
+    assert code == 2 and one_line(err) == "indexer: No such command 'prodcts'. Did you mean 'products'? See `indexer --help`."
     code, _, err = run(capsys, "events", "--faild")
     assert code == 2 and "Did you mean '--failed'?" in one_line(err)
     code, _, err = run(capsys, "customers")

@@ -18,8 +18,7 @@ from indexer.cli import main
 from indexer.commands.answers import major_units
 from indexer.commands.params import parse_time
 from indexer.index.mapping import guest_key
-from tests.answers.test_queries import T0, Shop, many_buyers
-from tests.conftest import engine_url
+from tests.conftest import T0, Shop, engine_url, many_buyers
 
 ROOT = Path(__file__).resolve().parent.parent
 DAY = 86_400

@@ -22,8 +22,7 @@ from stripe_sandbox import generator
 from stripe_sandbox.server import SandboxServer
 from stripe_sandbox.store import Store
 from stripe_sandbox.webhooks import WebhookSender
-from tests.conftest import engine_url
-from tests.test_rollups import assert_rollups_match
+from tests.conftest import assert_rollups_match, engine_url
 
 SECRET = "whsec_end_to_end"
 

@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 import migrations
 from indexer import db
 from migrations import sqlfiles
+from tests.conftest import alembic
 
 REPO = Path(__file__).resolve().parent.parent
 MODULES = sorted(p for p in (REPO / "migrations" / "versions").glob("*.py") if p.name != "__init__.py")
@@ -104,8 +105,8 @@ def test_migrations_read_exactly_their_own_sql_files_for_the_database(
 
     monkeypatch.setattr(sqlfiles, "statements", recording)
     db.migrate(database_url_engine)
-    _alembic(database_url_engine, "downgrade", "base")
-    _alembic(database_url_engine, "upgrade", "head")
+    alembic(database_url_engine, "downgrade", "base")
+    alembic(database_url_engine, "upgrade", "head")
     dialect = database_url_engine.dialect.name
     mine = {name for name in _sql_files() if len(Path(name).suffixes) == 1 or Path(name).suffixes[0] == f".{dialect}"}
     assert read == mine
@@ -128,12 +129,13 @@ def test_a_statement_ends_at_a_line_holding_only_a_semicolon(tmp_path: Path) -> 
         sqlfiles.statements(sql)
 
 
-def _alembic(engine: Engine, command_name: str, revision: str) -> None:
-    from alembic import command
+def test_the_migrations_are_one_line_ending_at_the_newest() -> None:
+    """One head (no two migrations revise the same one), and it is the last module by name."""
     from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
     cfg = Config(str(resources.files("migrations").joinpath("alembic.ini")))
     cfg.set_main_option("script_location", str(resources.files("migrations")))
-    with db.transaction(engine) as conn:
-        cfg.attributes["connection"] = conn
-        getattr(command, command_name)(cfg, revision)
+    script = ScriptDirectory.from_config(cfg)
+    assert script.get_heads() == [MODULES[-1].stem]
+    assert len(list(script.walk_revisions())) == len(MODULES)

@@ -13,48 +13,13 @@ import itertools
 import random
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
 
-import migrations
 from indexer import db
-from migrations import sqlfiles
-from tests.answers.test_queries import T0, Shop
-
-VERSIONS = Path(migrations.__file__).parent / "versions"
-
-
-def _views(revision: str, name: str) -> dict[str, str]:
-    """The views a migration's SQL file creates: each one's ``SELECT``, by name."""
-    views: dict[str, str] = {}
-    for statement in sqlfiles.statements(sqlfiles.path(str(VERSIONS / f"{revision}.py"), name)):
-        if statement.startswith("CREATE VIEW "):
-            head, select = statement.split(" AS\n", 1)
-            views[head.removeprefix("CREATE VIEW ")] = select
-    return views
-
-
-def reference(engine: Engine) -> dict[str, str]:
-    """Each view's old definition (migrations 0001 to 0003): its aggregate computed from
-    ``purchases`` when read."""
-    old = {
-        **_views("0001_initial", "upgrade.sql"),
-        **_views("0002_answers", f"upgrade.{engine.dialect.name}.sql"),
-        **_views("0003_product_summary", "upgrade.sql"),
-    }
-    assert set(old) == {"product_customers", "customer_products", "product_summary", "product_sales_daily"}
-    return old
-
-
-def assert_rollups_match(engine: Engine) -> None:
-    with engine.connect() as conn:
-        for view, aggregate in reference(engine).items():
-            got = sorted(tuple(r) for r in conn.execute(text(f"SELECT * FROM {view}")))
-            want = sorted(tuple(r) for r in conn.execute(text(aggregate)))
-            assert got == want, view
+from tests.conftest import T0, Shop, alembic, assert_rollups_match, rollup_reference
 
 
 @pytest.fixture(params=["moves", "sums"])
@@ -157,10 +122,10 @@ def test_the_migration_fills_the_tables_from_an_existing_index(database_url_engi
     shop = Shop(engine)
     for i in range(6):
         shop.checkout(("prod_A", 100 * (i + 1)), ("prod_B", 50), customer=f"cus_{i % 3}", created=T0 + i * 40_000)
-    _alembic(engine, "downgrade", "0003_product_summary")
+    alembic(engine, "downgrade", "0003_product_summary")
     assert_rollups_match_old_views(engine)
     shop.checkout(("prod_A", 999), customer="cus_9", created=T0)  # written while no trigger runs
-    _alembic(engine, "upgrade", "head")
+    alembic(engine, "upgrade", "head")
     assert_rollups_match(engine)
     assert _rows(engine, "SELECT customers, purchases FROM product_summary WHERE product_id = 'prod_A'") == [(4, 7)]
 
@@ -168,7 +133,7 @@ def test_the_migration_fills_the_tables_from_an_existing_index(database_url_engi
 def assert_rollups_match_old_views(engine: Engine) -> None:
     """After a downgrade the views are the old aggregates again, and the rollup tables are gone."""
     with engine.connect() as conn:
-        for view, aggregate in reference(engine).items():
+        for view, aggregate in rollup_reference(engine).items():
             assert sorted(conn.execute(text(f"SELECT * FROM {view}"))) == sorted(conn.execute(text(aggregate)))
         assert "product_totals" not in db_tables(conn)
 
@@ -185,11 +150,11 @@ def test_days_are_kept_across_the_day_moves_migration_both_ways(database_url_eng
     db.migrate(engine)
     shop = Shop(engine)
     first = shop.checkout(("prod_A", 100), ("prod_B", 50), customer="cus_1", created=T0)
-    _alembic(engine, "downgrade", "0004_rollups")
+    alembic(engine, "downgrade", "0004_rollups")
     shop.checkout(("prod_A", 200), customer="cus_2", created=T0 + 60)
     shop.refund(first, 150)
     assert_rollups_match(engine)
-    _alembic(engine, "upgrade", "head")
+    alembic(engine, "upgrade", "head")
     shop.checkout(("prod_A", 300), customer="cus_1", created=T0 + 120)
     shop.refund(first, 150)
     assert_rollups_match(engine)
@@ -197,21 +162,57 @@ def test_days_are_kept_across_the_day_moves_migration_both_ways(database_url_eng
                          "WHERE product_id = 'prod_A'") == [(2, 2, 500)]
 
 
-def _alembic(engine: Engine, command_name: str, revision: str) -> None:
-    from importlib import resources
-
-    from alembic import command
-    from alembic.config import Config
-
-    cfg = Config(str(resources.files("migrations").joinpath("alembic.ini")))
-    cfg.set_main_option("script_location", str(resources.files("migrations")))
-    with db.transaction(engine) as conn:
-        cfg.attributes["connection"] = conn
-        getattr(command, command_name)(cfg, revision)
-
-
 @pytest.fixture
 def postgres_engine(engine: Engine) -> Engine:
     if not db.is_postgres(engine):
         pytest.skip("one writer at a time on SQLite")
     return engine
+
+
+def test_the_lock_migration_keeps_a_populated_index_and_both_settles_agree(database_url_engine: Engine) -> None:
+    """0008 changes only how PostgreSQL's settle locks and what it looks at: an index written
+    before it stays equal to the aggregates across the upgrade and the downgrade, and writes
+    that remove rows, refund them fully or only add keep them equal on either side."""
+    engine = database_url_engine
+    db.migrate(engine, "0007_reports")
+    shop = Shop(engine)
+    first = shop.checkout(("prod_A", 100), ("prod_B", 50), customer="cus_1", created=T0)
+    only_refunded = shop.checkout(("prod_C", 70), customer="cus_2", created=T0 + 10)
+    shop.refund(only_refunded, 70)
+    assert_rollups_match(engine)
+    alembic(engine, "upgrade", "head")
+    assert_rollups_match(engine)
+    shop.checkout(("prod_A", 300), customer="cus_1", created=T0 - 86_400)  # only adds: an earlier first sale
+    lone = shop.checkout(("prod_D", 40), customer="cus_3", created=T0 + 20)
+    shop.refund(lone, 40)  # prod_D loses its only customer
+    shop.refund(first, 150)  # fully: prod_A keeps cus_1 through the later sale, prod_B is emptied
+    assert_rollups_match(engine)
+    assert _rows(engine, "SELECT product_id, customers, first_purchased_at FROM product_summary ORDER BY product_id") == [
+        ("prod_A", 1, T0 - 86_400)]
+    alembic(engine, "downgrade", "0007_reports")
+    shop.checkout(("prod_B", 60), customer="cus_4", created=T0 + 30)
+    assert_rollups_match(engine)
+    alembic(engine, "upgrade", "head")
+    with db.transaction(engine) as conn:  # a manual fix taking the first sale away
+        conn.execute(text("DELETE FROM purchases WHERE product_id = 'prod_A' AND purchased_at = :t"), {"t": T0 - 86_400})
+    assert_rollups_match(engine)
+    assert _rows(engine, "SELECT product_id FROM product_summary ORDER BY product_id") == [("prod_B",)]
+
+
+def test_a_load_larger_than_the_statistics_knew_refreshes_them_and_keeps_the_views_equal(
+        postgres_engine: Engine) -> None:
+    """One statement writing more rows than ``purchases`` held at its last ANALYZE (here: never
+    analyzed) has the settle refresh its statistics first (migration ``0008_rollup_locks``)."""
+    engine = postgres_engine
+    Shop(engine).checkout(("prod_A", 100), customer="cus_0", created=T0)
+    with db.transaction(engine) as conn:
+        conn.execute(text(
+            "INSERT INTO purchases (account, livemode, source_type, source_id, line_item_id, payment_key, product_id, "
+            "customer_id, customer_key, email, quantity, currency, amount_subtotal, amount_total, amount_refunded, "
+            "refunded, disputed, purchased_at, updated_at) "
+            "SELECT '', false, 'checkout.session', 'cs_bulk_' || i, 'li_0', 'pi_bulk_' || i, 'prod_' || (i % 3), "
+            "'cus_' || (i % 700), 'cus_' || (i % 700), 'b@example.com', 1, 'usd', 100, 100, "
+            "CASE WHEN i % 50 = 0 THEN 100 ELSE 0 END, i % 50 = 0, false, :t0 + i * 600, :t0 "
+            "FROM generate_series(1, 1500) AS i"), {"t0": T0})
+    assert_rollups_match(engine)
+    assert _rows(engine, "SELECT reltuples >= 1501 FROM pg_class WHERE oid = 'purchases'::regclass") == [(True,)]

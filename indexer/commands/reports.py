@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 from sqlalchemy import exc as sa_exc
 
 from indexer import db
+from indexer.commands import resources
 from indexer.config import Settings
 from indexer.errors import IndexerError, UsageError
 from indexer.reports import kept
@@ -29,29 +30,22 @@ from indexer.reports.report_runs import fetch
 from indexer.stripe_api import StripeAPI
 
 
-class _Failed(click.ClickException):
-    """An ``IndexerError`` (or an unreachable database) as click reports it: one line."""
-
-    def __init__(self, message: str, exit_code: int, command: str) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
-        self.command = command
-
-    def show(self, file: Any = None) -> None:
-        click.echo(f"indexer {self.command}: {self.message}", err=True)
-
-
 class _ReportGroup(click.Group):
+    """Errors below ``indexer report`` as one line naming the subcommand
+    (``indexer report monthly: ...``) and the error's exit status."""
+
     def invoke(self, ctx: click.Context) -> Any:
-        def name() -> str:
-            return " ".join(["report", *filter(None, [ctx.invoked_subcommand])])
+        def fail(message: str, exit_code: int) -> click.exceptions.Exit:
+            name = " ".join(["indexer report", *filter(None, [ctx.invoked_subcommand])])
+            click.echo(f"{name}: {message}", err=True)
+            return click.exceptions.Exit(exit_code)
 
         try:
             return super().invoke(ctx)
         except IndexerError as err:
-            raise _Failed(err.message, err.exit_code, name()) from None
+            raise fail(err.message, err.exit_code) from None
         except sa_exc.OperationalError as err:
-            raise _Failed(f"database unavailable: {db.short_error(err)}", 5, name()) from None
+            raise fail(f"database unavailable: {db.short_error(err)}", 5) from None
         except KeyboardInterrupt:
             raise click.exceptions.Exit(130) from None
 
@@ -66,8 +60,10 @@ def report(verbose: bool) -> None:
 
 
 def _settings() -> tuple[Settings, Engine]:
+    """The settings and the index, checked as every command checks it (``open_index``): an
+    unmigrated database is one line naming `indexer migrate`, before any file or Stripe."""
     settings = Settings.from_env()
-    return settings, db.make_engine(settings.database_url)
+    return settings, resources.open_index()
 
 
 def _api(settings: Settings) -> Callable[[], StripeAPI] | None:

@@ -4,40 +4,22 @@
 ``register`` prints the new endpoint's signing secret on stdout as one ``export`` line (and the
 rest on stderr), so ``eval "$(indexer webhooks register URL)"`` sets it in a shell. ``check``
 exits 1 when it finds a problem (an endpoint missing event types or disabled, no endpoint of the
-indexer's, failed events), for cron and CI.
+indexer's, failed events), for cron and CI. Errors become one line and an exit status where every
+command's do: ``indexer.cli.exit_status``.
 """
 
 from __future__ import annotations
 
-import functools
 import sys
-from collections.abc import Callable
-from typing import Any, TypeVar
 
 import click
 
 from indexer import db
 from indexer.config import Settings
-from indexer.errors import IndexerError
 from indexer.ingest import event_store, webhook_setup
 from indexer.stripe_api import StripeAPI
 
-F = TypeVar("F", bound=Callable[..., Any])
 PROBLEMS_FOUND = 1
-
-
-def _one_line_errors(command: F) -> F:
-    """An error of the indexer is one line on stderr and its exit code, never a traceback."""
-
-    @functools.wraps(command)
-    def run(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except IndexerError as err:
-            click.echo(f"{click.get_current_context().command_path}: {err.message}", err=True)
-            sys.exit(err.exit_code)
-
-    return run  # type: ignore[return-value]
 
 
 @click.group("webhooks")
@@ -57,7 +39,6 @@ def webhooks() -> None:
 @click.option("--connect", is_flag=True, default=False,
               help="An endpoint for the events of your connected accounts (Connect), beside the "
               "account's own.")
-@_one_line_errors
 def register(url: str, events: tuple[str, ...], connect: bool) -> None:
     """Create the webhook endpoint for URL (e.g. https://your-host/webhooks/stripe), or update
     the event types of the one the account already has for URL.
@@ -75,7 +56,6 @@ def register(url: str, events: tuple[str, ...], connect: bool) -> None:
 
 
 @webhooks.command("check", short_help="Check the endpoints and the event store.")
-@_one_line_errors
 def check() -> None:
     """List the account's webhook endpoints, flag event types the indexer's ones lack, and say
     when the last event arrived and how many are pending or failed. Exits 1 on a problem."""
@@ -94,11 +74,3 @@ def check() -> None:
         sys.exit(PROBLEMS_FOUND)
     click.echo("ok")
 
-
-def main(args: list[str]) -> int:
-    """``indexer webhooks ...`` until the click CLI registers the group itself."""
-    try:
-        webhooks.main(args=args, prog_name="indexer webhooks")
-    except SystemExit as done:
-        return done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
-    return 0

@@ -8,15 +8,12 @@ module, as does the registry of the event types the index applies (``FAMILIES``)
 from __future__ import annotations
 
 import json
-import threading
 import time
-import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, literal, select
-from sqlalchemy import event as sa_event
 from sqlalchemy import exc as sa_exc
 
 from indexer import db
@@ -183,14 +180,13 @@ def insert_event(conn: Connection, row: dict[str, Any]) -> bool:
 def store_event_row(engine: Engine, row: dict[str, Any]) -> bool:
     """``insert_event`` as one autocommitted statement: durable when it returns, one round trip.
 
-    This is the webhook's hot path. On PostgreSQL it runs one prepared ``INSERT ... ON CONFLICT DO
-    NOTHING`` on a driver connection kept for that, in autocommit mode: no statement
-    compilation, no pool checkout, no ``BEGIN``/``COMMIT`` round trips (a single ``INSERT`` is
-    atomic on its own).
+    This is the webhook's hot path: on PostgreSQL it is ``insert_event_prepared``; elsewhere
+    SQLAlchemy Core in autocommit (a single ``INSERT`` is atomic on its own, so no
+    ``BEGIN``/``COMMIT`` round trips either way).
     """
     try:
         if db.is_postgres(engine):
-            return _event_writer(engine).insert({c: row.get(c) for c in _EVENT_COLUMNS})
+            return insert_event_prepared(engine, row)
         with engine.connect() as conn:
             return insert_event(conn.execution_options(isolation_level="AUTOCOMMIT"), row)
     except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
@@ -204,85 +200,47 @@ _INSERT_EVENT_SQL = (
 )
 
 
-class _EventWriter:
-    """A few idle autocommit psycopg connections that only insert events.
+def insert_event_prepared(engine: Engine, row: dict[str, Any]) -> bool:
+    """The webhook's insert on PostgreSQL: ``insert_event`` as a statement psycopg prepares once
+    per connection, run in autocommit on the driver connection of a connection taken from the
+    engine's own pool. False for a duplicate.
 
-    A free list rather than SQLAlchemy's pool: taking and returning a connection costs no reset
-    round trip and no checkout bookkeeping. Connections are opened lazily (after a gunicorn fork),
-    a broken one is dropped so the next request reconnects, and all are closed when the engine
-    is disposed.
+    Why not SQLAlchemy Core: building, keying and executing the Core statement costs the web
+    process a large share of the CPU it spends on a whole webhook, and the web processes share
+    the CPU with PostgreSQL: ``bench/webhook_ingest.py --variants core`` prints both paths side
+    by side. No pool of its own: the engine's pool opens, recycles and disposes of these
+    connections like any other.
+
+    A pooled connection may have died with a server restart since its last use: then the idle
+    ones (as old) are closed, and the insert, idempotent, runs once more on a new connection.
     """
+    import psycopg
 
-    def __init__(self, engine: Engine, max_idle: int = 8) -> None:
-        self.cargs, self.cparams = engine.dialect.create_connect_args(engine.url)
-        self.max_idle = max_idle
-        self.idle: list[Any] = []
-        self.lock = threading.Lock()
-
-    def insert(self, params: dict[str, Any]) -> bool:
-        """An idle connection may have died with a server restart since it was last used: if it
-        fails, the others (as old) are closed and the insert, idempotent, runs once more on a
-        new connection."""
-        idle = self._take()
-        if idle is not None:
-            try:
-                return self._insert(idle, params)
-            except DatabaseUnavailable:
-                self.close()
-        return self._insert(None, params)
-
-    def _insert(self, conn: Any, params: dict[str, Any]) -> bool:
-        import psycopg
-
+    for attempt in (1, 2):
         try:
-            conn = conn or psycopg.connect(*self.cargs, **self.cparams, autocommit=True)
-            inserted = conn.execute(_INSERT_EVENT_SQL, params, prepare=True).rowcount == 1
+            pooled = engine.raw_connection()
         except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
-            if conn is not None:
-                conn.close()
             raise DatabaseUnavailable(f"database unavailable: {db.short_error(exc)}") from exc
-        except BaseException:
-            if conn is not None:
-                self._give(conn)
-            raise
-        self._give(conn)
-        return bool(inserted)
-
-    def _take(self) -> Any:
-        with self.lock:
-            while self.idle:
-                conn = self.idle.pop()
+        try:
+            conn = pooled.driver_connection
+            conn.autocommit = True
+            try:
+                return bool(conn.execute(_INSERT_EVENT_SQL, _event_params(row), prepare=True).rowcount == 1)
+            finally:
                 if not conn.closed:
-                    return conn
-        return None
-
-    def _give(self, conn: Any) -> None:
-        with self.lock:
-            if len(self.idle) < self.max_idle and not conn.closed:
-                self.idle.append(conn)
-                return
-        conn.close()
-
-    def close(self) -> None:
-        with self.lock:
-            idle, self.idle = self.idle, []
-        for conn in idle:
-            conn.close()
+                    conn.autocommit = False
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            pooled.invalidate(exc)
+            if attempt == 2:
+                raise DatabaseUnavailable(f"database unavailable: {db.short_error(exc)}") from exc
+            engine.pool.dispose()
+        finally:
+            pooled.close()
+    raise AssertionError("unreachable")
 
 
-_event_writers: weakref.WeakKeyDictionary[Engine, _EventWriter] = weakref.WeakKeyDictionary()
-_event_writers_lock = threading.Lock()
-
-
-def _event_writer(engine: Engine) -> _EventWriter:
-    writer = _event_writers.get(engine)
-    if writer is None:
-        with _event_writers_lock:
-            writer = _event_writers.get(engine)
-            if writer is None:
-                writer = _event_writers[engine] = _EventWriter(engine)
-                sa_event.listen(engine, "engine_disposed", lambda _engine: writer.close())
-    return writer
+def _event_params(row: dict[str, Any]) -> dict[str, Any]:
+    return {c: row.get(c) for c in _EVENT_COLUMNS}
 
 
 #: How many times an event is claimed before it is parked as ``failed``: a claim that would

@@ -17,7 +17,6 @@ import csv
 import datetime as dt
 import io
 import os
-import re
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -206,14 +205,30 @@ class _TakenLines:
 def csv_text(cells: list[str]) -> str:
     """``cells`` as one CSV line (no line ending), quoted as the csv module quotes."""
     joined = ",".join(cells)
-    if len(joined) - len(cells) + 1 == sum(map(len, cells)) and not _SPECIAL.search(joined.replace(",", "")):
+    if (joined.count(",") == len(cells) - 1 and '"' not in joined and "\n" not in joined
+            and "\r" not in joined):
         return joined
     out = io.StringIO()
     csv.writer(out, lineterminator="").writerow(cells)
     return out.getvalue()
 
 
-_SPECIAL = re.compile(r'[",\r\n]')
+#: What a spreadsheet reads as the start of a formula (and tab and carriage return, which
+#: some read past to one).
+FORMULA_STARTS = frozenset("=+-@\t\r")
+
+
+def safe_cell(text: str) -> str:
+    """``text`` for a CSV cell a spreadsheet will open: a value starting like a formula
+    (``=HYPERLINK(...)``, ``+1``, ``-2``, ``@SUM``) gets a leading ``'``, which spreadsheets
+    show as text and do not evaluate. Only for text people typed (product and buyer names,
+    emails), never for Stripe's amounts or ids."""
+    return "'" + text if text and text[0] in FORMULA_STARTS else text
+
+
+def unsafe_cell(text: str) -> str:
+    """``safe_cell`` undone: the value as it was typed (for a PDF, which evaluates nothing)."""
+    return text[1:] if len(text) > 1 and text[0] == "'" and text[1] in FORMULA_STARTS else text
 
 
 @contextlib.contextmanager

@@ -12,6 +12,7 @@ appears whole or not at all.
 from __future__ import annotations
 
 import csv
+import io
 import itertools
 import operator
 from collections import Counter
@@ -26,7 +27,7 @@ from indexer.errors import BadInput
 from indexer.reports.balance_csv import ENRICH_COLUMNS, ReportHeader, ReportReader, atomic_output
 from indexer.reports.money import allocate, format_minor, parse_amount
 from indexer.reports.prefetch import Prefetched, prefetch
-from indexer.reports.resolve import Part, Resolved, Resolver, RowRef
+from indexer.reports.resolve import Resolved, Resolver, RowRef, part_cells
 from indexer.stripe_api import StripeAPI
 
 BATCH = 2000
@@ -58,30 +59,58 @@ class RowShape:
         self.header = header
         pos = header.position
         width = len(header.columns)
-        self._ids = operator.itemgetter(*(pos.get(name, width) for name in (
+        at = [pos.get(name, width) for name in (
             "balance_transaction_id", "reporting_category", "source_id", "charge_id",
-            "payment_intent_id", "invoice_id", "description")))
+            "payment_intent_id", "invoice_id", "description")]
+        self._ids = operator.itemgetter(*at)
+        self._complete = width not in at
+        self._make = RowRef._make
         self.currency = pos["currency"]
         self.amounts = [(name, pos[name]) for name in AMOUNT_COLUMNS if name in pos]
+        self.shares: dict[tuple[str, tuple[str, ...], tuple[int, ...]], list[tuple[int, list[str]]]] = {}
 
     def ref(self, row: list[str]) -> RowRef:
-        return RowRef._make(self._ids(row + EMPTY))
+        if self._complete:
+            return self._make(self._ids(row))
+        return self._make(self._ids(row + EMPTY))
+
+    def refs(self, rows: list[list[str]]) -> list[RowRef]:
+        """``ref`` of each row (a batch at a time: one call instead of one per row)."""
+        make, ids = self._make, self._ids
+        if self._complete:
+            return [make(ids(row)) for row in rows]
+        return [make(ids(row + EMPTY)) for row in rows]
 
 
-def _part_cells(part: Part, split: str, match: str) -> list[str]:
-    return [part.product_id, part.product_name, part.price_id, str(part.quantity),
-            part.buyer_customer_id, part.buyer_email, part.buyer_name, part.checkout_session_id,
-            split, match]
+SHARES_KEPT = 20_000
 
 
-def expand_row(shape: RowShape, row: list[str], resolved: Resolved, where: str) -> list[list[str]]:
-    """The output rows of one input row."""
+def expand_row(shape: RowShape, row: list[str], resolved: Resolved, label: str) -> list[list[str]]:
+    """The output rows of one input row (``label``: the file, for an error message)."""
     parts = resolved.parts
     if len(parts) < 2:
         return [row + resolved.cells]
-    currency = row[shape.currency]
-    weights = [p.weight for p in parts]
-    shares: dict[int, list[str]] = {}
+    amounts = tuple(row[i] for _, i in shape.amounts)
+    key = (row[shape.currency], amounts, tuple(p.weight for p in parts))
+    shares = shape.shares.get(key)
+    if shares is None:
+        shares = _shares(shape, row, key[0], list(key[2]), label)
+        if len(shape.shares) >= SHARES_KEPT:
+            shape.shares.clear()
+        shape.shares[key] = shares
+    out = []
+    for k, part in enumerate(parts):
+        cells = list(row)
+        for i, texts in shares:
+            cells[i] = texts[k]
+        out.append(cells + part_cells(part, f"{k + 1}/{len(parts)}", resolved.match))
+    return out
+
+
+def _shares(shape: RowShape, row: list[str], currency: str, weights: list[int], label: str
+            ) -> list[tuple[int, list[str]]]:
+    """``(column, each part's amount text)`` of a split row's amounts. The same amounts split
+    the same way (a price bought again and again) are worked out once (``RowShape.shares``)."""
     parsed = {}
     for name, i in shape.amounts:
         if not row[i].strip():
@@ -89,6 +118,7 @@ def expand_row(shape: RowShape, row: list[str], resolved: Resolved, where: str) 
         try:
             parsed[name] = (i, parse_amount(row[i], currency))
         except ValueError:
+            where = f"{label}, row of {shape.ref(row).txn or 'no id'}"
             raise BadInput(f"{where}: {name} is not an amount: {row[i]!r}") from None
     decimals = max((a.decimals for _, a in parsed.values()), default=0)
     units = {name: amount.at(decimals) for name, (_, amount) in parsed.items()}
@@ -101,15 +131,8 @@ def expand_row(shape: RowShape, row: list[str], resolved: Resolved, where: str) 
             split_units["net"] = [g - f for g, f in zip(split_units["gross"], split_units["fee"], strict=True)]
         else:
             split_units["net"] = allocate(units["net"], weights)
-    for name, (i, amount) in parsed.items():
-        shares[i] = [format_minor(u, decimals, amount.separator) for u in split_units[name]]
-    out = []
-    for k, part in enumerate(parts):
-        cells = list(row)
-        for i, texts in shares.items():
-            cells[i] = texts[k]
-        out.append(cells + _part_cells(part, f"{k + 1}/{len(parts)}", resolved.match))
-    return out
+    return [(i, [format_minor(u, decimals, amount.separator) for u in split_units[name]])
+            for name, (i, amount) in parsed.items()]
 
 
 def enriched_batches(reader: ReportReader, resolver: Resolver, result: EnrichResult,
@@ -117,18 +140,19 @@ def enriched_batches(reader: ReportReader, resolver: Resolver, result: EnrichRes
     """The output rows of ``reader``'s report, header first, a batch of input rows at a time
     (a row of a payment that is not split is the input row and the payment's cells)."""
     shape = RowShape(reader.header)
+    resolver.rows_name_invoices = reader.header.has("invoice_id")
     yield [[*reader.header.columns, *ENRICH_COLUMNS]]
     rows = reader.rows()
     matches = result.matches
     while chunk := list(itertools.islice(rows, batch)):
         out: list[list[str]] = []
         append = out.append
-        for row, outcome in zip(chunk, resolver.resolve([shape.ref(row) for row in chunk]), strict=True):
+        for row, outcome in zip(chunk, resolver.resolve(shape.refs(chunk)), strict=True):
             matches[outcome.match] += 1
             if len(outcome.parts) < 2:
                 append(row + outcome.cells)
             else:
-                out += expand_row(shape, row, outcome, f"{reader.label}, row of {shape.ref(row).txn or 'no id'}")
+                out += expand_row(shape, row, outcome, reader.label)
         result.rows_in += len(chunk)
         result.rows_out += len(out)
         result.requests = resolver.requests
@@ -141,18 +165,29 @@ def enriched_rows(reader: ReportReader, resolver: Resolver, result: EnrichResult
     return itertools.chain.from_iterable(enriched_batches(reader, resolver, result, batch))
 
 
-def _write_enriched(reader: ReportReader, resolver: Resolver, result: EnrichResult,
-                    out: IO[str], batch: int) -> None:
-    """``enriched_batches`` as a file: a row that is not split is written as the input has
-    it, byte for byte, followed by its payment's cells (encoded once per payment)."""
+def enriched_text(reader: ReportReader, resolver: Resolver, result: EnrichResult,
+                  batch: int = BATCH) -> Iterator[str]:
+    """``enriched_batches`` as the file's text, a batch at a time (header first): a row that
+    is not split is written as the input has it, byte for byte, followed by its payment's
+    cells (encoded once per payment)."""
     shape = RowShape(reader.header)
+    resolver.rows_name_invoices = reader.header.has("invoice_id")
     newline = reader.newline
-    writer = csv.writer(out, lineterminator=newline)
+    side = io.StringIO()
+    writer = csv.writer(side, lineterminator=newline)
+
+    def taken() -> str:
+        text = side.getvalue()
+        side.seek(0)
+        side.truncate()
+        return text
+
     writer.writerow([*reader.header.columns, *ENRICH_COLUMNS])
+    yield taken()
     rows = reader.rows_with_text()
     matches = result.matches
     while chunk := list(itertools.islice(rows, batch)):
-        resolved = resolver.resolve([shape.ref(row) for row, _ in chunk])
+        resolved = resolver.resolve(shape.refs([row for row, _ in chunk]))
         text: list[str] = []
         for (row, raw), outcome in zip(chunk, resolved, strict=True):
             matches[outcome.match] += 1
@@ -160,19 +195,24 @@ def _write_enriched(reader: ReportReader, resolver: Resolver, result: EnrichResu
                 text.append(f"{raw}{outcome.text}{newline}")
                 result.rows_out += 1
                 continue
-            out.write("".join(text))
-            text.clear()
-            split = expand_row(shape, row, outcome, f"{reader.label}, row of {shape.ref(row).txn or 'no id'}")
+            split = expand_row(shape, row, outcome, reader.label)
             writer.writerows(split)
+            text.append(taken())
             result.rows_out += len(split)
-        out.write("".join(text))
         result.rows_in += len(chunk)
         result.requests = resolver.requests
+        yield "".join(text)
+
+
+def _write_enriched(reader: ReportReader, resolver: Resolver, result: EnrichResult,
+                    out: IO[str], batch: int) -> None:
+    for text in enriched_text(reader, resolver, result, batch):
+        out.write(text)
 
 
 def open_resolver(engine: Engine, *, account: str = "",
-                  api: Callable[[], StripeAPI] | None = None) -> Resolver:
-    return Resolver(engine, account=account, api=api)
+                  api: Callable[[], StripeAPI] | None = None, offline: bool = False) -> Resolver:
+    return Resolver(engine, account=account, api=api, offline=offline)
 
 
 def prepare(source: Path, resolver: Resolver, label: str | None = None) -> Prefetched:

@@ -103,6 +103,18 @@ def kept_for_month(engine: Engine, account: str, livemode: bool | None, month: s
     return KeptRun(*row) if row else None
 
 
+def kept_runs(engine: Engine) -> list[KeptRun]:
+    """For each account, mode and month with a kept file, its newest run: newest month first."""
+    rows = db.read(engine, lambda c: c.execute(
+        select(*_COLUMNS).where(r.kept_at.is_not(None), r.month.is_not(None))
+        .order_by(r.month.desc(), r.account, r.livemode.desc(), r.kept_at.desc())).all())
+    newest: dict[tuple[str, bool, str], KeptRun] = {}
+    for row in rows:
+        run = KeptRun(*row)
+        newest.setdefault((run.account, run.livemode, run.month or ""), run)
+    return list(newest.values())
+
+
 def record(engine: Engine, request: RunRequest, run: dict[str, Any]) -> KeptRun:
     """Note a run Stripe just made for ``request``."""
     now = int(time.time())

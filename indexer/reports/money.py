@@ -10,8 +10,8 @@ many decimals as the input had, so that the parts add up to the original exactly
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from typing import NamedTuple
 
 __all__ = ["Amount", "allocate", "currency_exponent", "format_minor", "parse_amount"]
 
@@ -30,9 +30,9 @@ def currency_exponent(currency: str) -> int:
     return 3 if code in THREE_DECIMAL else 2
 
 
-@dataclass(frozen=True, slots=True)
-class Amount:
-    """A cell's amount: ``units`` of ``10**-decimals``, written with ``separator``."""
+class Amount(NamedTuple):
+    """A cell's amount: ``units`` of ``10**-decimals``, written with ``separator`` (a tuple:
+    one is made per amount of every split row, and a tuple is the cheapest to make)."""
 
     units: int
     decimals: int
@@ -95,7 +95,8 @@ def allocate(total: int, weights: list[int]) -> list[int]:
     magnitude, sign = abs(total), (-1 if total < 0 else 1)
     shares = [magnitude * w // whole for w in clean]
     remainders = [magnitude * w % whole for w in clean]
-    order = sorted(range(len(clean)), key=lambda i: (-remainders[i], i))
+    # largest remainder first; a stable sort keeps ties in order, even reversed
+    order = sorted(range(len(clean)), key=remainders.__getitem__, reverse=True)
     for i in order[: magnitude - sum(shares)]:
         shares[i] += 1
     return [sign * share for share in shares]

@@ -19,9 +19,11 @@ import sqlite3
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import IO
 
 from sqlalchemy import Engine
 
@@ -29,7 +31,7 @@ from indexer import db
 from indexer.answers import payments as answers
 from indexer.errors import BadInput, UsageError
 from indexer.reports import kept
-from indexer.reports.balance_csv import ReportReader, parse_time
+from indexer.reports.balance_csv import ReportReader, parse_time, safe_cell, unsafe_cell
 from indexer.reports.enrich import EnrichResult, enriched_rows, open_resolver, prepare
 from indexer.reports.money import allocate, currency_exponent, parse_amount
 from indexer.reports.pdf import Statement, StatementRow, Total, write_statement
@@ -69,7 +71,9 @@ class _Stage:
     """The month's rows in a temporary SQLite file, read back one product at a time."""
 
     def __init__(self, folder: Path) -> None:
+        self.folder = folder
         self.db = sqlite3.connect(folder / "stage.sqlite")
+        self._products: list[tuple[str, str]] | None = None
         self.db.execute(
             "CREATE TABLE rows (seq INTEGER PRIMARY KEY, product_id TEXT, product_name TEXT, "
             "currency TEXT, ts INTEGER, date TEXT, buyer TEXT, email TEXT, description TEXT, "
@@ -88,10 +92,12 @@ class _Stage:
         self.pending.clear()
 
     def products(self) -> list[tuple[str, str]]:
-        self.flush()
-        self.db.execute("CREATE INDEX rows_product ON rows (product_id, ts, seq)")
-        return [(pid, name or "") for pid, name in self.db.execute(
-            "SELECT product_id, max(product_name) FROM rows GROUP BY product_id ORDER BY 2, 1")]
+        if self._products is None:
+            self.flush()
+            self.db.execute("CREATE INDEX rows_product ON rows (product_id, ts, seq)")
+            self._products = [(pid, name or "") for pid, name in self.db.execute(
+                "SELECT product_id, max(product_name) FROM rows GROUP BY product_id ORDER BY 2, 1")]
+        return self._products
 
     def rows_of(self, product_id: str) -> Iterator[StatementRow]:
         for row in self.db.execute(
@@ -127,6 +133,10 @@ def _from_report(rows: Iterable[list[str]], month: Month, stage: _Stage, result:
         i = pos.get(name)
         return row[i] if i is not None else ""
 
+    def typed(row: list[str], name: str) -> str:
+        """A name or email as typed (an enriched file neutralises formulas: ``safe_cell``)."""
+        return unsafe_cell(cell(row, name))
+
     for line, row in enumerate(it, start=2):
         result.rows += 1
         when = parse_time(row[time_col]) if time_col is not None else None
@@ -158,9 +168,9 @@ def _from_report(rows: Iterable[list[str]], month: Month, stage: _Stage, result:
         reference = (cell(row, "payment_intent_id") or cell(row, "charge_id")
                      or cell(row, "source_id") or cell(row, "balance_transaction_id"))
         date = month.local(when).strftime("%Y-%m-%d") if when is not None else ""
-        stage.add(product, cell(row, "product_name"), currency, when or 0, date,
-                  cell(row, "buyer_name") or cell(row, "customer_name"),
-                  cell(row, "buyer_email") or cell(row, "customer_email"), what, reference,
+        stage.add(product, typed(row, "product_name"), currency, when or 0, date,
+                  typed(row, "buyer_name") or cell(row, "customer_name"),
+                  typed(row, "buyer_email") or cell(row, "customer_email"), what, reference,
                   cell(row, "quantity") if category == "charge" else "", str(gross),
                   None if fee is None else str(fee), None if net is None else str(net))
 
@@ -207,6 +217,118 @@ def _from_index(engine: Engine, account: str, livemode: bool, month: Month, stag
                       money_back.id, "", minor(share, money_back.currency), None, None)
 
 
+@dataclass
+class StagedMonth:
+    """A month's rows, staged and ready to be written: every product's PDF together
+    (``monthly``), or one PDF or the summary alone (the dashboard, on demand)."""
+
+    month: Month
+    account: str
+    livemode: bool
+    stage: _Stage
+    result: MonthlyResult
+    fees: bool
+    generated: str
+    exponents: dict[str, int] = field(default_factory=dict)
+
+    def products(self) -> list[tuple[str, str]]:
+        """``(product_id, name)`` of every product with a PDF, by name."""
+        return [(pid, name) for pid, name in self.stage.products() if not pid.startswith("\0")]
+
+    def _totals_of(self, product_id: str) -> tuple[list[StatementRow], list[Total]]:
+        rows = list(self.stage.rows_of(product_id))
+        totals = _totals(rows, self.fees)
+        for total in totals:
+            self.exponents.setdefault(total.currency, currency_exponent(total.currency))
+        return rows, totals
+
+    def _summary_rows(self, product_id: str, name: str, totals: list[Total]) -> list[list[str]]:
+        out = []
+        for row in totals:
+            exp = self.exponents[row.currency]
+            out.append([
+                "" if product_id.startswith("\0") else product_id, safe_cell(name), row.currency,
+                str(row.transactions), f"{row.gross:.{exp}f}",
+                "" if row.fee is None else f"{row.fee:.{exp}f}",
+                "" if row.net is None else f"{row.net:.{exp}f}"])
+        return out
+
+    def _pdf(self, product_id: str, name: str, rows: list[StatementRow], totals: list[Total],
+             out: IO[bytes]) -> None:
+        note = (f"Source: {self.result.source}. Gross, Stripe fee and net per transaction, in "
+                "the currency Stripe settled it in." if self.fees else
+                "Source: the index alone (purchases, refunds and disputes). Amounts are gross, "
+                "as the buyer paid; Stripe's fees and the net are in the balance report only "
+                "(indexer report fetch, or --csv).")
+        statement = Statement(
+            product_id=product_id, product_name=name, month_title=self.month.title,
+            account=self.account or "platform (your own account)",
+            mode="live mode" if self.livemode else "test mode", source=note,
+            generated=self.generated, rows=rows, totals=totals)
+        write_statement(out, statement, self.exponents)
+
+    def write_pdf(self, product_id: str, out: IO[bytes]) -> bool:
+        """One product's PDF into ``out``; False (nothing written) when it has none."""
+        for pid, name in self.products():
+            if pid == product_id:
+                rows, totals = self._totals_of(pid)
+                self._pdf(pid, name, rows, totals, out)
+                return True
+        return False
+
+    def write_summary(self, out: IO[str]) -> None:
+        """``summary-YYYY-MM.csv`` into ``out``."""
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(SUMMARY_COLUMNS)
+        for product_id, name in self.stage.products():
+            writer.writerows(self._summary_rows(product_id, name, self._totals_of(product_id)[1]))
+
+    def write_all(self, folder: Path) -> None:
+        """Every product's PDF and the summary into ``folder`` (noted in ``result``)."""
+        summary_rows: list[list[str]] = []
+        for product_id, name in self.stage.products():
+            rows, totals = self._totals_of(product_id)
+            summary_rows += self._summary_rows(product_id, name, totals)
+            if product_id.startswith("\0"):
+                continue
+            path = folder / f"{product_id}-{self.month.label}.pdf"
+            with path.open("wb") as out:
+                self._pdf(product_id, name, rows, totals, out)
+            self.result.pdfs.append(path)
+        summary = folder / f"summary-{self.month.label}.csv"
+        with summary.open("w", newline="", encoding="utf-8") as out:
+            writer = csv.writer(out, lineterminator="\n")
+            writer.writerow(SUMMARY_COLUMNS)
+            writer.writerows(summary_rows)
+        self.result.summary = summary
+
+
+@contextmanager
+def staged_month(month: Month, *, engine: Engine, account: str = "", livemode: bool | None = None,
+                 csv_path: Path | None = None, api: Callable[[], StripeAPI] | None = None,
+                 offline: bool = False, folder: Path | None = None,
+                 now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
+                 ) -> Iterator[StagedMonth]:
+    """The month's rows from the best source, staged in a temporary folder (inside ``folder``
+    when given) that is removed on leaving. ``offline``: a report is enriched from the index
+    alone, never asking Stripe."""
+    if livemode is None:
+        livemode = db.read(engine, lambda c: answers.index_livemode(c, account))
+    work = Path(tempfile.mkdtemp(prefix=".indexer-monthly-", dir=folder))
+    stage: _Stage | None = None
+    try:
+        stage = _Stage(work)
+        result = MonthlyResult(month.label, folder or work)
+        fees = _collect(month, stage, result, engine=engine, account=account, livemode=livemode,
+                        csv_path=csv_path, api=api, work=work, offline=offline)
+        yield StagedMonth(month, account, livemode, stage, result, fees,
+                          now().strftime("%Y-%m-%d %H:%M UTC"))
+    finally:
+        if stage is not None:
+            stage.close()
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def monthly(month: Month, directory: Path, *, engine: Engine, account: str = "",
             livemode: bool | None = None, csv_path: Path | None = None,
             api: Callable[[], StripeAPI] | None = None,
@@ -214,30 +336,23 @@ def monthly(month: Month, directory: Path, *, engine: Engine, account: str = "",
     if directory.exists() and not directory.is_dir():
         raise UsageError(f"-o {directory} is a file, not a directory", param="output")
     directory.mkdir(parents=True, exist_ok=True)
-    result = MonthlyResult(month.label, directory)
-    if livemode is None:
-        livemode = db.read(engine, lambda c: answers.index_livemode(c, account))
-    work = Path(tempfile.mkdtemp(prefix=".indexer-monthly-", dir=directory))
-    try:
-        stage = _Stage(work)
-        fees = _collect(month, stage, result, engine=engine, account=account,
-                        livemode=livemode, csv_path=csv_path, api=api, work=work)
-        _write(month, stage, result, work, account=account, livemode=livemode, fees=fees,
-               generated=now().strftime("%Y-%m-%d %H:%M UTC"))
-        stage.close()
+    with staged_month(month, engine=engine, account=account, livemode=livemode,
+                      csv_path=csv_path, api=api, folder=directory, now=now) as staged:
+        work = Path(staged.stage.folder)
+        staged.write_all(work)
+        result = staged.result
+        result.directory = directory
         for produced in [*result.pdfs, result.summary]:
             assert produced is not None
             os.replace(produced, directory / produced.name)
         result.pdfs = [directory / p.name for p in result.pdfs]
         result.summary = directory / result.summary.name  # type: ignore[union-attr]
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     return result
 
 
 def _collect(month: Month, stage: _Stage, result: MonthlyResult, *, engine: Engine, account: str,
              livemode: bool, csv_path: Path | None, api: Callable[[], StripeAPI] | None,
-             work: Path) -> bool:
+             work: Path, offline: bool = False) -> bool:
     """Stage the month's rows from the best source; whether they carry Stripe's fees."""
     source: Path | None = csv_path
     label = str(csv_path) if csv_path else ""
@@ -260,53 +375,13 @@ def _collect(month: Month, stage: _Stage, result: MonthlyResult, *, engine: Engi
             _from_report(iter([list(reader.header.columns), *reader.rows()]), month, stage, result, label)
         result.source = label
         return True
-    resolver = open_resolver(engine, account=account, api=api)
+    resolver = open_resolver(engine, account=account, api=api, offline=offline)
     result.enrich = EnrichResult()
     result.enrich.prefetched = prepare(source, resolver, label)
     with ReportReader(source, label=label) as reader:
         _from_report(enriched_rows(reader, resolver, result.enrich), month, stage, result, label)
-    result.source = f"{label}, enriched"
+    result.source = f"{label}, enriched{' from the index alone' if offline else ''}"
     return True
-
-
-def _write(month: Month, stage: _Stage, result: MonthlyResult, work: Path, *, account: str,
-           livemode: bool, fees: bool, generated: str) -> None:
-    exponents: dict[str, int] = {}
-    summary_rows: list[list[str]] = []
-    note = (f"Source: {result.source}. Gross, Stripe fee and net per transaction, in the "
-            "currency Stripe settled it in." if fees else
-            "Source: the index alone (purchases, refunds and disputes). Amounts are gross, as "
-            "the buyer paid; Stripe's fees and the net are in the balance report only "
-            "(indexer report fetch, or --csv).")
-    for product_id, name in stage.products():
-        rows = list(stage.rows_of(product_id))
-        totals = _totals(rows, fees)
-        for total in totals:
-            exponents.setdefault(total.currency, currency_exponent(total.currency))
-        for row in totals:
-            exp = exponents[row.currency]
-            summary_rows.append([
-                "" if product_id.startswith("\0") else product_id, name, row.currency,
-                str(row.transactions), f"{row.gross:.{exp}f}",
-                "" if row.fee is None else f"{row.fee:.{exp}f}",
-                "" if row.net is None else f"{row.net:.{exp}f}"])
-        if product_id.startswith("\0"):
-            continue
-        statement = Statement(
-            product_id=product_id, product_name=name, month_title=month.title,
-            account=account or "platform (your own account)",
-            mode="live mode" if livemode else "test mode", source=note, generated=generated,
-            rows=rows, totals=totals)
-        path = work / f"{product_id}-{month.label}.pdf"
-        with path.open("wb") as out:
-            write_statement(out, statement, exponents)
-        result.pdfs.append(path)
-    summary = work / f"summary-{month.label}.csv"
-    with summary.open("w", newline="", encoding="utf-8") as out:
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(SUMMARY_COLUMNS)
-        writer.writerows(summary_rows)
-    result.summary = summary
 
 
 def _totals(rows: list[StatementRow], fees: bool) -> list[Total]:

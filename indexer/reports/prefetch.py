@@ -99,7 +99,7 @@ def prefetch(resolver: Resolver, reader: ReportReader) -> Prefetched:
             settle()
     if batch:
         settle()
-    if not done.missing or low is None or high is None or timing is None:
+    if not done.missing or low is None or high is None or timing is None or resolver.offline:
         return done
     api = resolver.stripe()
     start, end = low[0], high[0]

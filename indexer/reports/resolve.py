@@ -27,7 +27,7 @@ from indexer import db
 from indexer.answers import payments as answers
 from indexer.errors import ConfigError
 from indexer.index import mapping
-from indexer.reports.balance_csv import csv_text
+from indexer.reports.balance_csv import FORMULA_STARTS, csv_text, safe_cell
 from indexer.stripe_api import StripeAPI
 
 #: Categories that never belong to a payment: a Dashboard row of these needs no lookup.
@@ -44,6 +44,8 @@ NO_PAYMENT_CATEGORIES = frozenset({
 CHARGE_PREFIXES = ("ch_", "py_")
 SOURCE_PATHS = {"re_": "/v1/refunds/", "pyr_": "/v1/refunds/", "dp_": "/v1/disputes/",
                 "du_": "/v1/disputes/"}
+
+SESSION_FIRST, INVOICE_FIRST, SESSION_ONLY = "session_first", "invoice_first", "session_only"
 
 Pointer = tuple[str, str]
 """``(kind, id)``: ``invoice``, ``intent``, ``charge``, ``source`` or ``txn``."""
@@ -75,26 +77,46 @@ class RowRef(NamedTuple):
     description: str = ""
 
 
-class Resolved(NamedTuple):
-    """``match`` (``index``, ``stripe``, ``no_payment``, ``unmatched``) and the payment's
-    parts (empty unless matched); ``cells``: the columns enrichment adds to a row of this
-    payment when it is not split (made once per payment, not per row)."""
+def part_cells(part: Part, split: str, match: str) -> list[str]:
+    """The columns enrichment adds for ``part``: text a person or a buyer typed (product and
+    buyer names, email) neutralised against spreadsheet formulas (``safe_cell``)."""
+    return [part.product_id, safe_cell(part.product_name), part.price_id, str(part.quantity),
+            part.buyer_customer_id, safe_cell(part.buyer_email), safe_cell(part.buyer_name),
+            part.checkout_session_id, split, match]
 
-    match: str
-    parts: tuple[Part, ...] = ()
-    cells: list[str] = []  # noqa: RUF012 - shared, never changed: rows are extended with a copy
-    text: str = ""
+
+class Resolved:
+    """``match`` (``index``, ``stripe``, ``no_payment``, ``unmatched``) and the payment's
+    parts (empty unless matched); ``text``: the columns enrichment adds to a row of this
+    payment when it is not split, as CSV text after a comma (made once per payment, not per
+    row); ``cells``: the same as a list, made when asked."""
+
+    __slots__ = ("match", "parts", "text")
+
+    def __init__(self, match: str, parts: tuple[Part, ...], text: str) -> None:
+        self.match = match
+        self.parts = parts
+        self.text = text
+
+    @property
+    def cells(self) -> list[str]:
+        if len(self.parts) == 1:
+            return part_cells(self.parts[0], "", self.match)
+        return [""] * 9 + [self.match]
 
     @classmethod
     def of(cls, match: str, parts: tuple[Part, ...] = ()) -> Resolved:
         if len(parts) == 1:
             part = parts[0]
-            cells = [part.product_id, part.product_name, part.price_id, str(part.quantity),
-                     part.buyer_customer_id, part.buyer_email, part.buyer_name,
-                     part.checkout_session_id, "", match]
+            name, email, buyer = part.product_name, part.buyer_email, part.buyer_name
+            if (name and name[0] in FORMULA_STARTS) or (email and email[0] in FORMULA_STARTS) or (
+                    buyer and buyer[0] in FORMULA_STARTS):
+                name, email, buyer = safe_cell(name), safe_cell(email), safe_cell(buyer)
+            cells = [part.product_id, name, part.price_id, str(part.quantity),
+                     part.buyer_customer_id, email, buyer, part.checkout_session_id, "", match]
         else:
             cells = [""] * 9 + [match]
-        return cls(match, parts, cells, "," + csv_text(cells))
+        return cls(match, parts, "," + csv_text(cells))
 
 
 NO_PAYMENT = Resolved.of("no_payment")
@@ -162,12 +184,18 @@ def _matched(match: str, parts: tuple[Part, ...]) -> Resolved:
 
 
 class Resolver:
-    """Resolves batches of rows; remembers what Stripe said for the whole run."""
+    """Resolves batches of rows; remembers what Stripe said for the whole run.
+
+    ``offline``: the index alone; what it lacks is ``unmatched`` and Stripe is never asked
+    (the dashboard's reports, made while a person waits on a page, with no Stripe key needed).
+    """
 
     def __init__(self, engine: Engine, *, account: str = "",
-                 api: Callable[[], StripeAPI] | None = None, threads: int = 8) -> None:
+                 api: Callable[[], StripeAPI] | None = None, threads: int = 8,
+                 offline: bool = False) -> None:
         self.engine = engine
         self.account = account
+        self.offline = offline
         self._api_factory = api
         self._api: StripeAPI | None = None
         self.threads = threads
@@ -175,6 +203,8 @@ class Resolver:
         self.pointers: dict[Pointer, Pointer | None] = {}
         self.names: dict[str, str] = {}
         self.fresh_txns: set[str] = set()
+        #: whether the file has an ``invoice_id`` column (set by the reader of the file)
+        self.rows_name_invoices = False
 
     def stripe(self) -> StripeAPI:
         """The Stripe client, made when first needed; ``ConfigError`` without a key."""
@@ -250,44 +280,50 @@ class Resolver:
                     answers.lines_by_payment_intent(conn, self.account, sorted(intents)))
 
         by_invoice, by_intent = db.read(self.engine, read)
-        indexed: dict[Pointer, tuple[Part, ...]] = {}
+        # each indexed payment resolved once, as ``index``; ``stripe`` only for a row whose
+        # way to the payment went through Stripe (rare: made when met)
+        indexed: dict[Pointer, Resolved] = {}
         for kind, table in (("invoice", by_invoice), ("intent", by_intent)):
             for key, lines in table.items():
                 if len(lines) == 1:
-                    indexed[(kind, key)] = (_one_part(lines[0]),)
-                    continue
-                names = {x.product_id: x.product_name for x in lines if x.product_id and x.product_name}
-                indexed[(kind, key)] = parts_of(lines, names)
-        known = [_first_known(ref, p, indexed) if p else None for ref, p in zip(refs, pointers, strict=True)]
-        unindexed: dict[Pointer, bool] = {}
-        for ref, p, parts in zip(refs, pointers, known, strict=True):
-            if parts is None and p and p[0] in ("invoice", "intent") and p not in self.asked:
-                unindexed[p] = unindexed.get(p, False) or _says_invoice(ref.description)
+                    parts: tuple[Part, ...] = (_one_part(lines[0]),)
+                else:
+                    names = {x.product_id: x.product_name for x in lines if x.product_id and x.product_name}
+                    parts = parts_of(lines, names)
+                indexed[(kind, key)] = _matched("index", parts)
+        get = indexed.get
+        known = [(get(("invoice", ref.invoice)) if ref.invoice else None)
+                 or (get(("intent", ref.intent)) if ref.intent else None)
+                 or (get(p) if p else None) for ref, p in zip(refs, pointers, strict=True)]
+        unindexed: dict[Pointer, str] = {}
+        for ref, p, found in zip(refs, pointers, known, strict=True):
+            if found is None and p and p[0] in ("invoice", "intent") and p not in self.asked:
+                if self.rows_name_invoices:  # the row would name the invoice it paid
+                    unindexed[p] = SESSION_ONLY
+                elif unindexed.get(p) != INVOICE_FIRST:
+                    unindexed[p] = INVOICE_FIRST if _says_invoice(ref.description) else SESSION_FIRST
         self._ask_payments(unindexed)
-        out = []
-        made: dict[tuple[str, int], Resolved] = {}
+        out: list[Resolved] = []
+        append = out.append
+        by_stripe_made: dict[int, Resolved] = {}
 
-        def matched(match: str, parts: tuple[Part, ...]) -> Resolved:
-            key = (match, id(parts))
-            found = made.get(key)
+        def from_stripe(parts: tuple[Part, ...]) -> Resolved:
+            found = by_stripe_made.get(id(parts))
             if found is None:
-                found = made[key] = _matched(match, parts)
+                found = by_stripe_made[id(parts)] = _matched("stripe", parts)
             return found
 
-        for ref, pointer, by_stripe, parts in zip(refs, pointers, asked, known, strict=True):
-            if parts is not None:
-                out.append(matched("stripe" if by_stripe else "index", parts))
-                continue
-            if pointer is None:
-                out.append(NO_PAYMENT if ref.category in NO_PAYMENT_CATEGORIES
-                           or not _is_payment_row(ref) else UNMATCHED)
-                continue
-            if pointer[0] == "unknown":
-                out.append(NO_PAYMENT if ref.category in NO_PAYMENT_CATEGORIES
-                           else UNMATCHED)
-                continue
-            from_stripe = self.asked.get(pointer)
-            out.append(matched("stripe", from_stripe) if from_stripe else UNMATCHED)
+        for ref, pointer, by_stripe, found in zip(refs, pointers, asked, known, strict=True):
+            if found is not None:
+                append(from_stripe(found.parts) if by_stripe else found)
+            elif pointer is None:
+                append(NO_PAYMENT if ref.category in NO_PAYMENT_CATEGORIES
+                       or not _is_payment_row(ref) else UNMATCHED)
+            elif pointer[0] == "unknown":
+                append(NO_PAYMENT if ref.category in NO_PAYMENT_CATEGORIES else UNMATCHED)
+            else:
+                asked_parts = self.asked.get(pointer)
+                append(from_stripe(asked_parts) if asked_parts else UNMATCHED)
         return out
 
     # --- Stripe ------------------------------------------------------------------------------
@@ -296,6 +332,8 @@ class Resolver:
                   ) -> dict[str, Pointer | None]:
         """``ask`` each id once per run (concurrently), remembering the answers."""
         todo = [i for i in ids if ("via", i) not in self.pointers]
+        if todo and self.offline:
+            return dict.fromkeys(ids)
         if todo:
             self.stripe()
             with ThreadPoolExecutor(max_workers=self.threads) as pool:
@@ -319,9 +357,14 @@ class Resolver:
         invoice = mapping.expand_id(charge.get("invoice"))
         return ("invoice", invoice) if invoice else None
 
-    def _ask_payments(self, wanted: dict[Pointer, bool]) -> None:
-        """Ask Stripe for each payment (``pointer -> whether its row looks like an invoice's``)."""
+    def _ask_payments(self, wanted: dict[Pointer, str]) -> None:
+        """Ask Stripe for each payment (``pointer -> where to look first``: ``INVOICE_FIRST``
+        when its row looks like an invoice's, ``SESSION_ONLY`` when its row would have named
+        an invoice)."""
         if not wanted:
+            return
+        if self.offline:
+            self.asked.update(dict.fromkeys(wanted))
             return
         api = self.stripe()
         pointers = list(wanted)
@@ -338,19 +381,24 @@ class Resolver:
         for pointer, lines in zip(pointers, found, strict=True):
             self.asked[pointer] = parts_of(lines, self.names) if lines else None
 
-    def _stripe_payment(self, api: StripeAPI, pointer: Pointer, invoice_first: bool
+    def _stripe_payment(self, api: StripeAPI, pointer: Pointer, order: str
                         ) -> list[mapping.PurchaseRow]:
         """The lines of a payment the index lacks, read as the worker reads them. A payment
         that never succeeded (a failed delayed payment) still shows what it was for. A
         PaymentIntent is looked up as a Checkout payment first, as an invoice's first when its
-        row's description reads like an invoice's (``Subscription creation``...)."""
+        row's description reads like an invoice's (``Subscription creation``...), and as a
+        Checkout payment only when the file has an ``invoice_id`` column that its row leaves
+        empty: Stripe fills it for a payment of an invoice, so asking ``invoice_payments``
+        would be a request answered with nothing (a bare PaymentIntent's second request)."""
         kind, ident = pointer
         if kind == "invoice":
             invoice, lines = api.invoice_with_lines(ident, account=self.account)
             return _invoice_rows(invoice, lines, self.account)
         lookups: list[Callable[[], list[mapping.PurchaseRow] | None]] = [
             lambda: self._session_rows(api, ident), lambda: self._invoice_rows(api, ident)]
-        for lookup in reversed(lookups) if invoice_first else lookups:
+        if order == SESSION_ONLY:
+            lookups = lookups[:1]
+        for lookup in reversed(lookups) if order == INVOICE_FIRST else lookups:
             rows = lookup()
             if rows is not None:
                 return rows
@@ -375,6 +423,8 @@ class Resolver:
         nor time columns)."""
         from indexer.reports.prefetch import keep_balance_page
 
+        if self.offline:
+            return {}
         api = self.stripe()
         with ThreadPoolExecutor(max_workers=self.threads) as pool:
             objects = list(pool.map(
@@ -442,13 +492,3 @@ def _from_balance(source: answers.BalanceSource) -> Pointer | None:
 def _is_payment_row(ref: RowRef) -> bool:
     return bool(ref.invoice or ref.intent or ref.charge or ref.source.startswith(
         (*CHARGE_PREFIXES, *SOURCE_PATHS)))
-
-
-def _first_known(ref: RowRef, pointer: Pointer, indexed: dict[Pointer, tuple[Part, ...]]
-                 ) -> tuple[Part, ...] | None:
-    """The indexed parts of a row's payment, by its invoice first, then its PaymentIntent."""
-    if ref.invoice and ("invoice", ref.invoice) in indexed:
-        return indexed[("invoice", ref.invoice)]
-    if ref.intent and ("intent", ref.intent) in indexed:
-        return indexed[("intent", ref.intent)]
-    return indexed.get(pointer)

@@ -1,22 +1,9 @@
-"""Deterministic seed data: about a year of realistic sales history, written in time order.
+"""The ``Generator`` and :func:`generate`: the seed history, written oldest first.
 
-:func:`generate` writes ~13 months of history into a :class:`~stripe_sandbox.store.Store`
-through :mod:`billing` only, so every object emits the events Stripe would, at the time it
-happened. Actions are kept in a time-ordered queue (a buyer completes a session minutes after
-opening it, a refund comes days later, a subscription renews at its period end), so records and
-events are written oldest first. The same ``size`` and ``seed`` (and ``now``) give the same ids
-and data.
-
-It covers every trap of Stripe's objects that the index meets: one product sold through
-several prices (one-time and recurring, several currencies, a zero-decimal one) and several
-payment links; hosted sessions not from a link; guests known only by ``customer_details.email``
-in mixed case (one guest buys twice with different casing); sessions with more than 10 and more
-than 100 line items; subscription checkouts and their renewals; invoices paid with no Checkout
-Session (Elements), including amount-only lines and out-of-band payments; delayed payments that
-succeed and that fail; full, partial and two-step refunds; disputes; expired and still-open
-sessions; free and setup-mode sessions; test-mode and live-mode data; a Connect account; events
-at an old API version (the account upgraded from ``2025-02-24.acacia`` part way through); and
-product renames.
+Actions wait in a time-ordered queue (a buyer completes a session minutes after opening it, a
+refund comes days later, a subscription renews at its period end) and go through
+:mod:`stripe_sandbox.billing` only, so every object emits the events Stripe would, when it
+happened. What the history covers is listed in the package docstring.
 """
 
 from __future__ import annotations

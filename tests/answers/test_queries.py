@@ -1,15 +1,13 @@
 """The read side (``indexer.answers.queries``) on both databases, over rows written the real way.
 
 Purchases go in as Stripe-shaped Checkout Sessions and Refunds, mapped by ``indexer.index.mapping``
-and written by ``indexer.db``, exactly as the worker and the backfill write them. The builders
-here (``Shop``) are shared by the API, fuzz and CLI tests.
+and written by ``indexer.db``, exactly as the worker and the backfill write them, by the
+``Shop`` of ``tests/conftest.py`` (shared with the API, dashboard, fuzz and CLI tests).
 """
 
 from __future__ import annotations
 
-import itertools
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,109 +19,10 @@ from indexer.answers import product_customers as product_customers_module
 from indexer.answers import queries
 from indexer.answers.queries import Created, Filters, Page
 from indexer.errors import UsageError
-from indexer.index import writes
-from indexer.index.mapping import guest_key, product_row, refund_row, session_purchase
+from indexer.index.mapping import guest_key
+from tests.conftest import T0, Shop, many_buyers
 
 README = Path(__file__).resolve().parents[2] / "README.md"
-T0 = 1_764_000_000
-
-
-@dataclass
-class Shop:
-    """Builds Stripe objects and writes them through ``indexer.index.mapping`` and ``indexer.db``."""
-
-    engine: Engine
-    account: str = ""
-    counter: itertools.count = field(default_factory=itertools.count)
-
-    def checkout(
-        self,
-        *lines: tuple[str, int] | tuple[str, int, int],
-        email: str | None = "ann@example.com",
-        customer: str | None = None,
-        name: str | None = "Ann",
-        currency: str = "usd",
-        created: int = T0,
-        livemode: bool = False,
-        paid: bool = True,
-        account: str | None = None,
-    ) -> dict[str, Any]:
-        """A completed Checkout Session; ``lines`` are ``(product, amount[, quantity])``."""
-        n = next(self.counter)
-        session = {
-            "id": f"cs_{'live' if livemode else 'test'}_{n:06d}",
-            "object": "checkout.session",
-            "livemode": livemode,
-            "status": "complete",
-            "payment_status": "paid" if paid else "unpaid",
-            "mode": "payment",
-            "created": created,
-            "currency": currency,
-            "customer": customer,
-            "customer_details": {"email": email, "name": name},
-            "customer_email": None,
-            "invoice": None,
-            "payment_intent": f"pi_{n:06d}",
-            "payment_link": None,
-            "subscription": None,
-        }
-        items = [
-            {
-                "id": f"li_{n:06d}_{i}",
-                "object": "item",
-                "amount_subtotal": line[1],
-                "amount_total": line[1],
-                "currency": currency,
-                "description": f"{line[0]} item",
-                "quantity": line[2] if len(line) > 2 else 1,
-                "price": {"id": f"price_{line[0]}_{currency}", "object": "price", "product": line[0]},
-            }
-            for i, line in enumerate(lines)
-        ]
-        with db.transaction(self.engine) as conn:
-            writes.write_source(conn, session_purchase(session, items, account=self.account if account is None else account))
-        return session
-
-    def refund(self, session: dict[str, Any], amount: int) -> None:
-        n = next(self.counter)
-        refund = {
-            "id": f"re_{n:06d}", "object": "refund", "amount": amount, "currency": session["currency"],
-            "charge": f"ch_{n:06d}", "payment_intent": session["payment_intent"], "status": "succeeded",
-            "created": session["created"] + 60,
-        }
-        with db.transaction(self.engine) as conn:
-            writes.write_refunds(conn, [refund_row(refund, account=self.account, livemode=session["livemode"])])
-
-    def product(self, product_id: str, name: str, *, livemode: bool = False) -> None:
-        obj = {"id": product_id, "object": "product", "name": name, "active": True, "livemode": livemode,
-               "created": T0, "updated": T0}
-        with db.transaction(self.engine) as conn:
-            writes.write_products(conn, [product_row(obj, account=self.account)])
-
-
-def many_buyers(shop: Shop, product: str, count: int) -> list[str]:
-    """``count`` buyers of ``product``, guests and customers mixed: their entry ids in the
-    database's order (its collation orders the cursors, whatever Python's order is)."""
-    ids = set()
-    for i in range(count):
-        if i % 3 == 0:
-            shop.checkout((product, 100 + i), customer=f"cus_{i:04d}", email=f"c{i}@example.com", created=T0 + i)
-            ids.add(f"cus_{i:04d}")
-        else:
-            shop.checkout((product, 100 + i), email=f"Guest{i}@Example.com", created=T0 + i)
-            ids.add(guest_key(f"guest{i}@example.com"))
-    with db.transaction(shop.engine) as conn:
-        ordered = list(conn.execute(
-            text("SELECT DISTINCT customer_key FROM purchases WHERE product_id = :p ORDER BY customer_key"),
-            {"p": product},
-        ).scalars())
-    assert set(ordered) == ids
-    return ordered
-
-
-@pytest.fixture
-def shop(engine: Engine) -> Shop:
-    return Shop(engine)
 
 
 def customers(engine: Engine, product: str, filters: queries.Filters | None = None, **page: Any) -> queries.PageResult:

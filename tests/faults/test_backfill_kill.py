@@ -28,9 +28,8 @@ from indexer.stripe_api import StripeAPI
 from stripe_sandbox import generator
 from stripe_sandbox.server import SandboxServer
 from stripe_sandbox.store import Store
-from tests.conftest import engine_url
+from tests.conftest import assert_rollups_match, engine_url
 from tests.history.conftest import run, snapshot, view
-from tests.test_rollups import assert_rollups_match
 
 pytestmark = pytest.mark.slow
 KEY = "sk_test_backfillkill"

@@ -29,11 +29,10 @@ from indexer.ingest import signatures
 from stripe_sandbox import generator
 from stripe_sandbox.server import SandboxServer
 from stripe_sandbox.store import Store
-from tests.conftest import engine_url
+from tests.conftest import assert_rollups_match, engine_url
 from tests.faults.test_gunicorn import Web, free_port, procfile_web_command
 from tests.faults.test_worker_kill import table_rows
 from tests.ingest.test_worker import deliver, event_bodies, run_worker
-from tests.test_rollups import assert_rollups_match
 
 pytestmark = pytest.mark.slow
 KEY = "sk_test_burst"

@@ -30,10 +30,10 @@ from indexer.stripe_api import StripeAPI
 from stripe_sandbox import generator
 from stripe_sandbox.server import SandboxServer
 from stripe_sandbox.store import Store
+from tests.conftest import assert_rollups_match
 from tests.faults.test_worker_kill import table_rows
 from tests.history.conftest import run, snapshot, view
 from tests.ingest.test_worker import deliver, event_bodies, run_worker
-from tests.test_rollups import assert_rollups_match
 
 KEY = "sk_test_outage"
 ROOT = Path(__file__).resolve().parents[2]

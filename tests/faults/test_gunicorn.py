@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from indexer import db
-from indexer.ingest import signatures
+from tests.conftest import make_event, signed
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "tok_LogMustNeverShowThis_0123456789"
@@ -143,11 +143,9 @@ def test_a_body_over_the_limit_is_refused_from_its_content_length_alone(web: Web
 
 
 def test_a_signed_event_is_stored_and_a_long_id_gets_a_json_error(web: Web) -> None:
-    body = json.dumps({"id": "evt_gunicorn", "object": "event", "type": "product.created", "created": 1,
-                       "livemode": False, "data": {"object": {"id": "prod_1", "object": "product"}}}).encode()
-    t = int(time.time())
-    status, _, answer = web.request("POST", "/webhooks/stripe", body, {
-        "Stripe-Signature": f"t={t},v1={signatures.sign(body, SECRET, t)}", "Content-Type": "application/json"})
+    body = json.dumps(make_event("evt_gunicorn", obj={"id": "prod_1", "object": "product"}, type="product.created",
+                                 created=1)).encode()
+    status, _, answer = web.request("POST", "/webhooks/stripe", body, signed(body, SECRET))
     assert status == 200 and json.loads(answer)["received"] is True
     status, kind, answer = web.request("GET", f"/v1/products/prod_{'x' * 8000}/customers",
                                        headers={"Authorization": f"Bearer {TOKEN}"})

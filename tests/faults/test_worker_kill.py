@@ -20,12 +20,9 @@ from sqlalchemy import Engine, select, text
 
 from indexer import db, models
 from indexer.ingest.worker import LEASE_SECONDS
-from stripe_sandbox import generator
 from stripe_sandbox.server import SandboxServer
-from stripe_sandbox.store import Store
-from tests.conftest import engine_url
+from tests.conftest import assert_rollups_match, engine_url, serve_generated
 from tests.ingest.test_worker import deliver, event_bodies, purchase_rows, run_worker
-from tests.test_rollups import assert_rollups_match
 
 pytestmark = pytest.mark.slow
 KEY = "sk_test_kill"
@@ -35,12 +32,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def shop() -> Iterator[SandboxServer]:
     """A seeded year of sales behind 40 ms of latency, so that batches take a while."""
-    store = Store()
-    generator.generate(store, size=120, seed=23)
-    server = SandboxServer(store, host="127.0.0.1", port=0, latency_ms=40)
-    server.start()
-    yield server
-    server.stop()
+    yield from serve_generated(120, 23, latency_ms=40)
 
 
 def table_rows(engine: Engine) -> dict[str, list[tuple]]:

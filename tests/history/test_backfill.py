@@ -15,8 +15,8 @@ from indexer import models
 from indexer.cli import main
 from indexer.history import checkpoints
 from indexer.history.checkpoints import Scope
+from tests.conftest import assert_rollups_match
 from tests.history.conftest import DAY, Crashing, History, client, customers, history, run, snapshot
-from tests.test_rollups import assert_rollups_match
 
 
 def test_full_backfill_gives_who_bought_what(engine: Engine, sandbox: Any, shop: History, small_pages: None) -> None:

@@ -18,7 +18,7 @@ from indexer.cli import main
 from indexer.ingest import catchup, event_store
 from indexer.ingest.worker import Worker
 from indexer.stripe_api import StripeAPI
-from tests.conftest import engine_url
+from tests.conftest import engine_url, make_event, product_object
 from tests.history.conftest import (
     Crashing,
     History,
@@ -144,10 +144,8 @@ def test_a_gap_older_than_the_event_retention_is_reported(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     old = int(time.time()) - 40 * DAY
-    product = {"id": "prod_old", "object": "product", "livemode": False, "name": "Old", "active": True,
-               "created": old, "updated": old}
-    event = {"id": "evt_old", "object": "event", "type": "product.updated", "created": old,
-             "livemode": False, "api_version": "2025-03-31.basil", "data": {"object": product}}
+    event = make_event("evt_old", obj=product_object("prod_old", "Old", created=old), type="product.updated",
+                       created=old, api_version="2025-03-31.basil")
     deliver(engine, [event])
     result = catchup.catch_up(engine, client(sandbox))
     assert result.backfill_needed and result.gap_since == old

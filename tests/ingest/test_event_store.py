@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import json
+import time
 
-from sqlalchemy import Engine
+import pytest
+from sqlalchemy import Engine, select, text
 
 from indexer import db
+from indexer.errors import DatabaseUnavailable
 from indexer.ingest import event_store
 from indexer.ingest.event_store import event_row
+from indexer.models import events_t
+from tests.conftest import engine_url, make_event
 
 
 def store(engine: Engine, event_id: str, created: int) -> None:
-    event = {"id": event_id, "object": "event", "type": "product.created", "created": created, "livemode": False,
-             "data": {"object": {"id": "prod_x", "object": "product"}}}
+    event = make_event(event_id, obj={"id": "prod_x", "object": "product"}, type="product.created", created=created)
     with db.transaction(engine) as conn:
         event_store.insert_event(conn, event_row(event, json.dumps(event), source="webhook"))
 
@@ -50,3 +54,64 @@ def test_every_family_has_a_handler_and_catch_up_asks_for_every_type() -> None:
     assert all(len(group) <= event_store.MAX_TYPES_PER_LIST for group in groups)
     assert event_store.family_of("invoice.paid") == "invoice"
     assert event_store.family_of("customer.created") == "other"
+
+
+# --- the webhook's store (``store_event_row``; ``insert_event_prepared`` on PostgreSQL) ---------
+
+
+def stored_rows(engine: Engine) -> list[dict]:
+    with db.transaction(engine) as conn:
+        return [dict(r._mapping) for r in conn.execute(select(events_t).order_by(events_t.c.id))]
+
+
+def webhook_row(event_id: str) -> dict:
+    event = {"id": event_id, "object": "event", "type": "checkout.session.completed", "created": 1_760_000_000,
+             "livemode": True, "account": "acct_1", "api_version": "2026-10-28.endive",
+             "data": {"object": {"id": "cs_1", "object": "checkout.session"}}}
+    return event_row(event, json.dumps(event, separators=(",", ":")), source="webhook")
+
+
+def test_the_webhook_store_writes_what_insert_event_writes_once(engine: Engine) -> None:
+    """The fast path and SQLAlchemy Core store the same row; a duplicate changes nothing."""
+    with db.transaction(engine) as conn:
+        assert event_store.insert_event(conn, webhook_row("evt_core"))
+    assert event_store.store_event_row(engine, webhook_row("evt_fast")) is True
+    assert event_store.store_event_row(engine, {**webhook_row("evt_fast"), "type": "changed"}) is False
+    core, fast = stored_rows(engine)
+    assert (core.pop("id"), fast.pop("id")) == ("evt_core", "evt_fast")
+    assert json.loads(core.pop("payload"))["id"] == "evt_core" and json.loads(fast.pop("payload"))["id"] == "evt_fast"
+    assert fast == core and fast["type"] == "checkout.session.completed" and fast["status"] == "pending"
+
+
+def test_the_prepared_insert_uses_the_engines_pool_and_survives_dead_connections(engine: Engine) -> None:
+    """No second pool: the connection it used is the pool's. After PostgreSQL dropped every
+    pooled connection (a restart), the next insert still stores, on a fresh connection."""
+    if not db.is_postgres(engine):
+        pytest.skip("PostgreSQL's path")
+    web = db.make_engine(engine_url(engine), reads=True)  # the web app's engine: no ping at checkout
+    try:
+        assert event_store.insert_event_prepared(web, webhook_row("evt_1")) is True
+        assert web.pool.checkedin() == 1 and web.pool.checkedout() == 0
+        with web.connect() as first, web.connect() as second:
+            pids = [c.connection.driver_connection.info.backend_pid for c in (first, second)]
+        assert web.pool.checkedin() == 2
+        with engine.connect() as admin:
+            admin.execute(text("SELECT pg_terminate_backend(pid) FROM unnest(CAST(:pids AS int[])) AS pid"),
+                          {"pids": pids})
+            admin.commit()
+        time.sleep(0.2)
+        assert event_store.insert_event_prepared(web, webhook_row("evt_2")) is True
+        assert event_store.insert_event_prepared(web, webhook_row("evt_2")) is False
+        assert web.pool.checkedin() == 1  # the dead ones were closed, the new one kept
+        assert [r["id"] for r in stored_rows(engine)] == ["evt_1", "evt_2"]
+    finally:
+        web.dispose()
+
+
+def test_a_database_that_is_gone_is_unavailable_not_an_error(engine: Engine) -> None:
+    if not db.is_postgres(engine):
+        pytest.skip("PostgreSQL's path")
+    gone = db.make_engine(engine.url.set(port=1).render_as_string(hide_password=False), reads=True)
+    with pytest.raises(DatabaseUnavailable):
+        event_store.store_event_row(gone, webhook_row("evt_1"))
+    gone.dispose()

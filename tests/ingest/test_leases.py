@@ -22,17 +22,15 @@ from stripe_sandbox import generator
 from stripe_sandbox.render import Renderer, version
 from stripe_sandbox.server import SandboxServer
 from stripe_sandbox.store import Store
-from tests.conftest import engine_url
+from tests.conftest import engine_url, make_event, product_object
 
 KEY = "sk_test_leases"
 NOWHERE = "http://127.0.0.1:9"
 
 
 def product_event(n: int) -> dict[str, Any]:
-    product = {"id": f"prod_lease_{n}", "object": "product", "name": f"P{n}", "active": True, "livemode": False,
-               "created": 1, "updated": 1}
-    return {"id": f"evt_lease_{n}", "object": "event", "type": "product.updated", "created": 1_760_000_000 + n,
-            "livemode": False, "api_version": "2026-10-28.endive", "data": {"object": product}}
+    return make_event(f"evt_lease_{n}", obj=product_object(f"prod_lease_{n}", f"P{n}"), type="product.updated",
+                      created=1_760_000_000 + n)
 
 
 def deliver(engine: Engine, events: list[dict[str, Any]]) -> None:
@@ -80,13 +78,13 @@ def test_events_leased_by_a_worker_that_died_are_applied_by_a_live_one_within_th
 
 @pytest.fixture
 def slow_shop() -> Iterator[tuple[SandboxServer, list[dict[str, Any]]]]:
-    """A sandbox whose every API request takes 2.5 s, and its session events."""
+    """A sandbox whose every API request takes 6 s, and its session events."""
     store = Store()
     generator.generate(store, size=8, seed=2)
     renderer = Renderer(store)
     events = [renderer.event(e, version(e.api_version)) for e in store.ordered("event", live=False)
               if e.type == "checkout.session.completed" and not getattr(e, "account", None)]
-    server = SandboxServer(store, host="127.0.0.1", port=0, latency_ms=2500)
+    server = SandboxServer(store, host="127.0.0.1", port=0, latency_ms=6000)
     server.start()
     yield server, events
     server.stop()
@@ -95,19 +93,21 @@ def slow_shop() -> Iterator[tuple[SandboxServer, list[dict[str, Any]]]]:
 def test_a_live_worker_keeps_its_lease_while_a_slow_batch_runs(
     engine: Engine, slow_shop: tuple[SandboxServer, list[dict[str, Any]]]
 ) -> None:
-    """The lease (1 s here) is renewed while the batch waits on Stripe (2.5 s a request): no other
-    worker claims its events meanwhile, and each is claimed once."""
+    """The lease (3 s here) is renewed while the batch waits on Stripe (6 s a request):
+    past the lease no other worker claims its events, and each is claimed once. A lease of a few
+    seconds keeps the test true on a loaded machine, where a renewal thread may wait its turn."""
     if not db.is_postgres(engine):
         pytest.skip("one worker at a time on SQLite")
     server, events = slow_shop
     deliver(engine, events[:2])
-    worker = Worker(engine, StripeAPI(KEY, api_base=server.url, rate=1000.0), lease_seconds=1)
+    worker = Worker(engine, StripeAPI(KEY, api_base=server.url, rate=1000.0), lease_seconds=3)
     batch = threading.Thread(target=worker.run_batch)
     batch.start()
     try:
-        time.sleep(1.8)
+        time.sleep(4.5)
+        assert batch.is_alive()
         with db.transaction(engine) as conn:
-            assert event_store.claim_events(conn, limit=10, lease_seconds=1) == []
+            assert event_store.claim_events(conn, limit=10, lease_seconds=3) == []
     finally:
         batch.join()
         worker.close()

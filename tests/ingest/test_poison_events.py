@@ -22,10 +22,9 @@ from indexer.errors import SignatureError
 from indexer.ingest import event_store
 from indexer.ingest.worker import EventsWaiting, Worker
 from indexer.stripe_api import StripeAPI
-from stripe_sandbox import generator
 from stripe_sandbox.render import Renderer, version
 from stripe_sandbox.server import SandboxServer
-from stripe_sandbox.store import Store
+from tests.conftest import make_event, product_object, serve_generated
 
 KEY = "sk_test_poison"
 T0 = 1_760_000_000
@@ -34,12 +33,7 @@ T0 = 1_760_000_000
 @pytest.fixture(scope="module")
 def shop() -> Iterator[SandboxServer]:
     """A sandbox holding a small year of sales: real payloads of every family to spoil."""
-    store = Store()
-    generator.generate(store, size=60, seed=11)
-    server = SandboxServer(store, host="127.0.0.1", port=0)
-    server.start()
-    yield server
-    server.stop()
+    yield from serve_generated(60, 11)
 
 
 def real_events(server: SandboxServer) -> list[dict[str, Any]]:
@@ -49,14 +43,11 @@ def real_events(server: SandboxServer) -> list[dict[str, Any]]:
 
 
 def event(event_id: str, event_type: str, obj: Any, created: int = T0) -> dict[str, Any]:
-    return {"id": event_id, "object": "event", "type": event_type, "created": created, "livemode": False,
-            "api_version": "2026-10-28.endive", "data": {"object": obj}}
+    return make_event(event_id, obj=obj, type=event_type, created=created)
 
 
 def product_event(n: int, created: int) -> dict[str, Any]:
-    product = {"id": f"prod_good_{n}", "object": "product", "name": f"Good {n}", "active": True,
-               "livemode": False, "created": created, "updated": created}
-    return event(f"evt_good_{n}", "product.updated", product, created)
+    return event(f"evt_good_{n}", "product.updated", product_object(f"prod_good_{n}", f"Good {n}", created=created), created)
 
 
 def deliver(engine: Engine, events: list[dict[str, Any]], *, refused_ok: bool = False) -> int:

@@ -21,8 +21,13 @@ from stripe_sandbox import generator
 from stripe_sandbox.render import Renderer, version
 from stripe_sandbox.server import SandboxServer
 from stripe_sandbox.store import Store
-from tests.conftest import engine_url
-from tests.test_rollups import assert_rollups_match
+from tests.conftest import (
+    assert_rollups_match,
+    engine_url,
+    make_event,
+    product_object,
+    serve_generated,
+)
 
 TEST_KEY = "sk_test_worker"
 LIVE_KEY = "sk_live_worker"
@@ -31,12 +36,7 @@ LIVE_KEY = "sk_live_worker"
 @pytest.fixture(scope="module")
 def seeded() -> Iterator[SandboxServer]:
     """A sandbox holding a deterministic year of sales in both modes and a Connect account."""
-    store = Store()
-    generator.generate(store, size=160, seed=11)
-    server = SandboxServer(store, host="127.0.0.1", port=0)
-    server.start()
-    yield server
-    server.stop()
+    yield from serve_generated(160, 11)
 
 
 def event_bodies(store: Store, *, live: bool) -> list[str]:
@@ -227,12 +227,10 @@ def test_a_worker_carries_on_after_a_database_restart(pg_cluster: Any) -> None:
     """Its pooled connections die with the server; the next batch checks them out afresh."""
     engine = db.make_engine(pg_cluster.url)
     db.migrate(engine)
-    product = {"id": "prod_restart", "object": "product", "name": "Kept", "active": True, "livemode": False,
-               "created": 1, "updated": 1}
+    product = product_object("prod_restart", "Kept")
 
     def product_event(n: int) -> str:
-        return json.dumps({"id": f"evt_product_{n}", "object": "event", "type": "product.updated", "created": n,
-                           "livemode": False, "api_version": "2026-10-28.endive", "data": {"object": product}})
+        return json.dumps(make_event(f"evt_product_{n}", obj=product, type="product.updated", created=n))
 
     worker = Worker(engine, StripeAPI(TEST_KEY, api_base="http://127.0.0.1:9", rate=1000.0), batch_size=10,
                     lease_seconds=2)

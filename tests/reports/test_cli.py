@@ -51,6 +51,28 @@ def test_bad_input_is_one_line_and_writes_nothing(
     assert not list((tmp_path / "out").glob("*")) if (tmp_path / "out").exists() else True
 
 
+@pytest.mark.parametrize("args", [
+    ["enrich", "{tmp}/july.csv", "-o", "{tmp}/out.csv"],
+    ["enrich", "--month", "2026-07"],
+    ["fetch", "--month", "2026-07"],
+    ["monthly", "--month", "2026-07", "-o", "{tmp}/out"],
+    ["monthly", "--month", "2026-07", "--csv", "{tmp}/july.csv", "-o", "{tmp}/out"],
+])
+def test_an_unmigrated_database_is_one_line_naming_migrate(
+    database_url_engine: Engine, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    tmp_path: Path, args: list[str],
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", engine_url(database_url_engine))
+    monkeypatch.setenv("STRIPE_API_KEY", KEY)
+    (tmp_path / "july.csv").write_text("balance_transaction_id,currency,gross,reporting_category\n"
+                                       "txn_1,usd,10.00,charge\n")
+    code, out, err = run(capsys, *[a.replace("{tmp}", str(tmp_path)) for a in args])
+    assert code == 2, err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err and not out
+    assert err.startswith(f"indexer report {args[0]}: ") and "run `indexer migrate`" in err
+    assert {p.name for p in tmp_path.iterdir()} <= {"july.csv", "index.db"}
+
+
 def test_enrich_then_monthly(env: None, engine: Engine, shop: Shop, capsys: pytest.CaptureFixture[str],
                              tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STRIPE_API_KEY", KEY)

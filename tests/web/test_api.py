@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import csv
 import io
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,8 +19,9 @@ from indexer.config import Settings
 from indexer.index.mapping import guest_key
 from indexer.web import api
 from indexer.web.api import token_matches
-from tests.answers.test_queries import T0, Shop, many_buyers
-from tests.conftest import engine_url
+from indexer.web.openapi import document
+from tests.answers.test_queries import README
+from tests.conftest import T0, Shop, engine_url, many_buyers
 
 TOKEN = "tok_" + "x" * 40
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -34,11 +36,6 @@ def client(engine: Engine) -> Iterator[FlaskClient]:
     app = app_client(engine)
     yield app.test_client()
     app.extensions["indexer.engine"].dispose()
-
-
-@pytest.fixture
-def shop(engine: Engine) -> Shop:
-    return Shop(engine)
 
 
 def get(client: FlaskClient, path: str, **params: Any) -> Any:
@@ -322,3 +319,17 @@ def test_a_csv_streams_page_by_page(client: FlaskClient, shop: Shop, monkeypatch
     assert len(pages) == 1
     lines += list(body)
     assert len(pages) == 3 and len(lines) == 13
+
+
+def test_the_readme_and_the_document_name_every_path_and_parameter(engine: Engine) -> None:
+    app = app_client(engine)
+    paths = {re.sub(r"<path:(\w+)>", r"{\1}", rule.rule) for rule in app.url_map.iter_rules() if rule.rule.startswith("/v1/")}
+    app.extensions["indexer.engine"].dispose()
+    assert paths == set(document()["paths"])
+    section = README.read_text().split("## HTTP API", 1)[1].split("\n## ", 1)[0]
+    for path in paths:
+        assert f"`GET {path}`" in section or f"/{path.rsplit('/', 1)[1]}`" in section, path
+    for name in api.LIST_PARAMS:
+        assert f"`{name}`" in section, name
+    for path in ("/openapi.json", "/healthz", "/metrics", "Authorization: Bearer"):
+        assert path in section

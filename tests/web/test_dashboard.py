@@ -13,7 +13,6 @@ import re
 import subprocess
 import sys
 import time
-import types
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,8 +28,7 @@ from indexer.config import Settings
 from indexer.index.mapping import guest_key
 from indexer.ingest import event_store
 from indexer.web.dashboard import pages
-from tests.answers.test_queries import T0, Shop, many_buyers
-from tests.conftest import engine_url
+from tests.conftest import T0, Shop, engine_url, many_buyers
 
 TOKEN = "dash_" + "t" * 40
 API_TOKEN = "api_" + "a" * 40
@@ -63,11 +61,6 @@ def client(app: Flask) -> FlaskClient:
 def signed_in(client: FlaskClient) -> FlaskClient:
     assert sign_in(client).status_code == 302
     return client
-
-
-@pytest.fixture
-def shop(engine: Engine) -> Shop:
-    return Shop(engine)
 
 
 def csrf_of(page: str) -> str:
@@ -531,27 +524,6 @@ def test_reports_page_says_when_reports_are_not_available(signed_in: FlaskClient
     page = signed_in.get("/dashboard/reports")
     assert page.status_code == 200
     assert "Reports are not available yet" in page.text
-
-
-def test_reports_page_lists_kept_months_and_serves_only_their_files(
-    signed_in: FlaskClient, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    pdf = tmp_path / "prod_A-2026-11.pdf"
-    pdf.write_bytes(b"%PDF-1.4 test")
-    (tmp_path / "secret.txt").write_text("not listed")
-    month = types.SimpleNamespace(month="2026-11", files=[types.SimpleNamespace(name=pdf.name, path=str(pdf))])
-    fake = types.ModuleType("indexer.reports")
-    fake.kept_months = lambda engine: [month]  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "indexer.reports", fake)
-
-    page = signed_in.get("/dashboard/reports").text
-    assert "2026-11" in page and 'href="/dashboard/reports/2026-11/prod_A-2026-11.pdf"' in page
-    download = signed_in.get("/dashboard/reports/2026-11/prod_A-2026-11.pdf")
-    assert (download.status_code, download.data) == (200, b"%PDF-1.4 test")
-    assert "attachment" in download.headers["Content-Disposition"]
-    for path in ("/dashboard/reports/2026-11/secret.txt", "/dashboard/reports/2026-10/prod_A-2026-11.pdf",
-                 "/dashboard/reports/2026-11/..%2Fsecret.txt"):
-        assert signed_in.get(path).status_code == 404, path
 
 
 def test_event_counts_stop_at_the_cap_and_say_so(signed_in: FlaskClient, engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:

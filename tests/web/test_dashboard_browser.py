@@ -3,7 +3,8 @@ seeded from the Stripe sandbox (backfill), on SQLite and PostgreSQL.
 
 A person signs in, finds a product, pages through its customers both ways, filters by dates,
 downloads the CSV (compared with ``indexer customers --format csv``), looks a customer up and
-retries a failed event. A screenshot of each page, on a laptop and on a phone, is kept under
+retries a failed event, and downloads a month's PDF from the reports page (the month fetched
+through Report Runs, as ``indexer report fetch`` does). A screenshot of each page, on a laptop and on a phone, is kept under
 ``tests/artifacts/dashboard/``. Skipped where Chromium (``apt-get install -y chromium``) or
 Playwright is missing; ``.ci/run`` installs both.
 """
@@ -31,8 +32,11 @@ from indexer.config import Settings
 from indexer.history import backfill
 from indexer.ingest import event_store
 from indexer.ingest.worker import Worker
+from indexer.reports.period import Month
+from indexer.reports.report_runs import fetch
 from indexer.stripe_api import StripeAPI
-from tests.conftest import engine_url
+from tests.conftest import engine_url, make_event
+from tests.reports.test_monthly import pdf_text
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -59,9 +63,8 @@ def seeded(engine: Engine, sandbox: Any) -> Engine:
     generator.generate(sandbox.store, 300, 5)
     api = StripeAPI("sk_test_browser", api_base=sandbox.url, rate=500.0)
     backfill.run(engine, api, backfill.Request(), concurrency=4)
-    event = {"id": "evt_live_browser", "object": "event", "type": "checkout.session.completed",
-             "api_version": "2025-03-31.basil", "created": int(time.time()), "livemode": True, "account": None,
-             "data": {"object": {"id": "cs_live_browser", "object": "checkout.session"}}}
+    event = make_event("evt_live_browser", obj={"id": "cs_live_browser", "object": "checkout.session"},
+                       api_version="2025-03-31.basil", created=int(time.time()), livemode=True, account=None)
     with db.transaction(engine) as conn:
         event_store.store_event(conn, json.dumps(event), source="webhook")
     worker = Worker(engine, api)
@@ -107,8 +110,23 @@ def cli_csv(engine: Engine, *args: str) -> bytes:
                           env={**os.environ, "DATABASE_URL": engine_url(engine)}).stdout
 
 
+def fetch_a_month(engine: Engine, sandbox: Any, product_id: str) -> Month:
+    """The month of the product's latest sale, fetched through Report Runs and kept, as
+    `indexer report fetch --month` does (the sandbox lets a test-mode key run reports)."""
+    sandbox.api.reports.allow_test_mode = True
+    sandbox.api.reports.delay = 0.0
+    with db.transaction(engine) as conn:
+        newest = conn.execute(text(
+            "SELECT max(purchased_at) FROM purchases WHERE product_id = :p"), {"p": product_id}).scalar()
+    month = Month.parse(time.strftime("%Y-%m", time.gmtime(newest)))
+    api = StripeAPI("sk_test_browser", api_base=sandbox.url, rate=500.0)
+    done = fetch(month, engine=engine, api=api, poll=0.05, timeout=60)
+    assert done.run.kept_at is not None
+    return month
+
+
 def test_a_person_finds_the_buyers_of_a_product_and_downloads_them(
-    site: str, seeded: Engine, browser: Any, request: pytest.FixtureRequest, tmp_path: Path
+    site: str, seeded: Engine, sandbox: Any, browser: Any, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     with db.transaction(seeded) as conn:
         product_id, name, buyers = conn.execute(text(
@@ -189,9 +207,23 @@ def test_a_person_finds_the_buyers_of_a_product_and_downloads_them(
         assert event_store.count_events(conn) == {"pending": 1, "failed": 0, "skipped": 0, "done": 0}
     shoot(page, "7-events-retried", request)
 
+    month = fetch_a_month(seeded, sandbox, product_id)
     page.click("nav >> text=Reports")
     page.wait_for_selector("h1:text('Monthly reports')")
+    card = page.locator(f"section.month:has(h2:text('{month.title}'))")
+    assert card.locator(f"a:text-is('{name}')").count() == 1
     shoot(page, "8-reports", request)
+    with page.expect_download() as download:
+        card.locator(f"a:text-is('{name}')").click()
+    assert download.value.suggested_filename == f"{product_id}-{month.label}.pdf"
+    pdf = tmp_path / download.value.suggested_filename
+    download.value.save_as(pdf)
+    assert pdf.read_bytes().startswith(b"%PDF") and name in pdf_text(pdf)
+    with page.expect_download() as download:
+        card.locator("a:text-is('Balance report with products')").click()
+    enriched = tmp_path / "enriched.csv"
+    download.value.save_as(enriched)
+    assert product_id in enriched.read_text() and download.value.suggested_filename == f"enriched-{month.label}.csv"
 
     phone = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True,
                                 storage_state=context.storage_state())

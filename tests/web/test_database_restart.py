@@ -17,7 +17,9 @@ from flask.testing import FlaskClient
 
 from indexer import create_app, db
 from indexer.config import Settings
-from tests.web.test_webhooks import SECRET, make_event, signed, stored
+from tests.conftest import WEBHOOK_SECRET as SECRET
+from tests.conftest import make_event, signed
+from tests.web.test_webhooks import stored
 
 TOKEN = "restart-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -23,8 +23,8 @@ from indexer.config import Settings
 from indexer.ingest import counters
 from indexer.ingest.worker import Worker
 from indexer.stripe_api import StripeAPI
-from tests.conftest import engine_url
-from tests.web.test_webhooks import SECRET, make_event, signed
+from tests.conftest import WEBHOOK_SECRET as SECRET
+from tests.conftest import alembic, engine_url, make_event, signed
 
 PRODUCT_EVENT = {"type": "product.created", "data": {"object": {
     "id": "prod_1", "object": "product", "name": "Course", "active": True, "created": 1_760_000_000,
@@ -156,23 +156,10 @@ def test_the_migration_starts_the_counters_from_the_event_store(database_url_eng
               ("webhook_last_received_at", ""): 30}
     db.migrate(engine)
     assert db.read(engine, counters.read) == seeded
-    _alembic(engine, "downgrade", "0005_day_moves")
+    alembic(engine, "downgrade", "0005_day_moves")
     assert not db.read(engine, lambda conn: inspect(conn).has_table("metric_counters"))
     db.migrate(engine)
     assert db.read(engine, counters.read) == seeded
-
-
-def _alembic(engine: Engine, command_name: str, revision: str) -> None:
-    from importlib import resources
-
-    from alembic import command
-    from alembic.config import Config
-
-    cfg = Config(str(resources.files("migrations").joinpath("alembic.ini")))
-    cfg.set_main_option("script_location", str(resources.files("migrations")))
-    with db.transaction(engine) as conn:
-        cfg.attributes["connection"] = conn
-        getattr(command, command_name)(cfg, revision)
 
 
 def _free_port() -> int:

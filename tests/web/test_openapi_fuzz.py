@@ -20,8 +20,7 @@ from sqlalchemy import Engine
 from indexer import create_app
 from indexer.config import Settings
 from indexer.web.openapi import EXAMPLE_CUSTOMER, EXAMPLE_EMAIL, EXAMPLE_PRODUCT, document
-from tests.answers.test_queries import T0, Shop
-from tests.conftest import engine_url
+from tests.conftest import T0, Shop, engine_url
 
 TOKEN = "fuzz-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -93,7 +92,10 @@ EXCLUDED = [positive_data_acceptance]
 @schema.parametrize()
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 def test_the_api_keeps_the_promises_of_its_document(case: Any, app: Any) -> None:
-    case.call_and_validate(headers=AUTH, excluded_checks=EXCLUDED)
+    # The token replaces the one generated; a case that leaves the header out (a negative one)
+    # goes without, or the real token would make it valid and its rejection could not be checked.
+    headers = AUTH if "Authorization" in (case.headers or {}) else {}
+    case.call_and_validate(headers=headers, excluded_checks=EXCLUDED)
 
 
 def test_a_405_names_the_allowed_methods(app: Any) -> None:

@@ -18,31 +18,10 @@ from indexer import create_app, db, models
 from indexer.config import Settings
 from indexer.errors import ConfigError
 from indexer.ingest import signatures
-from tests.conftest import engine_url
+from tests.conftest import WEBHOOK_SECRET, engine_url, make_event, signed
 
-SECRET = "whsec_test_secret"
+SECRET = WEBHOOK_SECRET
 OLD_SECRET = "whsec_old_secret"
-
-
-def make_event(event_id: str = "evt_1", **overrides: object) -> dict:
-    event = {
-        "id": event_id,
-        "object": "event",
-        "api_version": "2026-10-28.endive",
-        "created": 1_760_000_000,
-        "livemode": False,
-        "pending_webhooks": 1,
-        "request": {"id": None, "idempotency_key": None},
-        "type": "checkout.session.completed",
-        "data": {"object": {"id": "cs_test_1", "object": "checkout.session", "created": 1_760_000_000}},
-    }
-    event.update(overrides)
-    return event
-
-
-def signed(body: bytes, secret: str = SECRET, timestamp: int | None = None) -> dict[str, str]:
-    t = int(time.time()) if timestamp is None else timestamp
-    return {"Stripe-Signature": f"t={t},v1={signatures.sign(body, secret, t)}", "Content-Type": "application/json"}
 
 
 @pytest.fixture

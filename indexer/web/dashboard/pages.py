@@ -20,7 +20,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     stream_with_context,
     url_for,
 )
@@ -252,12 +251,22 @@ def reports_page() -> str:
     return render_template("dashboard/reports.html", nav="reports", months=reports.kept_months(engine()))
 
 
+REPORT_MONTH = re.compile(r"\d{4}-\d{2}")
+REPORT_NAME = re.compile(r"[A-Za-z0-9_-]{1,200}\.(pdf|csv)")
+
+
 @bp.get("/reports/<month>/<name>")
 def report_file(month: str, name: str) -> Response:
-    found = reports.kept_file(engine(), month, name)
+    """One of a kept month's files, made now and streamed (``indexer.reports.month_file``)."""
+    if not REPORT_MONTH.fullmatch(month) or not REPORT_NAME.fullmatch(name):
+        raise NotFound("No such report file.")
+    account, livemode = params.account(request.args), params.mode(request.args)
+    found = reports.month_file(engine(), month, name, account=account, livemode=livemode)
     if found is None:
         raise NotFound("No such report file.")
-    return send_file(found.path, as_attachment=True, download_name=found.name)
+    return Response(stream_with_context(found.pieces), mimetype=found.file.media_type, headers={
+        "Content-Disposition": f'attachment; filename="{found.file.name}"',
+        "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
 
 
 @bp.get("/<path:unknown>")

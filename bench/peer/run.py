@@ -1,0 +1,764 @@
+"""Side by side with Stripe's own sync engine: the same sandbox, events, history and PostgreSQL.
+
+Usage: .venv/bin/python bench/peer/run.py [--quick] [--json PATH] [--peers stripe,supabase]
+       [--backfill-sessions 20000] [--webhook-sessions 1000] [--peer-cap 300] [--npm-dir DIR]
+
+Installs the peers from the npm registry into a temporary folder (``--npm-dir`` to reuse one),
+then for each system (ours, and each peer with and without line items):
+
+1. Webhook path: the test-mode events of one generated history (checkout sessions with several
+   line items and one with more than 100, guests, subscription sessions and their invoices,
+   invoices paid without Checkout, refunds), 10% of them delivered a second time a few events
+   later, POSTed in order over 16 keep-alive connections by one Node load generator
+   (``sync_engine.cjs post``, the same for every system) and signed at send time, with the
+   sandbox at 0 ms and at 150 ms. Ours runs as the ``Procfile`` runs it (gunicorn gthread, 4
+   workers x 4 threads, beside one ``indexer worker``); a peer is its ``processWebhook`` behind a
+   bare Node HTTP server, which applies the event before it answers.
+2. Backfill: the same seeded history served with ``--rate-limit 25 --latency-ms 200``; ours is
+   ``indexer backfill``, a peer its ``fullSync``; then the same again killed half way and run
+   a second time, to show what an interruption costs.
+
+Each system's answer to "customers of product X" (ours: the ``product_customers`` view; a peer:
+the best SQL its tables allow, ``PEER_SQL``) is compared with ``generator.truth`` for every
+product, case by case. Prints one table and writes it as JSON (``--json``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from bench import backfill as ours_backfill  # noqa: E402
+from bench.peer import spec  # noqa: E402
+from stripe_sandbox import generator  # noqa: E402
+from stripe_sandbox.server import SandboxServer  # noqa: E402
+from stripe_sandbox.store import Store  # noqa: E402
+from stripe_sandbox.webhooks import WebhookSender  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+KEY = "sk_test_bench"
+SECRET = "whsec_peer_bench"
+ACCOUNT = "acct_peerbench"
+REQUEST_TIMEOUT_S = 30
+PORT_RANGE = range(28010, 28100)
+# Databases are named peer_<system>_<this process's id>: two runs never share one.
+RUN = os.getpid()
+PEERS = {
+    "stripe": ("@stripe/sync-engine", "1.0.32"),
+    "supabase": ("@supabase/stripe-sync-engine", "0.48.5"),
+}
+# What a peer's fullSync reads: enough to answer "who bought X" (sessions and their line items,
+# invoices and their lines, refunds) and to name products, prices and customers.
+PEER_OBJECTS = ["product", "price", "customer", "checkout_sessions", "invoice", "refund"]
+
+# The best a peer's tables allow: a session's line items exist only in ``_raw_data.lines`` when
+# ``autoExpandLists`` fetched them (Checkout objects carry none); guests by the lower-cased
+# ``customer_details.email``; a session is left out when refunds of its payment intent reach its
+# total; an invoice's lines name their product. Its tables do not link a subscription session
+# to the invoice it created, so both count as payments.
+PEER_SQL = """
+WITH refunded AS (
+  SELECT _raw_data->>'payment_intent' AS pi, sum((_raw_data->>'amount')::bigint) AS amount
+  FROM {schema}.refunds WHERE _raw_data->>'status' = 'succeeded' GROUP BY 1),
+rows AS (
+  SELECT cs.id AS source, li->'price'->>'product' AS product,
+         coalesce(cs._raw_data->>'customer', lower(cs._raw_data->'customer_details'->>'email')) AS who
+  FROM {schema}.checkout_sessions cs
+  CROSS JOIN LATERAL jsonb_array_elements(coalesce(cs._raw_data->'lines'->'data', '[]'::jsonb)) li
+  LEFT JOIN refunded r ON r.pi = cs._raw_data->>'payment_intent'
+  WHERE cs._raw_data->>'status' = 'complete'
+    AND cs._raw_data->>'payment_status' IN ('paid', 'no_payment_required')
+    AND NOT (cs._raw_data->>'livemode')::boolean
+    AND NOT (coalesce(r.amount, 0) >= (cs._raw_data->>'amount_total')::bigint
+             AND (cs._raw_data->>'amount_total')::bigint > 0)
+  UNION ALL
+  SELECT i.id, coalesce(l->'pricing'->'price_details'->>'product', l->'price'->>'product',
+                        l->'plan'->>'product'), i._raw_data->>'customer'
+  FROM {schema}.invoices i
+  CROSS JOIN LATERAL jsonb_array_elements(coalesce(i._raw_data->'lines'->'data', '[]'::jsonb)) l
+  WHERE i._raw_data->>'status' = 'paid' AND NOT (i._raw_data->>'livemode')::boolean)
+SELECT product, who, count(DISTINCT source) FROM rows
+WHERE product IS NOT NULL AND who IS NOT NULL GROUP BY 1, 2
+"""
+
+# @supabase/stripe-sync-engine keeps typed columns and fetches every session's line items into
+# ``checkout_session_line_items`` (price id only: the product comes from its ``prices`` table).
+SUPABASE_SQL = """
+WITH refunded AS (
+  SELECT payment_intent AS pi, sum(amount) AS amount FROM stripe.refunds WHERE status = 'succeeded' GROUP BY 1),
+rows AS (
+  SELECT cs.id AS source, p.product, coalesce(cs.customer, lower(cs.customer_details->>'email')) AS who
+  FROM stripe.checkout_sessions cs
+  JOIN stripe.checkout_session_line_items li ON li.checkout_session = cs.id
+  JOIN stripe.prices p ON p.id = li.price
+  LEFT JOIN refunded r ON r.pi = cs.payment_intent
+  WHERE cs.status = 'complete' AND cs.payment_status IN ('paid', 'no_payment_required') AND NOT cs.livemode
+    AND NOT (coalesce(r.amount, 0) >= cs.amount_total AND cs.amount_total > 0)
+  UNION ALL
+  SELECT i.id, coalesce(l->'pricing'->'price_details'->>'product', l->'price'->>'product',
+                        l->'plan'->>'product'), i.customer
+  FROM stripe.invoices i
+  CROSS JOIN LATERAL jsonb_array_elements(coalesce(i.lines->'data', '[]'::jsonb)) l
+  WHERE i.status = 'paid' AND NOT i.livemode)
+SELECT product, who, count(DISTINCT source) FROM rows
+WHERE product IS NOT NULL AND who IS NOT NULL GROUP BY 1, 2
+"""
+PEER_ANSWER = {"stripe": PEER_SQL.format(schema="stripe"), "supabase": SUPABASE_SQL}
+PEER_SESSIONS = {
+    "stripe": "SELECT id FROM stripe.checkout_sessions WHERE _raw_data->>'status' = 'complete'",
+    "supabase": "SELECT DISTINCT checkout_session FROM stripe.checkout_session_line_items",
+}
+
+OURS_SQL = """
+SELECT product_id, coalesce(customer, lower(email)), sum(purchases) FROM product_customers
+WHERE account = '' AND NOT livemode GROUP BY 1, 2
+"""
+
+
+# -- databases -------------------------------------------------------------------------------
+
+def admin_dsn() -> str:
+    url = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    return re.sub(r"^postgres(ql)?(\+psycopg)?://", "postgresql://", url)
+
+
+def fresh_database(name: str) -> str:
+    """Drops and creates ``peer_<name>``; returns its libpq URL."""
+    with psycopg.connect(admin_dsn(), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "peer_{name}_{RUN}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "peer_{name}_{RUN}"')
+    return admin_dsn().rsplit("/", 1)[0] + f"/peer_{name}_{RUN}"
+
+
+def free_port() -> int:
+    """A port of this bench's range that nothing listens on."""
+    import socket
+
+    for port in PORT_RANGE:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise SystemExit(f"no free port in {PORT_RANGE}")
+
+
+def drop_database(dsn: str) -> None:
+    if os.environ.get("PEER_KEEP"):  # to look at a system's tables after a run
+        return
+    with psycopg.connect(admin_dsn(), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{dsn.rsplit("/", 1)[1]}" WITH (FORCE)')
+
+
+# -- the truth and the answers ---------------------------------------------------------------
+
+class Truth:
+    """What each system must answer, from the store's records, split into the hard cases."""
+
+    def __init__(self, store: Store) -> None:
+        self.pairs = generator.truth(store)
+        self.refunded = generator.refunded_pairs(store)
+        bought = [p for p in generator.purchases(store) if not p.fully_refunded]
+        sessions = store.sessions
+        invoice_of = {s.id: s.invoice for s in sessions.values() if s.invoice}
+        from_session = set(invoice_of.values())
+        payments: dict[tuple[str, str], set[str]] = {}
+        cases: dict[str, set[tuple[str, str]]] = {
+            "guests": set(), "sessions 11-100 lines": set(), "session >100 lines": set(),
+            "subscription sessions": set(), "invoices without Checkout": set(),
+        }
+        for p in bought:
+            pair = (p.product, p.customer)
+            payments.setdefault(pair, set()).add(invoice_of.get(p.source, p.source))
+            if not p.customer.startswith("cus_"):
+                cases["guests"].add(pair)
+            if p.source.startswith("cs_"):
+                lines = len(sessions[p.source].lines)
+                if lines > 100:
+                    cases["session >100 lines"].add(pair)
+                elif lines > 10:
+                    cases["sessions 11-100 lines"].add(pair)
+                if sessions[p.source].invoice:
+                    cases["subscription sessions"].add(pair)
+            elif p.source not in from_session:
+                cases["invoices without Checkout"].add(pair)
+        self.cases = cases
+        self.payments = sum(len(v) for v in payments.values())
+
+    def judge(self, answer: dict[tuple[str, str], int]) -> dict[str, Any]:
+        """Missed and extra (product, customer) pairs, each hard case's coverage, payments."""
+        got = set(answer)
+        want = {(prod, who) for prod, whos in self.pairs.items() for who in whos}
+        out: dict[str, Any] = {
+            "pairs": len(want), "missed": len(want - got), "extra": len(got - want),
+            "refunded shown": len(self.refunded & got),
+            "payments": sum(answer.values()), "payments true": self.payments,
+        }
+        for case, pairs in self.cases.items():
+            out[case] = f"{len(pairs & got)}/{len(pairs)}"
+        out["right"] = out["missed"] == 0 and out["extra"] == 0 and out["payments"] == self.payments
+        return out
+
+
+def answer(dsn: str, sql: str) -> dict[tuple[str, str], int]:
+    with psycopg.connect(dsn) as conn:
+        return {(prod, who): int(n) for prod, who, n in conn.execute(sql)}
+
+
+# -- processes -------------------------------------------------------------------------------
+
+def node(mode: str, config: dict[str, Any], npm: Path, sandbox: str | None = None, **popen: Any
+         ) -> subprocess.Popen:
+    env = {**os.environ, "PEER_NODE_MODULES": str(npm), "STRIPE_API_BASE": sandbox or "http://127.0.0.1:1"}
+    preload = [] if mode == "post" else ["-r", str(HERE / "stripe_host.cjs")]  # the load generator: no peer
+    cmd = ["node", "--max-old-space-size=2048", *preload, str(HERE / "sync_engine.cjs"), mode, json.dumps(config)]
+    return subprocess.Popen(cmd, env=env, text=True, **popen)
+
+
+def node_json(mode: str, config: dict[str, Any], npm: Path, sandbox: str | None = None,
+              timeout: float | None = None) -> dict[str, Any]:
+    proc = node(mode, config, npm, sandbox, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        return {"timed_out": True}
+    if proc.returncode != 0:
+        raise RuntimeError(f"node {mode} failed: {err[-2000:]}")
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def install_peers(npm: Path, peers: list[str]) -> dict[str, str]:
+    """``npm install`` each peer (its exact version) into a folder of its own under ``npm`` (they
+    need different majors of the ``stripe`` package); returns name -> version installed."""
+    versions = {}
+    for peer in peers:
+        package, version = PEERS[peer]
+        folder = npm / peer
+        folder.mkdir(parents=True, exist_ok=True)
+        if not (folder / "package.json").exists():
+            (folder / "package.json").write_text('{"name": "peer-bench", "private": true}')
+        installed = folder / "node_modules" / package / "package.json"
+        if not installed.exists():
+            subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--silent", f"{package}@{version}"],
+                           cwd=folder, check=True)
+        versions[peer] = json.loads(installed.read_text())["version"]
+    return versions
+
+
+def wait_port(port: int, proc: subprocess.Popen, seconds: float = 30) -> None:
+    import socket
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server on {port} exited with {proc.returncode}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(10)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def serve(store: Store, **knobs: Any) -> tuple[int, str]:
+    """``bench/backfill.py``'s forked sandbox, on a port of this bench's range."""
+    port = free_port()
+    pid = os.fork()
+    if pid == 0:  # the child: serve until killed
+        try:
+            SandboxServer(store, port=port, **knobs).serve_forever()
+        finally:
+            os._exit(0)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(400):
+        try:
+            ours_backfill.stats(url)
+            return pid, url
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit("sandbox did not start")
+
+
+def sandbox_requests(url: str) -> tuple[int, int]:
+    st = ours_backfill.stats(url)
+    return st["total"], st["rate_limited"]
+
+
+# -- the webhook path ------------------------------------------------------------------------
+
+def event_stream(store: Store, path: Path, seed: int = 7) -> dict[str, int]:
+    """The test-mode events of the account, oldest first, compact JSON one a line, 10% of them
+    again 1 to 20 events later (as Stripe's at-least-once delivery does)."""
+    renderer = WebhookSender(store, "http://127.0.0.1:1/", SECRET, pretty=False, livemode=False, connect=False)
+    events = [e for e in store.ordered("event") if renderer.wants(e)]
+    rng = random.Random(seed)
+    bodies = [renderer.render(e).decode() for e in events]
+    out: list[str | None] = list(bodies)
+    later: dict[int, list[str]] = {}
+    for i, body in enumerate(bodies):
+        if rng.random() < 0.10:
+            later.setdefault(i + rng.randint(1, 20), []).append(body)
+    final: list[str] = []
+    for i in range(len(out) + 21):
+        if i < len(out):
+            final.append(out[i])  # type: ignore[arg-type]
+        final.extend(later.get(i, []))
+    path.write_text("\n".join(final) + "\n")
+    types: dict[str, int] = {}
+    for e in events:
+        types[e.type] = types.get(e.type, 0) + 1
+    return {"events": len(events), "deliveries": len(final), "duplicates": len(final) - len(events),
+            "checkout.session.completed": types.get("checkout.session.completed", 0),
+            "invoice.paid": types.get("invoice.paid", 0)}
+
+
+def post(url: str, file: Path, npm: Path, cap: float, rate: float | None = None,
+         ack_log: Path | None = None) -> dict[str, Any]:
+    return node_json("post", {"url": url, "secret": SECRET, "file": str(file), "connections": 16,
+                              "timeoutMs": REQUEST_TIMEOUT_S * 1000, "capSeconds": cap, "rate": rate,
+                              "ackLog": str(ack_log) if ack_log else None},
+                     npm, timeout=cap + REQUEST_TIMEOUT_S + 60)
+
+
+class Freshness:
+    """How long after its event was acknowledged each paid session is in the answer: a thread
+    polls the system's tables every 50 ms for the sessions they hold."""
+
+    def __init__(self, dsn: str, sql: str, events: Path) -> None:
+        self.dsn, self.sql = dsn, sql
+        self.wanted: dict[int, str] = {}
+        seen: set[str] = set()
+        for i, line in enumerate(events.read_text().splitlines()):
+            if '"checkout.session.completed"' not in line:
+                continue
+            event = json.loads(line)
+            obj = event["data"]["object"]
+            if event["type"] == "checkout.session.completed" and obj["payment_status"] == "paid" \
+                    and obj["id"] not in seen:
+                seen.add(obj["id"])
+                self.wanted[i] = obj["id"]
+        self.first_seen: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def __enter__(self) -> Freshness:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _poll(self) -> None:
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            while not self._stop.is_set():
+                now = time.time() * 1000
+                for (sid,) in conn.execute(self.sql):
+                    self.first_seen.setdefault(sid, now)
+                time.sleep(0.05)
+
+    def figures(self, ack_log: Path) -> dict[str, Any]:
+        acked = {i: at for i, at in json.loads(ack_log.read_text())}
+        lags = sorted(max(0.0, self.first_seen[sid] - acked[i]) / 1000 for i, sid in self.wanted.items()
+                      if i in acked and sid in self.first_seen)
+        if not lags:
+            return {"fresh_sessions": f"0/{len(self.wanted)}", "fresh_p50_s": None, "fresh_p99_s": None}
+        return {"fresh_sessions": f"{len(lags)}/{len(self.wanted)}",
+                "fresh_p50_s": round(lags[len(lags) // 2], 2),
+                "fresh_p99_s": round(lags[min(len(lags) - 1, int(0.99 * len(lags)))], 2),
+                "fresh_max_s": round(lags[-1], 2)}
+
+
+OURS_SESSIONS_SQL = "SELECT DISTINCT checkout_session FROM purchases WHERE checkout_session IS NOT NULL"
+
+
+def drain(dsn: str, cap: float) -> float:
+    """Seconds until no stored event is pending (the worker has applied everything)."""
+    started = time.monotonic()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        while time.monotonic() - started < cap:
+            if conn.execute("SELECT count(*) FROM stripe_events WHERE status = 'pending'").fetchone()[0] == 0:
+                break
+            time.sleep(0.05)
+    return time.monotonic() - started
+
+
+def webhook_ours(store: Store, events: Path, latency: float, npm: Path, cap: float, truth: Truth,
+                 rate: float | None = None) -> dict[str, Any]:
+    """Without ``rate``: the burst is acknowledged with no worker running (the web's own
+    figures), then one worker applies it (the worker's). With ``rate``: the worker runs all
+    along, and each paid session's freshness is measured."""
+    pid, sandbox = serve(store, latency_ms=latency)
+    dsn = fresh_database("ours")
+    url = dsn.replace("postgresql://", "postgresql+psycopg://")
+    env = {**os.environ, "DATABASE_URL": url, "STRIPE_WEBHOOK_SECRET": SECRET, "STRIPE_API_KEY": KEY,
+           "STRIPE_API_BASE": sandbox}
+    venv = ROOT / ".venv" / "bin"
+    subprocess.run([str(venv / "indexer"), "migrate"], env=env, check=True, capture_output=True)
+    port = free_port()
+    # The Procfile's web line, with its bind address; the access log goes nowhere.
+    web = subprocess.Popen([str(venv / "gunicorn"), "--config", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}",
+                            "--workers", "4", "--worker-class", "gthread", "--threads", "4",
+                            "--access-logfile", "/dev/null", "indexer.wsgi:app"],
+                           cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           start_new_session=True)
+    workers: list[subprocess.Popen] = []
+
+    def worker() -> None:  # the Procfile's worker line
+        workers.append(subprocess.Popen([str(venv / "indexer"), "worker"], env=env, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL, start_new_session=True))
+
+    ack_log = events.with_suffix(".acks")
+    out: dict[str, Any] = {}
+    try:
+        wait_port(port, web)
+        if rate:
+            worker()
+            with Freshness(dsn, OURS_SESSIONS_SQL, events) as fresh:
+                started = time.monotonic()
+                load = post(f"http://127.0.0.1:{port}/webhooks/stripe", events, npm, cap, rate, ack_log)
+                applied = time.monotonic() + drain(dsn, cap) - started
+            out.update(fresh.figures(ack_log))
+        else:
+            load = post(f"http://127.0.0.1:{port}/webhooks/stripe", events, npm, cap)
+            worker()
+            applied = load["seconds"] + drain(dsn, cap * 3)
+            out["worker_eps"] = round(load["sent"] / (applied - load["seconds"]), 1)
+        with psycopg.connect(dsn) as conn:
+            stored, failed = conn.execute("SELECT count(*), count(*) FILTER (WHERE status = 'failed') "
+                                          "FROM stripe_events").fetchone()
+        requests, _ = sandbox_requests(sandbox)
+        judged = truth.judge(answer(dsn, OURS_SQL))
+    finally:
+        for w in workers:
+            stop(w)
+        stop(web)
+        ours_backfill.stop(pid)
+    drop_database(dsn)
+    return {**summarize_load(load), "applied_s": round(applied, 2),
+            "applied_eps": round(load["sent"] / applied, 1), "stripe_requests": requests,
+            "stored": stored, "failed": failed, **out, **judged}
+
+
+def webhook_peer(peer: str, expand: bool, store: Store, events: Path, latency: float, npm: Path,
+                 cap: float, truth: Truth, spec_path: Path, rate: float | None = None) -> dict[str, Any]:
+    """A peer applies each event before it answers: acknowledged is applied."""
+    pid, sandbox = serve(store, latency_ms=latency)
+    dsn = fresh_database(peer)
+    config = peer_config(peer, dsn, spec_path, expand)
+    node_json("migrate", config, npm / peer, sandbox, timeout=120)
+    port = free_port()
+    server = node("serve", {**config, "port": port}, npm / peer, sandbox, stdout=subprocess.DEVNULL,
+                  stderr=None if os.environ.get("PEER_DEBUG") else subprocess.DEVNULL, start_new_session=True)
+    ack_log = events.with_suffix(".acks")
+    out: dict[str, Any] = {}
+    try:
+        wait_port(port, server)
+        target = f"http://127.0.0.1:{port}/webhooks/stripe"
+        if rate:
+            sql = PEER_SESSIONS[peer] + (" AND _raw_data ? 'lines'" if expand and peer == "stripe" else "")
+            with Freshness(dsn, sql, events) as fresh:
+                load = post(target, events, npm, cap, rate, ack_log)
+                time.sleep(0.2)
+            out.update(fresh.figures(ack_log))
+        else:
+            load = post(target, events, npm, cap)
+        requests, _ = sandbox_requests(sandbox)
+        judged = truth.judge(answer(dsn, PEER_ANSWER[peer]))
+    finally:
+        stop(server)
+        ours_backfill.stop(pid)
+    drop_database(dsn)
+    return {**summarize_load(load), "applied_s": round(load["seconds"], 2),
+            "applied_eps": round(load["statuses"].get("200", 0) / load["seconds"], 1),
+            "stripe_requests": requests, **out, **judged}
+
+
+def summarize_load(load: dict[str, Any]) -> dict[str, Any]:
+    ok = load["statuses"].get("200", 0)
+    return {"deliveries": load["total"], "sent": load["sent"], "acked": ok,
+            "not_acked": load["total"] - ok, "timeouts": load["timeouts"],
+            "ack_eps": round(ok / load["lastAck"], 1) if load["lastAck"] else 0.0,
+            "ack_p50_ms": round(load["p50"] or 0, 1), "ack_p99_ms": round(load["p99"] or 0, 1),
+            "capped": load["sent"] < load["total"] or load["timeouts"] > 0}
+
+
+def peer_config(peer: str, dsn: str, spec_path: Path, expand: bool) -> dict[str, Any]:
+    return {"package": PEERS[peer][0], "databaseUrl": dsn, "specPath": str(spec_path), "key": KEY,
+            "account": ACCOUNT, "secret": SECRET, "autoExpandLists": expand, "poolMax": 10}
+
+
+# -- backfill --------------------------------------------------------------------------------
+
+def timed(cmd: list[str], env: dict[str, str], cap: float, kill_after: float | None = None
+          ) -> tuple[float, bool, str]:
+    """Runs ``cmd``; killed (its whole process group, SIGKILL) after ``kill_after`` or ``cap``
+    seconds. Returns seconds, whether it was killed, and its output."""
+    with tempfile.TemporaryFile("w+") as out:
+        started = time.monotonic()
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, text=True,
+                                start_new_session=True)
+        limit = min(cap, kill_after) if kill_after else cap
+        try:
+            proc.wait(limit)
+            killed = False
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            killed = True
+        seconds = time.monotonic() - started
+        out.seek(0)
+        text = out.read()
+    if not killed and proc.returncode != 0:
+        raise RuntimeError(f"{cmd[:4]} failed: {text[-2000:]}")
+    return seconds, killed, text
+
+
+def backfill_ours(store: Store, truth: Truth, cap: float, kill_after: float | None) -> dict[str, Any]:
+    pid, sandbox = serve(store, latency_ms=200, rate_limit=25)
+    dsn = fresh_database("ours")
+    env = {**os.environ, "DATABASE_URL": dsn.replace("postgresql://", "postgresql+psycopg://"),
+           "STRIPE_API_KEY": KEY, "STRIPE_API_BASE": sandbox}
+    venv = ROOT / ".venv" / "bin"
+    try:
+        subprocess.run([str(venv / "indexer"), "migrate"], env=env, check=True, capture_output=True)
+        cmd = [str(venv / "indexer"), "backfill", "--concurrency", "8"]
+        out = backfill_runs(cmd, env, sandbox, cap, kill_after)
+        out.update(truth.judge(answer(dsn, OURS_SQL)))
+    finally:
+        ours_backfill.stop(pid)
+    drop_database(dsn)
+    return out
+
+
+def backfill_peer(peer: str, expand: bool, store: Store, truth: Truth, cap: float, kill_after: float | None,
+                  npm: Path, spec_path: Path) -> dict[str, Any]:
+    pid, sandbox = serve(store, latency_ms=200, rate_limit=25)
+    dsn = fresh_database(peer)
+    config = {**peer_config(peer, dsn, spec_path, expand), "objects": PEER_OBJECTS, "workers": 20, "rate": 25}
+    try:
+        node_json("migrate", config, npm / peer, sandbox, timeout=120)
+        before, _ = sandbox_requests(sandbox)
+        env = {**os.environ, "PEER_NODE_MODULES": str(npm / peer), "STRIPE_API_BASE": sandbox}
+        cmd = ["node", "--max-old-space-size=2048", "-r", str(HERE / "stripe_host.cjs"),
+               str(HERE / "sync_engine.cjs"), "backfill", json.dumps(config)]
+        out = backfill_runs(cmd, env, sandbox, cap, kill_after, before)
+        out.update(truth.judge(answer(dsn, PEER_ANSWER[peer])))
+    finally:
+        ours_backfill.stop(pid)
+    drop_database(dsn)
+    return out
+
+
+def backfill_runs(cmd: list[str], env: dict[str, str], sandbox: str, cap: float, kill_after: float | None,
+                  before: int = 0) -> dict[str, Any]:
+    """One run (capped), or with ``kill_after``: killed then run again to the end."""
+    if kill_after is None:
+        seconds, killed, _ = timed(cmd, env, cap)
+        requests, limited = sandbox_requests(sandbox)
+        return {"seconds": round(seconds, 1), "finished": not killed, "stripe_requests": requests - before,
+                "429s": limited}
+    first, killed, _ = timed(cmd, env, cap, kill_after)
+    mid, _ = sandbox_requests(sandbox)
+    second, killed2, _ = timed(cmd, env, cap)
+    requests, limited = sandbox_requests(sandbox)
+    return {"seconds": round(first + second, 1), "finished": not killed2, "killed_at_s": round(first, 1),
+            "finish_s": round(second, 1), "stripe_requests": requests - before,
+            "requests_after_kill": requests - mid, "429s": limited}
+
+
+# -- the table -------------------------------------------------------------------------------
+
+def ratios(results: dict[str, Any]) -> list[str]:
+    """Ours against the best peer, beside the issue's targets. A peer with line items is one
+    that fetches them (``+lines``, and @supabase/stripe-sync-engine always does)."""
+    out = []
+    for key, rows in results["webhook"].items():
+        ours = rows["ours"]
+        peers = {k: v for k, v in rows.items() if k != "ours"}
+        with_lines = {k: v for k, v in peers.items() if "+lines" in k or "supabase" in k}
+        best_ack = max(peers.items(), key=lambda kv: kv[1]["ack_eps"])
+        line = (f"{key}: ack {ours['ack_eps'] / max(best_ack[1]['ack_eps'], 0.1):.2f}x the best peer's "
+                f"({best_ack[0]}; target >= 1.25x at 0 ms)")
+        if with_lines:
+            best = max(with_lines.items(), key=lambda kv: kv[1]["applied_eps"])
+            line += (f"; applied {ours['applied_eps'] / max(best[1]['applied_eps'], 0.1):.2f}x the best peer with "
+                     f"line items ({best[0]}; target >= 3x at 0 ms, >= 10x at 150 ms)")
+        if "fresh_p99_s" in ours:
+            line += f"; our freshness p99 {ours['fresh_p99_s']} s (target < 2 s)"
+        out.append(line)
+    whole = results["backfill"].get("whole")
+    if whole:
+        ours = whole["ours"]
+        for name, r in whole.items():
+            if name == "ours":
+                continue
+            sooner = r["seconds"] / ours["seconds"]
+            fewer = r["stripe_requests"] / max(ours["stripe_requests"], 1)
+            out.append(f"backfill vs {name}: {'>=' if not r['finished'] else ''}{sooner:.1f}x sooner "
+                       f"{'(it did not finish) ' if not r['finished'] else ''}with {fewer:.0f}x fewer requests "
+                       f"(targets >= 10x, >= 50x); 429s ours {ours['429s']}, theirs {r['429s']}")
+    return out
+
+
+def table(results: dict[str, Any]) -> str:
+    lines = [f"machine: {results['machine']}; load average {results['load_start']:.1f} at the start",
+             f"command: {results['command']}", f"how the peers ran: {results['how_peers_ran']}",
+             "(capped) = some requests went unanswered for 30 s or the run hit --peer-cap; "
+             "payments = distinct payments summed over (product, customer) pairs, against the truth"]
+    cols = ["system", "ack ev/s", "ack p50 ms", "ack p99 ms", "applied ev/s", "fresh p99 s", "Stripe req",
+            "missed", "extra", "payments", "guests", "11-100 lines", ">100 lines", "right", "load"]
+    stream = results.get("stream", {})
+    for key, rows in results["webhook"].items():
+        lines.append(f"\nwebhook path, sandbox latency {key}: {stream['deliveries']} deliveries "
+                     f"({stream['duplicates']} duplicates), 16 connections")
+        lines.append(" | ".join(cols))
+        for name, r in rows.items():
+            lines.append(" | ".join(str(x) for x in (
+                name + (" (capped)" if r["capped"] else ""), r["ack_eps"], r["ack_p50_ms"], r["ack_p99_ms"],
+                r["applied_eps"], r.get("fresh_p99_s", "-"), r["stripe_requests"], r["missed"], r["extra"],
+                f"{r['payments']}/{r['payments true']}", r["guests"], r["sessions 11-100 lines"],
+                r["session >100 lines"], "yes" if r["right"] else "NO", f"{r['load']:.1f}")))
+    cols = ["system", "run", "seconds", "finished", "Stripe req", "429s", "missed", "extra", "payments", "right",
+            "load"]
+    for run, rows in results["backfill"].items():
+        lines.append(f"\nbackfill {run}, {results['backfill_sessions']} sessions, sandbox --rate-limit 25 "
+                     "--latency-ms 200")
+        lines.append(" | ".join(cols))
+        for name, r in rows.items():
+            extra = f" (killed at {r['killed_at_s']} s, then {r['finish_s']} s, {r['requests_after_kill']} req)" \
+                if "killed_at_s" in r else ""
+            lines.append(" | ".join(str(x) for x in (
+                name, run + extra, r["seconds"], r["finished"], r["stripe_requests"], r["429s"], r["missed"],
+                r["extra"], f"{r['payments']}/{r['payments true']}", "yes" if r["right"] else "NO",
+                f"{r['load']:.1f}")))
+    results["ratios"] = ratios(results)
+    lines += ["", "ratios:", *results["ratios"]]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="300 sessions everywhere, caps of 60 s")
+    parser.add_argument("--peers", default="stripe", help="comma-separated: stripe, supabase")
+    parser.add_argument("--backfill-sessions", type=int, default=20000)
+    parser.add_argument("--webhook-sessions", type=int, default=1000)
+    parser.add_argument("--latencies", default="0,150")
+    parser.add_argument("--fresh-rate", type=float, default=200.0, help="events/s of the steady run")
+    parser.add_argument("--peer-cap", type=float, default=300.0, help="seconds a peer's run may take")
+    parser.add_argument("--skip", default="", help="comma-separated: webhook, freshness, backfill, interrupted")
+    parser.add_argument("--npm-dir", help="install the peers here (default: a temporary folder)")
+    parser.add_argument("--json", default=str(Path(tempfile.gettempdir()) / "peer_bench.json"))
+    args = parser.parse_args()
+    if args.quick:
+        args.backfill_sessions = args.webhook_sessions = 300
+        args.peer_cap = 60.0
+    peers = [p for p in args.peers.split(",") if p]
+    skip = set(args.skip.split(","))
+    tmp = tempfile.TemporaryDirectory(prefix="peer-bench-")
+    npm = Path(args.npm_dir or Path(tmp.name) / "npm")
+    versions = install_peers(npm, peers)
+    spec_path = spec.write(Path(tmp.name) / "spec.json")
+    results: dict[str, Any] = {
+        "machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} cores, Python "
+                   f"{platform.python_version()}, {subprocess.check_output(['node', '--version'], text=True).strip()}",
+        "command": " ".join(sys.argv), "peers": versions,
+        "how_peers_ran": (
+            "require()d from an npm install in a temporary folder; migrations with openApiSpecPath "
+            "(a spec made from fixtures3.json); the stripe package preloaded (stripe_host.cjs) to add "
+            "{host, port, protocol: http} of the sandbox; stripeAccountId given; webhook: "
+            "StripeSync.webhook.processWebhook(rawBody, signature) behind a bare Node http server, 200 "
+            "after it resolves; backfill: fullSync(" + json.dumps(PEER_OBJECTS) + ", true, 20 workers, "
+            "25 req/s); '+lines' = autoExpandLists: true; pg pool of 10; @supabase/stripe-sync-engine: "
+            "new StripeSync({...autoExpandLists: true}), its runMigrations, processWebhook, and "
+            "syncBackfill({object}) for each object in turn (it has no rate or worker option)"),
+        "webhook": {}, "backfill": {}, "backfill_sessions": args.backfill_sessions,
+        "load_start": os.getloadavg()[0],
+    }
+    # @supabase/stripe-sync-engine fetches every session's line items whatever autoExpandLists
+    # says (which only pages invoice lines past the first 10): one run of it, with the option on.
+    systems = [(p, expand) for p in peers for expand in ((True,) if p == "supabase" else (False, True))]
+
+    def label(p: str, expand: bool) -> str:
+        return f"{PEERS[p][0]} {versions[p]}" + (" +lines" if expand and p == "stripe" else "")
+
+    if "webhook" not in skip:
+        store = Store()
+        generator.generate(store, args.webhook_sessions, 0)
+        truth = Truth(store)
+        events = Path(tmp.name) / "events.jsonl"
+        results["stream"] = event_stream(store, events)
+        print(f"stream: {results['stream']}", flush=True)
+        for latency in [float(x) for x in args.latencies.split(",")]:
+            for mode, rate in (("burst", None), (f"steady {args.fresh_rate:g}/s", args.fresh_rate)):
+                if rate and "freshness" in skip:
+                    continue
+                rows: dict[str, Any] = {}
+                key = f"{latency:g} ms, {mode}"
+                rows["ours"] = {**webhook_ours(store, events, latency, npm, args.peer_cap, truth, rate),
+                                "load": os.getloadavg()[0]}
+                print(f"webhook {key} ours: {rows['ours']}", flush=True)
+                for p, expand in systems:
+                    rows[label(p, expand)] = {**webhook_peer(p, expand, store, events, latency, npm, args.peer_cap,
+                                                             truth, spec_path, rate), "load": os.getloadavg()[0]}
+                    print(f"webhook {key} {label(p, expand)}: {rows[label(p, expand)]}", flush=True)
+                results["webhook"][key] = rows
+        del store
+    if "backfill" not in skip:
+        store = Store()
+        generator.generate(store, args.backfill_sessions, 0)
+        truth = Truth(store)
+        runs = ["whole"] + ([] if "interrupted" in skip else ["interrupted"])
+        for run in runs:
+            rows = {}
+            whole = results["backfill"].get("whole", {})
+            kill = None
+            if run == "interrupted":
+                kill = max(1.0, whole.get("ours", {}).get("seconds", 10) / 2)
+            rows["ours"] = {**backfill_ours(store, truth, args.peer_cap * 4, kill), "load": os.getloadavg()[0]}
+            print(f"backfill {run} ours: {rows['ours']}", flush=True)
+            for p, expand in systems:
+                if run == "interrupted":
+                    kill = max(1.0, min(args.peer_cap, whole.get(label(p, expand), {}).get("seconds", 20)) / 2)
+                rows[label(p, expand)] = {**backfill_peer(p, expand, store, truth, args.peer_cap, kill, npm, spec_path),
+                                          "load": os.getloadavg()[0]}
+                print(f"backfill {run} {label(p, expand)}: {rows[label(p, expand)]}", flush=True)
+            results["backfill"][run] = rows
+    print(table(results))
+    Path(args.json).write_text(json.dumps(results, indent=2))
+    print(f"\nwritten to {args.json}")
+    tmp.cleanup()
+
+
+if __name__ == "__main__":
+    main()
