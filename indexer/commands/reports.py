@@ -24,7 +24,6 @@ from indexer.config import Settings
 from indexer.errors import IndexerError, UsageError
 from indexer.reports import kept
 from indexer.reports.enrich import enrich
-from indexer.reports.monthly import monthly
 from indexer.reports.period import Month
 from indexer.reports.report_runs import fetch
 from indexer.stripe_api import StripeAPI
@@ -172,6 +171,9 @@ def fetch_command(month: str, timezone: str, report_type: str | None, output: Pa
 def monthly_command(month: str, csv_path: Path | None, directory: Path, timezone: str,
                     livemode: bool | None, account: str) -> None:
     """Write one PDF per product with that month's transactions, and a summary CSV."""
+    # Imported here: it loads the PDF library, which no other command needs.
+    from indexer.reports.monthly import monthly
+
     wanted = Month.parse(month, timezone)
     settings, engine = _settings()
     if livemode is None and settings.stripe_api_key:
