@@ -1,9 +1,10 @@
 """The dashboard's pages over the 1,000,000-row index of ``bench/query_api.py``, on PostgreSQL.
 
 Usage: BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/dashboard_pages.py
-       [--reuse] [--samples 200] [--rows 1000000] [--products 10000] [--big 200000] [--events 200000]
+       [--database bench_dashboard] [--port 18211] [--reuse] [--samples 200] [--rows 1000000]
+       [--products 10000] [--big 200000] [--events 200000]
 
-Builds a database ``bench_dashboard`` beside the given one (``--reuse`` keeps a loaded one) with
+Builds a database ``--database`` beside the given one (``--reuse`` keeps a loaded one) with
 the same rows as ``bench/query_api.py`` (built by its ``prepare``: one product, ``prod_big``, with
 ``--big`` buyers; the rest spread over ``--products`` products) plus ``--events`` stored webhook
 events (1% failed with an error, 0.5% pending, 4% skipped, the rest done). Then it serves the
@@ -38,7 +39,6 @@ from bench import http_load, query_api  # noqa: E402
 
 TOKEN = "bench-dashboard-" + "0" * 32
 SECRET_KEY = "bench-dashboard-secret-" + "1" * 32
-PORT = 18211
 
 LOAD_EVENTS = """
 INSERT INTO stripe_events (id, type, api_version, created, livemode, account, object_id, payload, source,
@@ -63,8 +63,8 @@ def load_events(conn: Any, params: dict[str, Any]) -> str:
 
 
 def prepare(admin_url: str, args: argparse.Namespace) -> str:
-    """``bench_dashboard``: the rows of ``bench/query_api.py`` (its ``prepare``) and the events."""
-    return query_api.prepare(admin_url, args, "bench_dashboard",
+    """``--database``: the rows of ``bench/query_api.py`` (its ``prepare``) and the events."""
+    return query_api.prepare(admin_url, args, args.database,
                              lambda conn, params: load_events(conn, {**params, "events": args.events}))
 
 
@@ -142,11 +142,13 @@ def main() -> None:
     parser.add_argument("--big", type=int, default=200_000)
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--samples", type=int, default=200)
-    parser.add_argument("--reuse", action="store_true", help="keep an already loaded bench_dashboard database")
+    parser.add_argument("--database", default="bench_dashboard", help="the database to build beside the given one")
+    parser.add_argument("--port", type=int, default=18211, help="the port gunicorn serves the app on")
+    parser.add_argument("--reuse", action="store_true", help="keep an already loaded --database")
     args = parser.parse_args()
     admin = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
     if not admin:
-        sys.exit("set BENCH_DATABASE_URL to a PostgreSQL URL (a database bench_dashboard is created beside it)")
+        sys.exit("set BENCH_DATABASE_URL to a PostgreSQL URL (the --database is created beside it)")
 
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (figures scale with it)")
     url = prepare(admin, args)
@@ -171,11 +173,11 @@ def main() -> None:
     env = {"DATABASE_URL": url, "INDEXER_DASHBOARD_TOKENS": TOKEN, "INDEXER_API_TOKENS": TOKEN,
            "INDEXER_SECRET_KEY": SECRET_KEY}
     options = argparse.Namespace(workers=1, worker_class="sync", threads=1)
-    with http_load.gunicorn("indexer.wsgi:app", PORT, env, options):
-        cookie = sign_in(PORT)
+    with http_load.gunicorn("indexer.wsgi:app", args.port, env, options):
+        cookie = sign_in(args.port)
         print(f"\n1. sequential requests to gunicorn (1 sync worker), {args.samples} each, signed in (p99 target < 50 ms)")
         for name, path in pages.items():
-            p50, p99, size = timed(PORT, path, {"Cookie": cookie}, args.samples)
+            p50, p99, size = timed(args.port, path, {"Cookie": cookie}, args.samples)
             print(f"   {name:<36} p50 {p50:6.2f} ms  p99 {p99:6.2f} ms  ({size:,} bytes)")
         yardsticks = {
             "sign-in page (no session)": ("/dashboard/sign-in", {}),
@@ -184,12 +186,12 @@ def main() -> None:
         }
         print("   yardsticks, in the same server (they move with the machine's load as the pages do):")
         for name, (path, headers) in yardsticks.items():
-            p50, p99, size = timed(PORT, path, headers, args.samples)
+            p50, p99, size = timed(args.port, path, headers, args.samples)
             print(f"   {name:<36} p50 {p50:6.2f} ms  p99 {p99:6.2f} ms  ({size:,} bytes)")
         print("\n2. Download CSV (every buyer, streamed)")
         for product in (c["typical"], "prod_big"):
             started = time.perf_counter()
-            conn = http.client.HTTPConnection("127.0.0.1", PORT)
+            conn = http.client.HTTPConnection("127.0.0.1", args.port)
             conn.request("GET", f"/dashboard/products/{product}/customers.csv", headers={"Cookie": cookie})
             response = conn.getresponse()
             lines = response.read().count(b"\n") - 1

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, func, or_, select, tuple_
 
 from indexer.answers.lists import Page
+from indexer.answers.products import several_currency_customers
 from indexer.errors import UsageError
 from indexer.models import ProductDailyTotal, product_totals_t, products_t
 
@@ -154,13 +155,18 @@ def _overviews(conn: Connection, account: str, livemode: bool, ids: Sequence[str
     grouped: dict[str, list[Any]] = {}
     for row in rows:
         grouped.setdefault(row.product_id, []).append(row)
+    customers = several_currency_customers(conn, account, livemode, [row.product_id for row in rows])
     return {
-        product_id: _overview(product_id, group[0].name, account, livemode, group)
+        product_id: _overview(product_id, group[0].name, account, livemode, group, customers.get(product_id))
         for product_id, group in grouped.items()
     }
 
 
-def _overview(product_id: str, name: str | None, account: str, livemode: bool, rows: Sequence[Any]) -> dict[str, Any]:
+def _overview(
+    product_id: str, name: str | None, account: str, livemode: bool, rows: Sequence[Any], customers: int | None = None
+) -> dict[str, Any]:
+    """A product's totals; ``customers`` counts each buyer once, as ``/v1/products`` does (the
+    one currency's count when None)."""
     amounts = [
         {
             "currency": r.currency, "customers": int(r.customers), "purchases": int(r.purchases),
@@ -174,7 +180,7 @@ def _overview(product_id: str, name: str | None, account: str, livemode: bool, r
     return {
         "id": product_id, "object": "product_summary", "product_id": product_id, "name": name,
         "account": account, "livemode": livemode,
-        "customers": sum(a["customers"] for a in amounts), "purchases": sum(a["purchases"] for a in amounts),
+        "customers": sum(a["customers"] for a in amounts) if customers is None else customers, "purchases": sum(a["purchases"] for a in amounts),
         "first_purchased_at": min(firsts, default=None), "last_purchased_at": max(lasts, default=None),
         "amounts": amounts,
     }

@@ -280,6 +280,23 @@ def test_products_list_with_totals_per_currency(signed_in: FlaskClient, shop: Sh
     assert "2 products matching “prod_” in Test mode" in " ".join(text_of(signed_in.get("/dashboard/?q=prod_").text).split())
 
 
+def test_a_buyer_in_two_currencies_counts_once_as_in_the_api(signed_in: FlaskClient, shop: Shop) -> None:
+    shop.checkout(("prod_A", 1500), customer="cus_1", created=T0)
+    shop.checkout(("prod_A", 900), customer="cus_1", currency="eur", created=T0 + DAY)
+    shop.checkout(("prod_A", 700), customer="cus_2", created=T0 + 2 * DAY)
+    shop.checkout(("prod_B", 100), customer="cus_1", created=T0 + 5)
+    api = signed_in.get("/v1/products", headers={"Authorization": f"Bearer {API_TOKEN}"}).get_json()
+    expected = {entry["product_id"]: entry["customers"] for entry in api["data"]}
+    assert expected == {"prod_A": 2, "prod_B": 1}
+    page = signed_in.get("/dashboard/").text
+    shown = {product: int(customers) for product, customers in
+             re.findall(r'href="/dashboard/products/([^"?]+)\?.*?</td>\s*<td[^>]*>.*?</td>\s*<td class="num">([\d,]+)</td>',
+                        page, re.S)}
+    assert shown == expected
+    product_page = text_of(signed_in.get("/dashboard/products/prod_A").text)
+    assert re.search(r"Customers\s+2\s", product_page), product_page
+
+
 def test_products_search_by_name_or_id(signed_in: FlaskClient, shop: Shop) -> None:
     shop.product("prod_A", "Premiere Ticket")
     shop.product("prod_B", "Sticker 100%")
