@@ -14,7 +14,6 @@ import subprocess
 import sys
 import time
 import urllib.parse
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,49 +28,11 @@ from indexer.index.mapping import guest_key
 from indexer.ingest import event_store
 from indexer.web.dashboard import pages
 from tests.conftest import T0, Shop, engine_url, many_buyers
+from tests.web.conftest import API_TOKEN, SECRET_KEY, TOKEN, csrf_of, make_app, sign_in
 
-TOKEN = "dash_" + "t" * 40
-API_TOKEN = "api_" + "a" * 40
-SECRET_KEY = "k" * 48
 XSS = "<script>alert(1)</script>"
 DAY = 86_400
 INDEXER = Path(sys.executable).with_name("indexer")
-
-
-def make_app(engine: Engine, **settings: Any) -> Flask:
-    settings.setdefault("api_tokens", (API_TOKEN,))
-    settings.setdefault("dashboard_tokens", (TOKEN,))
-    settings.setdefault("secret_key", SECRET_KEY)
-    return create_app(Settings(database_url=engine_url(engine), **settings))
-
-
-@pytest.fixture
-def app(engine: Engine) -> Iterator[Flask]:
-    app = make_app(engine)
-    yield app
-    app.extensions["indexer.engine"].dispose()
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
-
-
-@pytest.fixture
-def signed_in(client: FlaskClient) -> FlaskClient:
-    assert sign_in(client).status_code == 302
-    return client
-
-
-def csrf_of(page: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert found, "no CSRF token in the page"
-    return found.group(1)
-
-
-def sign_in(client: FlaskClient, token: str = TOKEN, next_path: str = "/dashboard/") -> Any:
-    csrf = csrf_of(client.get("/dashboard/sign-in").text)
-    return client.post("/dashboard/sign-in", data={"token": token, "csrf_token": csrf, "next": next_path})
 
 
 def text_of(page: str) -> str:
