@@ -305,13 +305,29 @@ def test_products_of_each_account_and_mode_stay_apart(signed_in: FlaskClient, sh
 
 def test_bad_parameters_get_a_one_line_message(signed_in: FlaskClient) -> None:
     for path, message in (("/dashboard/?sort=evil", "Cannot sort by"), ("/dashboard/?account=x", "Connect account"),
-                          ("/dashboard/products/prod_A?since=2026-13-01", "expected a date"),
-                          ("/dashboard/products/prod_A?since=2026-02-01&until=2026-01-01", "after its end"),
+                          ("/dashboard/products/prod_A/customers.csv?since=2026-13-01", "expected a date"),
                           ("/dashboard/?limit=0", "limit must be")):
         response = signed_in.get(path)
         assert response.status_code == 400, path
         assert message in text_of(response.text), path
     assert signed_in.get("/dashboard/products/prod_nothing").status_code == 404
+
+
+def test_a_bad_date_range_keeps_the_person_on_the_product_with_what_they_typed(signed_in: FlaskClient, shop: Shop) -> None:
+    shop.product("prod_A", "Premiere")
+    shop.checkout(("prod_A", 100), email="ann@example.com")
+    for query, message in (("since=2026-02-30", "since: expected a date as YYYY-MM-DD, got '2026-02-30'"),
+                           ("since=2026-02-01&until=2026-01-01", "The start of the date range is after its end.")):
+        response = signed_in.get(f"/dashboard/products/prod_A?{query}")
+        assert response.status_code == 400
+        page = response.text
+        assert "<h1>Premiere</h1>" in page and 'role="alert"' in page
+        assert message in text_of(page)
+        for name, value in urllib.parse.parse_qsl(query):
+            assert f'name="{name}" value="{value}" aria-invalid="true"' in page
+        assert "ann@example.com" not in page and "Download CSV" not in page
+        every_day = html.unescape(re.findall(r'href="([^"]+)">show every day</a>', page)[0])
+        assert "ann@example.com" in signed_in.get(every_day).text
 
 
 # --- one product ----------------------------------------------------------------------------
