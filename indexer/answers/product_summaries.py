@@ -91,7 +91,8 @@ def _listed_products(listing: ProductListing) -> Any:
     if summed is not None and not listing.search:
         return select(totals.c.product_id, totals.c.sort_key).cte("listed")
     key = func.lower(func.coalesce(pr.name, "")) if summed is None else totals.c.sort_key
-    rows = select(totals.c.product_id, key.label("sort_key"), func.count().over().label("total")).select_from(
+    counted = [func.count().over().label("total")] if listing.search else []
+    rows = select(totals.c.product_id, key.label("sort_key"), *counted).select_from(
         totals.outerjoin(products_t, and_(pr.account == listing.account, pr.id == totals.c.product_id))
     )
     if listing.search:
