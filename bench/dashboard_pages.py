@@ -10,12 +10,14 @@ the same rows as ``bench/query_api.py`` (built by its ``prepare``: one product, 
 events (1% failed with an error, 0.5% pending, 4% skipped, the rest done). Then it serves the
 app under gunicorn (one sync worker, so requests are sequential), signs in once over HTTP as a
 browser does, and prints p50/p99 latency (ms) of each page with 100 rows where it lists rows:
-the products list (first page, sorted by name from the middle, by revenue, a search), the
-product page of ``prod_big`` (first, middle and last pages, a week's range with refunded
-purchases; each draws the chart of its range) and of a typical product, a customer looked up by
+the products list (first page, sorted by name from the middle, by revenue, by customers, by id
+backwards, a search, a search sorted by purchases), the product page of ``prod_big`` (first,
+middle and last pages, a week's range with refunded purchases, a year's range; each draws the
+chart of its range) and of a typical product, a customer looked up by
 email, and the events page; beside them, in the same server, two yardsticks that move with the
-machine's load as the pages do: the sign-in page (no database) and the query API's page of 100
-customers of ``prod_big``. Last, the wall time of the CSV download of a typical product and of
+machine's load as the pages do: the sign-in page (no database), the query API's page of 100
+customers of ``prod_big`` and its ``/v1/products`` page that holds ``prod_big`` (which counts
+``prod_big``'s buyers across its two currencies, as the dashboard's products and product pages do). Last, the wall time of the CSV download of a typical product and of
 ``prod_big`` (every buyer, streamed). The target is p99 < 50 ms per page.
 """
 
@@ -86,10 +88,13 @@ def positions(url: str) -> dict[str, Any]:
         by_name = one("SELECT id FROM products ORDER BY lower(name), id OFFSET 5000 LIMIT 1")
         email = one("SELECT email FROM purchases WHERE product_id = :p AND customer_id IS NULL LIMIT 1", p=typical)
         newest = one("SELECT max(purchased_at) FROM purchases WHERE product_id = 'prod_big'")
+        before_big = one("SELECT product_id FROM product_totals WHERE product_id < 'prod_big' "
+                         "ORDER BY product_id DESC OFFSET 50 LIMIT 1")
     engine.dispose()
     week = (time.strftime("%Y-%m-%d", time.gmtime(newest - 6 * 86_400)), time.strftime("%Y-%m-%d", time.gmtime(newest)))
+    year = (time.strftime("%Y-%m-%d", time.gmtime(newest - 364 * 86_400)), week[1])
     return {"buyers": buyers, "middle": middle, "end": end, "typical": typical, "by_name": by_name, "email": email,
-            "week": week}
+            "week": week, "year": year, "before_big": before_big}
 
 
 def sign_in(port: int) -> str:
@@ -160,11 +165,15 @@ def main() -> None:
         "products, first page (last sale)": "/dashboard/?limit=100",
         "products by name, middle page": f"/dashboard/?limit=100&sort=name&order=asc&starting_after={c['by_name']}",
         "products by revenue (usd)": "/dashboard/?limit=100&sort=revenue:usd&order=desc",
+        "products by customers": "/dashboard/?limit=100&sort=customers&order=desc",
+        "products by id, backwards": f"/dashboard/?limit=100&sort=product_id&order=asc&ending_before={c['by_name']}",
         "products search 'Product 12'": "/dashboard/?limit=100&q=Product+12",
+        "products search, by purchases": "/dashboard/?limit=100&q=Product+12&sort=purchases&order=desc",
         "prod_big first page": f"{big}?limit=100",
         "prod_big middle page": f"{big}?limit=100&starting_after={q(c['middle'])}",
         "prod_big last page (ending_before)": f"{big}?limit=100&ending_before={q(c['end'])}",
         "prod_big a week, include refunded": f"{big}?limit=100&since={since}&until={until}&include_refunded=1",
+        "prod_big its year (chart per week)": f"{big}?limit=100&since={c['year'][0]}&until={c['year'][1]}",
         f"{c['typical']} first page": f"/dashboard/products/{c['typical']}?limit=100",
         "customer by email": f"/dashboard/customers?q={q(c['email'])}",
         f"events ({args.events:,} stored)": "/dashboard/events",
@@ -183,6 +192,8 @@ def main() -> None:
             "sign-in page (no session)": ("/dashboard/sign-in", {}),
             "API: prod_big middle, limit=100": (f"/v1/products/prod_big/customers?limit=100&starting_after={q(c['middle'])}",
                                                 {"Authorization": f"Bearer {TOKEN}"}),
+            "API: /v1/products, page of prod_big": (f"/v1/products?limit=100&starting_after={c['before_big']}",
+                                                    {"Authorization": f"Bearer {TOKEN}"}),
         }
         print("   yardsticks, in the same server (they move with the machine's load as the pages do):")
         for name, (path, headers) in yardsticks.items():
