@@ -166,7 +166,7 @@ def main() -> None:
         "products by name, middle page": f"/dashboard/?limit=100&sort=name&order=asc&starting_after={c['by_name']}",
         "products by revenue (usd)": "/dashboard/?limit=100&sort=revenue:usd&order=desc",
         "products by customers": "/dashboard/?limit=100&sort=customers&order=desc",
-        "products by id, backwards": f"/dashboard/?limit=100&sort=product_id&order=asc&ending_before={c['by_name']}",
+        "products by id, backwards": f"/dashboard/?limit=100&sort=product_id&order=asc&ending_before={c['typical']}",
         "products search 'Product 12'": "/dashboard/?limit=100&q=Product+12",
         "products search, by purchases": "/dashboard/?limit=100&q=Product+12&sort=purchases&order=desc",
         "prod_big first page": f"{big}?limit=100",
