@@ -181,7 +181,8 @@ def _overview(
     return {
         "id": product_id, "object": "product_summary", "product_id": product_id, "name": name,
         "account": account, "livemode": livemode,
-        "customers": sum(a["customers"] for a in amounts) if customers is None else customers, "purchases": sum(a["purchases"] for a in amounts),
+        "customers": sum(a["customers"] for a in amounts) if customers is None else customers,
+        "purchases": sum(a["purchases"] for a in amounts),
         "first_purchased_at": min(firsts, default=None), "last_purchased_at": max(lasts, default=None),
         "amounts": amounts,
     }
