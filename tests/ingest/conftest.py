@@ -30,11 +30,13 @@ def event_bodies(store: Store, *, live: bool) -> list[str]:
     ]
 
 
-def deliver(engine: Engine, bodies: list[str]) -> int:
+def deliver(engine: Engine, bodies: list[str], *, source: str = "webhook") -> int:
+    """Store webhook ``bodies`` as the webhook endpoint does (or as ``source`` says); how many
+    were new."""
     stored = 0
     with db.transaction(engine) as conn:
         for body in bodies:
-            stored += store_event(conn, body, source="webhook")
+            stored += store_event(conn, body, source=source)
     return stored
 
 
@@ -101,10 +103,8 @@ def product_event(n: int) -> dict[str, Any]:
 
 
 def deliver_events(engine: Engine, events: list[dict[str, Any]], *, source: str = "webhook") -> None:
-    """Store ``events`` (dicts) as the webhook endpoint would (or as ``source`` says)."""
-    with db.transaction(engine) as conn:
-        for event in events:
-            event_store.store_event(conn, json.dumps(event), source=source)
+    """``deliver`` for events as dicts."""
+    deliver(engine, [json.dumps(event) for event in events], source=source)
 
 
 def state(engine: Engine) -> dict[str, Any]:
