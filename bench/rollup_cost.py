@@ -2,7 +2,7 @@
 
 Usage: BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/rollup_cost.py
        [--sessions 100000] [--rows 1000000] [--products 10000] [--big 200000] [--rounds 2] [--skip PARTS]
-       [--before REVISION]
+       [--before REVISION] [--prefix NAME]
 
 Builds databases beside the given one, migrated to the newest revision: ``bench_cost_on``, and
 ``bench_cost_off`` where the rollup triggers on ``purchases`` (those whose function is named
@@ -220,15 +220,18 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--skip", default="", help="comma-separated parts to skip: backfill,load")
     parser.add_argument("--before", help="also an index migrated only to this revision (the rollups before)")
+    parser.add_argument("--prefix", default="bench_cost",
+                        help="names of the databases made: PREFIX_off, PREFIX_on, PREFIX_before (several runs at once "
+                             "on one server need a prefix each)")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     admin = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
     if not admin:
         sys.exit("set BENCH_DATABASE_URL to a PostgreSQL URL (databases bench_cost_on/off are created beside it)")
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
-    sides = [Side(admin, "bench_cost_off", rollups=False), Side(admin, "bench_cost_on", rollups=True)]
+    sides = [Side(admin, f"{args.prefix}_off", rollups=False), Side(admin, f"{args.prefix}_on", rollups=True)]
     if args.before:
-        sides.append(Side(admin, "bench_cost_before", rollups=True, revision=args.before))
+        sides.append(Side(admin, f"{args.prefix}_before", rollups=True, revision=args.before))
     if "backfill" not in skip:
         backfill(sides, args.sessions)
         for side in sides[1:]:
