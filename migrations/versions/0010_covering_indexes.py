@@ -15,7 +15,7 @@ Each index is rebuilt under its own name, so every other statement that used it 
 ``INCLUDE`` and is unchanged. The SQL is in ``sql/0010_covering_indexes/``.
 
 Revision ID: 0010_covering_indexes
-Revises: 0008_rollup_locks
+Revises: 0009_rollup_inserts
 Create Date: 2026-12-03
 """
 
@@ -26,7 +26,7 @@ from alembic import op
 from migrations import sqlfiles
 
 revision = "0010_covering_indexes"
-down_revision = "0008_rollup_locks"
+down_revision = "0009_rollup_inserts"
 branch_labels = None
 depends_on = None
 
