@@ -212,6 +212,20 @@ class ProductTotal(_Sums, Base):
     last_purchased_at: Mapped[int | None] = mapped_column(BigInteger)
 
 
+class ProductCustomerCount(Base):
+    """One row per product (account and mode): its distinct customers across currencies, each
+    buyer counted once however many currencies they paid in, fully refunded purchases left out
+    as in ``product_customer_totals``. Kept with it (migration ``0011_product_customer_counts``),
+    so a product's customers are one row to read rather than a count over all its buyers."""
+
+    __tablename__ = "product_customer_counts"
+
+    product_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    account: Mapped[str] = mapped_column(Id, primary_key=True)
+    livemode: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    customers: Mapped[int] = mapped_column(BigInteger)
+
+
 class ProductDailyTotal(_Sums, Base):
     """One row per product, UTC day and currency (view ``product_sales_daily``), kept like the
     above. ``day`` is ``YYYY-MM-DD``, ``day_start`` its first second."""
@@ -303,6 +317,7 @@ products_t = Product.__table__
 progress_t = BackfillProgress.__table__
 customer_totals_t = ProductCustomerTotal.__table__
 product_totals_t = ProductTotal.__table__
+customer_counts_t = ProductCustomerCount.__table__
 counters_t = MetricCounter.__table__
 report_runs_t = ReportRun.__table__
 report_chunks_t = ReportFileChunk.__table__

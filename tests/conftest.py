@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
-from sqlalchemy import Engine, create_engine, select, text
+from sqlalchemy import Engine, create_engine, inspect, select, text
 
 import migrations
 from indexer import db, models
@@ -366,15 +366,27 @@ def _views(revision: str, name: str) -> dict[str, str]:
     return views
 
 
+#: A product's distinct customers across currencies, computed from ``purchases`` when read: the
+#: reference for the rollup ``product_customer_counts`` (migration ``0011_product_customer_counts``).
+PRODUCT_CUSTOMER_COUNTS = (
+    "SELECT product_id, account, livemode, COUNT(DISTINCT customer_key) FROM purchases "
+    "WHERE product_id IS NOT NULL AND NOT refunded GROUP BY product_id, account, livemode"
+)
+
+
 def rollup_reference(engine: Engine) -> dict[str, str]:
     """Each rollup view's old definition (migrations 0001 to 0003): its aggregate computed from
-    ``purchases`` when read, the reference the rollup tables must equal."""
+    ``purchases`` when read, the reference the rollup tables must equal; and, at a revision
+    that has it, the table ``product_customer_counts`` with its aggregate."""
     old = {
         **_views("0001_initial", "upgrade.sql"),
         **_views("0002_answers", f"upgrade.{engine.dialect.name}.sql"),
         **_views("0003_product_summary", "upgrade.sql"),
     }
     assert set(old) == {"product_customers", "customer_products", "product_summary", "product_sales_daily"}
+    with engine.connect() as conn:
+        if inspect(conn).has_table("product_customer_counts"):
+            old["product_customer_counts"] = PRODUCT_CUSTOMER_COUNTS
     return old
 
 

@@ -341,3 +341,117 @@ def test_two_transactions_writing_overlapping_products_in_opposite_orders_never_
     assert _rows(postgres_engine, "SELECT product_id, customers FROM product_summary ORDER BY product_id") == [
         ("prod_A", 30), ("prod_B", 30)]  # 3 returning buyers, 30 new, 3 of them refunded
     assert _rows(postgres_engine, "SELECT COUNT(*) FROM rollup_dirty") == [(0,)]
+
+
+def _counts(engine: Engine, product: str = "prod_A") -> list[Any]:
+    return _rows(engine, f"SELECT customers FROM product_customer_counts WHERE product_id = '{product}'")
+
+
+def test_a_buyer_in_two_currencies_counts_once_until_their_last_currency_goes(engine: Engine) -> None:
+    """``product_customer_counts`` (migration ``0011_product_customer_counts``) counts a buyer once
+    across currencies: their second currency adds nothing, losing one (fully refunded, or its rows
+    deleted) leaves them counted through the other, losing the last takes them and then the
+    product's row away; several currencies of one buyer arriving or leaving in one transaction too."""
+    shop = Shop(engine)
+    usd = shop.checkout(("prod_A", 100), customer="cus_1", created=T0)
+    shop.checkout(("prod_A", 90), customer="cus_1", currency="eur", created=T0 + 10)
+    shop.checkout(("prod_A", 80), customer="cus_2", currency="eur", created=T0 + 20)
+    assert_rollups_match(engine)
+    assert _counts(engine) == [(2,)]
+    assert _rows(engine, "SELECT SUM(customers) FROM product_summary WHERE product_id = 'prod_A'") == [(3,)]
+    shop.refund(usd, 100)  # fully: cus_1 stays through eur
+    assert_rollups_match(engine)
+    assert _counts(engine) == [(2,)]
+    with db.transaction(engine) as conn:  # cus_1's last currency removed
+        conn.execute(text("DELETE FROM purchases WHERE customer_key = 'cus_1' AND currency = 'eur'"))
+    assert_rollups_match(engine)
+    assert _counts(engine) == [(1,)]
+    with db.transaction(engine) as conn:  # one transaction: a new buyer in two currencies, another's row moved
+        conn.execute(_INSERT, [_line("cs_1", "li_0", "prod_A", "cus_3", 10, T0 + 30),
+                               _line("cs_2", "li_0", "prod_A", "cus_3", 20, T0 + 40, currency="eur"),
+                               _line("cs_3", "li_0", "prod_B", "cus_3", 30, T0 + 50, currency="gbp")])
+        conn.execute(text("UPDATE purchases SET currency = 'usd' WHERE customer_key = 'cus_2'"))
+    assert_rollups_match(engine)
+    assert _counts(engine) == [(2,)]
+    assert _counts(engine, "prod_B") == [(1,)]
+    with db.transaction(engine) as conn:  # every currency of both buyers at once: no customer, no row
+        conn.execute(text("UPDATE purchases SET refunded = true, amount_refunded = amount_total "
+                          "WHERE product_id = 'prod_A' AND customer_key = 'cus_3'"))
+        conn.execute(text("DELETE FROM purchases WHERE product_id = 'prod_A' AND customer_key = 'cus_2'"))
+    assert_rollups_match(engine)
+    assert _counts(engine) == []
+    with db.transaction(engine) as conn:  # a new product whose only sale is fully refunded has no row
+        conn.execute(_INSERT, [_line("cs_4", "li_0", "prod_C", "cus_4", 10, T0 + 60, refunded=True)])
+    assert_rollups_match(engine)
+    assert _counts(engine, "prod_C") == []
+    if db.is_postgres(engine):
+        assert _rows(engine, "SELECT COUNT(*) FROM rollup_dirty") == [(0,)]
+
+
+def test_one_buyer_written_in_two_currencies_at_once_counts_once(postgres_engine: Engine) -> None:
+    """Two connections write the same buyers of one product in different currencies and commit
+    together, many times over, adding and then removing them: each settle takes the product's
+    count lock (across currencies) before reading the buyer's rows, so the second sees the first's
+    row and neither counts a buyer twice, nor takes one away twice."""
+    barrier = threading.Barrier(2, timeout=30)
+    errors: list[BaseException] = []
+
+    def writer(side: int) -> None:
+        currency = ["usd", "eur"][side]
+        try:
+            for round_ in range(12):
+                with db.transaction(postgres_engine) as conn:
+                    source = f"cs_{side}_{round_}"
+                    if round_ % 3 == 2:  # both take the buyer of the round before away, each its currency
+                        conn.execute(text("DELETE FROM purchases WHERE customer_key = :c AND currency = :cur"),
+                                     {"c": f"cus_{round_ - 1}", "cur": currency})
+                    else:
+                        conn.execute(_INSERT, [_line(source, "li_0", "prod_A", f"cus_{round_}", 100, T0 + round_,
+                                                     currency=currency)])
+                    barrier.wait()
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            errors.append(exc)
+            barrier.abort()
+
+    threads = [threading.Thread(target=writer, args=(side,)) for side in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert_rollups_match(postgres_engine)
+    assert _counts(postgres_engine) == [(4,)]  # cus_0, 3, 6, 9 stay; cus_1, 4, 7, 10 were removed
+
+
+def test_the_counts_migration_fills_a_populated_index_and_keeps_it_both_ways(database_url_engine: Engine) -> None:
+    """0011 fills ``product_customer_counts`` from an index written before it, keeps it across
+    writes, and its downgrade brings back 0009's settle (PostgreSQL) with the views still exact."""
+    engine = database_url_engine
+    db.migrate(engine, "0010_covering_indexes")
+    shop = Shop(engine)
+    first = shop.checkout(("prod_A", 100), ("prod_B", 50), customer="cus_1", created=T0)
+    shop.checkout(("prod_A", 300), customer="cus_1", currency="eur", created=T0 + 10)
+    shop.checkout(("prod_A", 200), customer="cus_2", currency="eur", created=T0 + 20)
+    alembic(engine, "upgrade", "head")
+    assert_rollups_match(engine)
+    assert _rows(engine, "SELECT product_id, customers FROM product_customer_counts ORDER BY product_id") == [
+        ("prod_A", 2), ("prod_B", 1)]
+    shop.refund(first, 150)
+    shop.checkout(("prod_A", 250), customer="cus_3", currency="eur", created=T0 + 30)
+    assert_rollups_match(engine)
+    assert _rows(engine, "SELECT product_id, customers FROM product_customer_counts ORDER BY product_id") == [
+        ("prod_A", 3)]
+    alembic(engine, "downgrade", "0010_covering_indexes")
+    assert "product_customer_counts" not in _tables(engine)
+    shop.checkout(("prod_B", 60), customer="cus_4", currency="eur", created=T0 + 40)
+    assert_rollups_match(engine)
+    alembic(engine, "upgrade", "head")
+    shop.checkout(("prod_B", 70), customer="cus_4", created=T0 + 50)
+    assert_rollups_match(engine)
+    assert _rows(engine, "SELECT product_id, customers FROM product_customer_counts ORDER BY product_id") == [
+        ("prod_A", 3), ("prod_B", 1)]
+
+
+def _tables(engine: Engine) -> set[str]:
+    with engine.connect() as conn:
+        return db_tables(conn)

@@ -26,7 +26,7 @@ from indexer.answers.lists import (
     walk_pages,
 )
 from indexer.db import transaction
-from indexer.models import customer_totals_t, product_totals_t, products_t, purchases_t
+from indexer.models import customer_counts_t, product_totals_t, products_t, purchases_t
 
 p = purchases_t.c
 
@@ -171,7 +171,7 @@ def products_list(conn: Connection, filters: Filters, page: Page) -> PageResult:
 def _read_from_rollups(conn: Connection, account: str, livemode: bool, page: Page) -> tuple[list[Any], dict[str, int], bool]:
     """A page's rows of ``product_totals`` (one per product and currency), and the number of
     distinct customers of each product that sold in several currencies (one per currency is
-    that currency's count): the customers' rows of ``product_customer_totals``."""
+    that currency's count): the rollup ``product_customer_counts``."""
     pt = product_totals_t.c
     scope = [pt.account == account, pt.livemode == livemode]
     rows = conn.execute(
@@ -188,19 +188,19 @@ def _read_from_rollups(conn: Connection, account: str, livemode: bool, page: Pag
 
 def several_currency_customers(conn: Connection, account: str, livemode: bool, product_ids: Sequence[str]) -> dict[str, int]:
     """The distinct customers of each product in ``product_ids`` (one id per ``product_totals``
-    row) that sold in several currencies, from ``product_customer_totals``: adding the
-    currencies' counts would count twice a buyer who paid in two. A product sold in one currency
-    is left out: its one row of ``product_totals`` holds the count."""
+    row) that sold in several currencies: adding the currencies' counts would count twice a buyer
+    who paid in two. Read from the rollup ``product_customer_counts`` (one row per product, kept
+    with the customer rows), not counted over the product's buyers. A product sold in one
+    currency is left out: its one row of ``product_totals`` holds the count."""
     several = [product_id for product_id, currencies in Counter(product_ids).items() if currencies > 1]
     if not several:
         return {}
-    ct = customer_totals_t.c
+    cc = customer_counts_t.c
     return {
         product_id: int(count)
         for product_id, count in conn.execute(
-            select(ct.product_id, func.count(distinct(ct.customer_key)))
-            .where(ct.account == account, ct.livemode == livemode, ct.product_id.in_(several))
-            .group_by(ct.product_id)
+            select(cc.product_id, cc.customers)
+            .where(cc.account == account, cc.livemode == livemode, cc.product_id.in_(several))
         )
     }
 
