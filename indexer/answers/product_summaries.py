@@ -18,7 +18,7 @@ from sqlalchemy import Connection, and_, func, or_, select, tuple_
 from indexer.answers.lists import Page
 from indexer.answers.products import several_currency_customers
 from indexer.errors import UsageError
-from indexer.models import ProductDailyTotal, product_totals_t, products_t
+from indexer.models import ProductDailyTotal, customer_counts_t, product_totals_t, products_t
 
 PRODUCT_SORTS = ("name", "product_id", "customers", "purchases", "last_purchased_at")
 """Columns a products page sorts by; ``revenue:<currency>`` sorts by the revenue in one currency
@@ -69,16 +69,23 @@ class ProductPage:
 def _listed_products(listing: ProductListing) -> Any:
     """One row per listed product with its ``sort_key`` (and, for a search, the ``total`` of
     matches), summed from ``product_totals`` (kept by triggers): one pass over an account's few
-    rows per product, whatever they sold. Product names are joined after summing, and only to
-    sort or search by name."""
-    pt, pr = product_totals_t.c, products_t.c
+    rows per product, whatever they sold; by customers, read from ``product_customer_counts``,
+    one row per product, so a buyer who paid in two currencies counts once in the order as on
+    the page. Product names are joined after summing, and only to sort or search by name."""
+    pt, cc = product_totals_t.c, customer_counts_t.c
+    if listing.sort == "customers":  # each buyer once across currencies, as the page shows them
+        totals = (
+            select(cc.product_id, cc.customers.label("sort_key"))
+            .where(cc.account == listing.account, cc.livemode == listing.livemode)
+            .subquery("totals")
+        )
+        return _listed(listing, totals, totals.c.sort_key)
     if listing.sort.startswith("revenue:"):
         summed = func.coalesce(func.sum(pt.amount_total).filter(pt.currency == listing.sort.removeprefix("revenue:")), 0)
     else:
         summed = {
             "name": None,
             "product_id": pt.product_id,
-            "customers": func.sum(pt.customers),
             "purchases": func.sum(pt.purchases),
             "last_purchased_at": func.max(pt.last_purchased_at),
         }[listing.sort]
@@ -88,9 +95,16 @@ def _listed_products(listing: ProductListing) -> Any:
         .group_by(pt.product_id)
         .subquery("totals")
     )
-    if summed is not None and not listing.search:
-        return select(totals.c.product_id, totals.c.sort_key).cte("listed")
-    key = func.lower(func.coalesce(pr.name, "")) if summed is None else totals.c.sort_key
+    return _listed(listing, totals, None if summed is None else totals.c.sort_key)
+
+
+def _listed(listing: ProductListing, totals: Any, sort_key: Any) -> Any:
+    """The ``listed`` CTE over ``totals`` (one row per product): its ``sort_key``, or the
+    product's name when there is none, and the search with its ``total`` of matches."""
+    pr = products_t.c
+    if sort_key is not None and not listing.search:
+        return select(totals.c.product_id, sort_key).cte("listed")
+    key = func.lower(func.coalesce(pr.name, "")) if sort_key is None else sort_key
     counted = [func.count().over().label("total")] if listing.search else []
     rows = select(totals.c.product_id, key.label("sort_key"), *counted).select_from(
         totals.outerjoin(products_t, and_(pr.account == listing.account, pr.id == totals.c.product_id))

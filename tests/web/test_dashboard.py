@@ -290,6 +290,17 @@ def test_products_sort_by_every_column_and_page_both_ways(signed_in: FlaskClient
         assert product_ids(signed_in.get("/dashboard/?sort=revenue:eur&order=desc").text)[0] == "prod_6"
 
 
+def test_products_sort_by_customers_counts_a_buyer_of_several_currencies_once(signed_in: FlaskClient, shop: Shop) -> None:
+    """The order is the customers the page shows (``product_customer_counts``), not the currencies'
+    counts added: one buyer in three currencies is fewer customers than two in one."""
+    for n, currency in enumerate(("usd", "eur", "gbp")):
+        shop.checkout(("prod_X", 100), customer="cus_1", currency=currency, created=T0 + n)
+    shop.checkout(("prod_Y", 100), customer="cus_2", created=T0)
+    shop.checkout(("prod_Y", 100), customer="cus_3", created=T0)
+    assert product_ids(signed_in.get("/dashboard/?sort=customers&order=desc").text) == ["prod_Y", "prod_X"]
+    assert product_ids(signed_in.get("/dashboard/?sort=customers&order=asc&q=prod").text) == ["prod_X", "prod_Y"]
+
+
 def test_products_of_each_account_and_mode_stay_apart(signed_in: FlaskClient, shop: Shop) -> None:
     shop.checkout(("prod_test", 100))
     shop.checkout(("prod_live", 100), livemode=True)
