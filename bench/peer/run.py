@@ -48,7 +48,6 @@ sys.path.insert(0, str(ROOT))
 from bench import backfill as ours_backfill  # noqa: E402
 from bench.peer import spec  # noqa: E402
 from stripe_sandbox import generator  # noqa: E402
-from stripe_sandbox.server import SandboxServer  # noqa: E402
 from stripe_sandbox.store import Store  # noqa: E402
 from stripe_sandbox.webhooks import WebhookSender  # noqa: E402
 
@@ -292,21 +291,7 @@ def stop(proc: subprocess.Popen) -> None:
 
 def serve(store: Store, **knobs: Any) -> tuple[int, str]:
     """``bench/backfill.py``'s forked sandbox, on a port of this bench's range."""
-    port = free_port()
-    pid = os.fork()
-    if pid == 0:  # the child: serve until killed
-        try:
-            SandboxServer(store, port=port, **knobs).serve_forever()
-        finally:
-            os._exit(0)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(400):
-        try:
-            ours_backfill.stats(url)
-            return pid, url
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit("sandbox did not start")
+    return ours_backfill.serve(store, port=free_port(), **knobs)
 
 
 def sandbox_requests(url: str) -> tuple[int, int]:
