@@ -1,19 +1,23 @@
 """Applying stored events to the index, a batch at a time.
 
 Sessions are re-read from Stripe rather than trusted from the payload: ``completed`` may arrive
-after ``async_payment_succeeded``, and the session's current state is the truth either way. Reads
+after ``async_payment_succeeded``, and the session's current state is the truth either way. Only
+a state that never changes again and is no purchase (``expired``, ``async_payment_failed``) is
+taken from the payload, at no request. Reads
 are batched: the line items of many sessions come from one ``GET /v1/checkout/sessions`` page with
 ``expand[]=data.line_items`` over their ``created`` range, so a burst costs fewer Stripe requests
 than events. Invoices are taken from the payload (``paid`` is final), completed from the API only
 where the payload is a first page or lacks the payment. A batch of events is written and marked
 done in one transaction (each event alone if the batch fails), so a crash never leaves an event
-half applied.
+half applied. The families of a batch fetch at once (their requests share one pool) and write one
+after another, so a batch waits for its slowest family's round trips, not for their sum.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -33,6 +37,9 @@ log = logging.getLogger(__name__)
 CLUSTER_GAP_SECONDS = 600
 MIN_CLUSTER_FOR_LIST = 3
 LIST_CHUNK = 100
+#: Session events whose payload is a final state: a session that expired, or whose delayed
+#: payment failed, never becomes a purchase, so the payload says all there is.
+FINAL_SESSION_EVENTS = frozenset({"checkout.session.expired", "checkout.session.async_payment_failed"})
 
 
 @dataclass(frozen=True)
@@ -75,8 +82,13 @@ class Applier:
         self.engine = engine
         self.api = api
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="stripe")
+        #: one thread per family, each waiting on its own requests in ``pool``
+        self.families = ThreadPoolExecutor(max_workers=len(self.HANDLERS), thread_name_prefix="family")
+        #: the families write one at a time (SQLite takes one writer; so do the rollups best)
+        self.writing = threading.Lock()
 
     def close(self) -> None:
+        self.families.shutdown(wait=True)
         self.pool.shutdown(wait=True)
 
     def apply(self, events: list[ClaimedEvent]) -> dict[str, Outcome]:
@@ -107,15 +119,19 @@ class Applier:
             with db.transaction(self.engine) as conn:
                 event_store.finish_events(conn, skipped, "skipped")
             outcomes.update((event_id, None) for event_id in skipped)
-        for family, group in families.items():
-            handler: Callable[[list[ClaimedEvent]], dict[str, Outcome]] = getattr(self, self.HANDLERS[family])
-            try:
-                outcomes.update(handler(group))
-            except Exception:  # noqa: BLE001 - find the event that broke the batch
-                log.warning("applying %d %s event(s) together failed; applying them one by one",
-                            len(group), family, exc_info=True)
-                outcomes.update(self._one_by_one(handler, group))
+        jobs = [self.families.submit(self._apply_family, family, group) for family, group in families.items()]
+        for job in jobs:
+            outcomes.update(job.result())
         return outcomes
+
+    def _apply_family(self, family: str, group: list[ClaimedEvent]) -> dict[str, Outcome]:
+        handler: Callable[[list[ClaimedEvent]], dict[str, Outcome]] = getattr(self, self.HANDLERS[family])
+        try:
+            return handler(group)
+        except Exception:  # noqa: BLE001 - find the event that broke the batch
+            log.warning("applying %d %s event(s) together failed; applying them one by one",
+                        len(group), family, exc_info=True)
+            return self._one_by_one(handler, group)
 
     @staticmethod
     def _one_by_one(
@@ -134,13 +150,16 @@ class Applier:
     def _apply_sessions(self, events: list[ClaimedEvent]) -> dict[str, Outcome]:
         by_account: dict[str, dict[str, int]] = defaultdict(dict)
         for event in events:
-            by_account[event.account][event.obj["id"]] = _session_created(event)
+            if not is_final_non_purchase(event):
+                by_account[event.account][event.obj["id"]] = _session_created(event)
         fetched: dict[tuple[str, str], dict[str, Any] | Exception] = {}
         for account, wanted in by_account.items():
             fetched.update(self._fetch_sessions(account, wanted))
 
         def source_of(event: ClaimedEvent) -> mapping.PurchaseSource:
-            session = fetched[(event.account, event.obj["id"])]
+            session = fetched.get((event.account, event.obj["id"]))
+            if session is None:  # a final state that is no purchase: the payload's
+                return mapping.session_purchase(event.obj, [], account=event.account)
             if isinstance(session, Exception):
                 raise session
             items = session.get("line_items", {}).get("data", [])
@@ -308,7 +327,7 @@ class Applier:
             except Exception as exc:  # noqa: BLE001 - the worker decides: retry or park
                 outcomes[event.id] = exc
         try:
-            with db.transaction(self.engine) as conn:
+            with self.writing, db.transaction(self.engine) as conn:
                 db.commit_without_waiting_for_disk(conn)
                 write(conn, [item for _, item in ready if item is not None])
                 event_store.finish_events(conn, [event.id for event, _ in ready], "done")
@@ -318,7 +337,7 @@ class Applier:
             log.debug("batch write failed; writing events one by one", exc_info=True)
         for event, item in ready:
             try:
-                with db.transaction(self.engine) as conn:
+                with self.writing, db.transaction(self.engine) as conn:
                     db.commit_without_waiting_for_disk(conn)
                     write(conn, [] if item is None else [item])
                     event_store.finish_events(conn, [event.id], "done")
@@ -337,6 +356,12 @@ def invoice_source(api: StripeAPI, invoice: dict[str, Any], *, account: str = ""
     if intent is None and mapping.invoice_needs_payments_lookup(invoice):
         intent = api.invoice_payment_intent(invoice["id"], account=account)
     return mapping.invoice_purchase(invoice, lines, account=account, payment_intent=intent)
+
+
+def is_final_non_purchase(event: ClaimedEvent) -> bool:
+    """A session event whose payload is the session's last word and no purchase: applied from
+    the payload at no Stripe request (a payload that says otherwise is read from Stripe)."""
+    return event.type in FINAL_SESSION_EVENTS and not mapping.is_purchase_session(event.obj)
 
 
 def _flat(groups: list[list[mapping.RefundRow]]) -> list[mapping.RefundRow]:
