@@ -5,8 +5,8 @@ Usage: .venv/bin/python bench/worker_apply.py [--sessions 5000] [--latency-ms 15
 
 The sandbox runs in its own process (bench/sandbox_burst.py). Its ``checkout.session.completed``
 events are stored in a fresh index exactly as the webhook stores them, then ``Worker.run(once=True)``
-is timed. Prints events/s, Stripe requests made (vs events), events failed, and checks the index
-holds a row for every line item. Targets (issue 4): >= 300 events/s at 150 ms with no rate limit;
+is timed. Prints events/s, Stripe requests made (vs events) and where they went, events failed, and checks
+the index holds a row for every line item. Targets (issue 4): >= 300 events/s at 150 ms with no rate limit;
 >= 50 events/s with --rate-limit 25 --latency-ms 150 and no event failed.
 """
 
@@ -70,6 +70,12 @@ def sandbox_events(url: str) -> list[str]:
         cursor = page["data"][-1]["id"]
 
 
+def requests_by_family(url: str) -> list[tuple[str, int]]:
+    """The sandbox's API requests per route (``GET /v1/checkout/sessions/{id}``...), most first."""
+    stats = json.load(urllib.request.urlopen(f"{url}/sandbox/stats"))
+    return sorted(((f, n) for f, n in stats["requests"].items() if " /v1" in f), key=lambda fn: -fn[1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sessions", type=int, default=5000)
@@ -114,6 +120,7 @@ def main() -> None:
               f"{api.retries} retries)   sessions indexed {sessions}/{len(bodies)}   events not done {failed}")
         print(f"  every event delivered twice: {duplicates_stored} duplicates stored, so the second "
               "deliveries cost 0 Stripe requests")
+        print("  where the requests went: " + ", ".join(f"{n} {family}" for family, n in requests_by_family(url)))
     finally:
         proc.terminate()
         proc.wait()

@@ -10,12 +10,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select, text, update
+from sqlalchemy import Engine, func, select, text, update
 
 from indexer import cli, db, models
 from indexer.ingest import event_store
 from indexer.ingest.event_store import event_row, store_event
-from indexer.ingest.worker import EventsWaiting, Worker
+from indexer.ingest.worker import FIRST_IDLE_POLL, EventsWaiting, Worker, next_idle_wait
 from indexer.stripe_api import StripeAPI
 from stripe_sandbox import generator
 from stripe_sandbox.render import Renderer, version
@@ -246,3 +246,54 @@ def test_a_worker_carries_on_after_a_database_restart(pg_cluster: Any) -> None:
     finally:
         worker.close()
         engine.dispose()
+
+
+def test_sessions_that_expired_or_failed_are_applied_from_the_payload_at_no_request(
+    seeded: SandboxServer, engine: Engine
+) -> None:
+    """A session that expired, or whose delayed payment failed, never becomes a purchase: the
+    payload says all there is, so its event costs no Stripe request, and an earlier row of it
+    (an out-of-order apply) is removed all the same."""
+    final = {"checkout.session.expired", "checkout.session.async_payment_failed"}
+    bodies = [b for b in event_bodies(seeded.store, live=False) if json.loads(b)["type"] in final]
+    assert {json.loads(b)["type"] for b in bodies} == final, "the seed has both kinds"
+    failed = next(json.loads(b)["data"]["object"]["id"] for b in bodies
+                  if json.loads(b)["type"] == "checkout.session.async_payment_failed")
+    with db.transaction(engine) as conn:  # a row the index must drop: the failed session's
+        conn.execute(models.purchases_t.insert().values(
+            account="", livemode=False, source_type="checkout.session", source_id=failed, line_item_id="li_x",
+            payment_key=failed, product_id="prod_x", customer_key="cus_x", customer_id="cus_x", quantity=1,
+            amount_subtotal=100, amount_total=100, currency="usd", purchased_at=1, updated_at=1,
+            checkout_session=failed))
+    deliver(engine, bodies)
+    seeded.reset_counts()
+    run_worker(engine, seeded.url)
+    assert event_status(engine) == {"done": len(bodies)}
+    assert not any(family.startswith("GET /v1/checkout") for family in seeded.request_count), seeded.request_count
+    with db.transaction(engine) as conn:
+        assert conn.execute(select(func.count()).select_from(models.purchases_t)).scalar_one() == 0
+
+
+def test_a_payload_that_claims_a_purchase_in_a_final_event_is_read_from_stripe(
+    seeded: SandboxServer, engine: Engine
+) -> None:
+    """Only a payload that is no purchase is trusted: one that says paid is read from Stripe."""
+    body = next(b for b in event_bodies(seeded.store, live=False)
+                if json.loads(b)["type"] == "checkout.session.async_payment_failed")
+    event = json.loads(body)
+    event["data"]["object"]["payment_status"] = "paid"
+    deliver(engine, [json.dumps(event)])
+    seeded.reset_counts()
+    run_worker(engine, seeded.url)
+    assert seeded.request_count.get("GET /v1/checkout/sessions/{id}") == 1
+    assert event_status(engine) == {"done": 1}
+    with db.transaction(engine) as conn:  # Stripe says unpaid: no purchase
+        assert conn.execute(select(func.count()).select_from(models.purchases_t)).scalar_one() == 0
+
+
+def test_an_empty_queue_is_polled_again_soon_after_a_batch_then_less_often() -> None:
+    waits = [next_idle_wait(None, 0.5)]
+    while len(waits) < 8:
+        waits.append(next_idle_wait(waits[-1], 0.5))
+    assert waits[0] == FIRST_IDLE_POLL < 0.1
+    assert waits == sorted(waits) and waits[-1] == 0.5, waits
