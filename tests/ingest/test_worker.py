@@ -60,7 +60,7 @@ def run_worker(
     **api_options: Any,
 ) -> Worker:
     api = StripeAPI(key, api_base=url, rate=1000.0, **api_options)
-    worker = Worker(engine, api, batch_size=200, **(worker_options or {}))
+    worker = Worker(engine, api, **{"batch_size": 200, **(worker_options or {})})
     try:
         worker.run(once=True)
     finally:
@@ -297,3 +297,45 @@ def test_an_empty_queue_is_polled_again_soon_after_a_batch_then_less_often() -> 
         waits.append(next_idle_wait(waits[-1], 0.5))
     assert waits[0] == FIRST_IDLE_POLL < 0.1
     assert waits == sorted(waits) and waits[-1] == 0.5, waits
+
+
+def test_a_backlog_spread_over_months_is_listed_page_by_page_not_object_by_object(
+    seeded: SandboxServer, engine: Engine
+) -> None:
+    """A year of events applied in one batch: the sessions, too far apart to cluster, come from
+    pages of ``/v1/checkout/sessions`` and the invoices' PaymentIntents from pages of
+    ``/v1/invoice_payments`` while a page holds enough of them; the rows are the same as when
+    each is read alone (the other tests' batches of 200)."""
+    bodies = event_bodies(seeded.store, live=False)
+    deliver(engine, bodies)
+    seeded.reset_counts()
+    run_worker(engine, seeded.url, worker_options={"batch_size": len(bodies)})
+    assert set(event_status(engine)) <= {"done", "skipped"}
+    for account in accounts(seeded):
+        assert index_customers(engine, live=False, account=account) == truth(seeded, live=False, account=account)
+    requests = seeded.request_count
+    sessions = {json.loads(b)["data"]["object"]["id"] for b in bodies if '"checkout.session.completed"' in b}
+    invoices = {json.loads(b)["data"]["object"]["id"] for b in bodies if '"invoice.paid"' in b}
+    assert requests.get("GET /v1/checkout/sessions/{id}", 0) + requests["GET /v1/checkout/sessions"] \
+        < len(sessions) / 4, requests
+    assert requests.get("GET /v1/invoice_payments", 0) < len(invoices) / 2, requests
+
+
+def test_a_sparse_listing_stops_at_the_first_page_that_does_not_pay(seeded: SandboxServer, engine: Engine) -> None:
+    """Wanted sessions lost among many others: one page is spent, then the caller retrieves them
+    one by one; the loss is bounded by that page."""
+    from indexer.ingest.apply import Applier
+
+    platform = sorted((s for s in seeded.store.sessions.values() if not s.live and s.account is None),
+                      key=lambda s: s.created)
+    assert len(platform) > 100, "the range holds more than a page"
+    oldest = platform[0]
+    applier = Applier(engine, StripeAPI(TEST_KEY, api_base=seeded.url, rate=1000.0))
+    seeded.reset_counts()
+    try:
+        listed = applier._list_range("", platform[0].created, platform[-1].created, {oldest.id}, page_pays=5)
+        assert listed == {} and seeded.request_count == {"GET /v1/checkout/sessions": 1}
+        listed = applier._list_range("", platform[0].created, platform[-1].created, {oldest.id})
+        assert set(listed) == {oldest.id}, "without page_pays the range is read to the session"
+    finally:
+        applier.close()
