@@ -640,7 +640,8 @@ def table(results: dict[str, Any]) -> str:
              f"command: {results['command']}", f"how the peers ran: {results['how_peers_ran']}",
              f"like-for-like: {results['like_for_like']}",
              "(capped) = some requests went unanswered for 30 s or the run hit --peer-cap; "
-             "payments = distinct payments summed over (product, customer) pairs, against the truth"]
+             "payments = distinct payments summed over (product, customer) pairs, against the truth; "
+             "ours' applied = deliveries / (acknowledging + applying), the worker's own rate in brackets"]
     cols = ["system", "ack ev/s", "ack p50 ms", "ack p99 ms", "applied ev/s", "fresh p99 s", "Stripe req", "429s",
             "missed", "extra", "payments", "guests", "11-100 lines", ">100 lines", "right", "load"]
     stream = results.get("stream", {})
@@ -651,7 +652,8 @@ def table(results: dict[str, Any]) -> str:
         for name, r in rows.items():
             lines.append(" | ".join(str(x) for x in (
                 name + (" (capped)" if r["capped"] else ""), r["ack_eps"], r["ack_p50_ms"], r["ack_p99_ms"],
-                r["applied_eps"], r.get("fresh_p99_s", "-"), r["stripe_requests"], r.get("429s", "-"),
+                f"{r['applied_eps']} (worker {r['worker_eps']})" if "worker_eps" in r else r["applied_eps"],
+                r.get("fresh_p99_s", "-"), r["stripe_requests"], r.get("429s", "-"),
                 r["missed"], r["extra"],
                 f"{r['payments']}/{r['payments true']}", r["guests"], r["sessions 11-100 lines"],
                 r["session >100 lines"], "yes" if r["right"] else "NO", f"{r['load']:.1f}")))
