@@ -92,7 +92,7 @@ class Applier:
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="stripe")
         #: one thread per family, each waiting on its own requests in ``pool``
         self.families = ThreadPoolExecutor(max_workers=len(self.HANDLERS), thread_name_prefix="family")
-        #: the families write one at a time (SQLite takes one writer; so do the rollups best)
+        #: the families write one at a time: SQLite takes one writer, and the rollups settle best so
         self.writing = threading.Lock()
 
     def close(self) -> None:
@@ -166,8 +166,10 @@ class Applier:
 
         def source_of(event: ClaimedEvent) -> mapping.PurchaseSource:
             session = fetched.get((event.account, event.obj["id"]))
-            if session is None:  # a final state that is no purchase: the payload's
+            if session is None and is_final_non_purchase(event):  # the payload says all there is
                 return mapping.session_purchase(event.obj, [], account=event.account)
+            if session is None:
+                raise RuntimeError(f"session {event.obj['id']} was not fetched")
             if isinstance(session, Exception):
                 raise session
             items = session.get("line_items", {}).get("data", [])
