@@ -108,6 +108,55 @@ def lines_by_invoice(conn: Connection, account: str, invoices: Sequence[str]
     return _by(_lines(conn, account, db.among(conn, p.invoice, invoices)), "invoice")
 
 
+class PartLine(NamedTuple):
+    """What enrichment shows of one purchase row of a payment (its product named apart, once
+    per product: ``product_names``)."""
+
+    product_id: str | None
+    price_id: str | None
+    quantity: int
+    amount_total: int
+    customer_id: str | None
+    email: str | None
+    name: str | None
+    checkout_session: str | None
+    description: str | None
+
+
+_PART_COLUMNS = (p.payment_key, p.product_id, p.price_id, p.quantity, p.amount_total,
+                 p.customer_id, p.email, p.name, p.checkout_session, p.description)
+_KEYED = {"payment_intent": p.payment_intent, "invoice": p.invoice}
+
+
+def part_lines(conn: Connection, account: str, key: str, values: Sequence[str]
+               ) -> dict[str, list[PartLine]]:
+    """The indexed lines of each payment named by ``key`` (``payment_intent`` or ``invoice``),
+    in the order they were written; absent when not indexed. Enrichment reads this for every
+    row of a report, so it reads no product name per line (a report names a few products
+    again and again) and makes plain tuples, not a row object per line."""
+    if not values:
+        return {}
+    column = _KEYED[key]
+    result = conn.execute(
+        select(column, *_PART_COLUMNS).where(p.account == account, db.among(conn, column, values))
+        .order_by(column, p.id)  # the index's own order: no sort on SQLite
+    )
+    found: dict[str, list[PartLine]] = {}
+    owner: dict[str, str] = {}
+    new = tuple.__new__
+    for row in result.all():
+        value, payment_key = row[0], row[1]
+        if owner.setdefault(value, payment_key) != payment_key:
+            continue  # a key shared by two payments (never expected): the first
+        line = new(PartLine, row[2:])
+        lines = found.get(value)
+        if lines is None:
+            found[value] = [line]
+        else:
+            lines.append(line)
+    return found
+
+
 def intents_by_charge(conn: Connection, account: str, charges: Sequence[str]) -> dict[str, str]:
     """The PaymentIntent of each charge the index has met: through a balance transaction, a
     refund or a dispute of it."""

@@ -135,12 +135,13 @@ class _Line(Protocol):
     description: str | None
 
 
-def _one_part(line: answers.PaymentLine) -> Part:
-    """The part of a payment of one line (most payments), its product named by the index."""
-    product = line.product_id
-    return Part(product or "", (line.product_name or line.description or "") if product else "",
-                line.price_id or "", line.quantity, line.amount_total, line.customer_id or "",
-                line.email or "", line.name or "", line.checkout_session or "")
+def _indexed_one(line: answers.PartLine, names: dict[str, str]) -> Resolved:
+    """``_matched("index", parts_of([line], names))`` for a payment of one line (most
+    payments), in one step: it runs once per payment of a report."""
+    product, price, quantity, amount, customer, email, buyer, session, description = line
+    part = Part(product or "", (names.get(product, "") or description or "") if product else "",
+                price or "", quantity, amount, customer or "", email or "", buyer or "", session or "")
+    return Resolved.of("index" if product else "unmatched", (part,))
 
 
 def parts_of(lines: Sequence[_Line], names: dict[str, str]) -> tuple[Part, ...]:
@@ -202,6 +203,8 @@ class Resolver:
         self.asked: dict[Pointer, tuple[Part, ...] | None] = {}
         self.pointers: dict[Pointer, Pointer | None] = {}
         self.names: dict[str, str] = {}
+        #: product names the index holds ("" when none), read once per product for the run
+        self.index_names: dict[str, str] = {}
         self.fresh_txns: set[str] = set()
         #: whether the file has an ``invoice_id`` column (set by the reader of the file)
         self.rows_name_invoices = False
@@ -275,22 +278,26 @@ class Resolver:
         intents = {p[1] for p in pointers if p and p[0] == "intent"}
         invoices |= {p[1] for p in pointers if p and p[0] == "invoice"}
         intents |= {ref.intent for ref in refs if ref.intent}
-        def read(conn: Connection) -> tuple[dict[str, list[answers.PaymentLine]], ...]:
-            return (answers.lines_by_invoice(conn, self.account, sorted(invoices)),
-                    answers.lines_by_payment_intent(conn, self.account, sorted(intents)))
+        def read(conn: Connection) -> tuple[dict[str, list[answers.PartLine]], ...]:
+            by_invoice = answers.part_lines(conn, self.account, "invoice", list(invoices))
+            by_intent = answers.part_lines(conn, self.account, "payment_intent", list(intents))
+            products = {line.product_id for table in (by_invoice, by_intent)
+                        for lines in table.values() for line in lines}
+            unnamed = [pid for pid in products if pid and pid not in self.index_names]
+            if unnamed:
+                named = answers.product_names(conn, self.account, unnamed)
+                self.index_names.update((pid, named.get(pid, "")) for pid in unnamed)
+            return by_invoice, by_intent
 
         by_invoice, by_intent = db.read(self.engine, read)
         # each indexed payment resolved once, as ``index``; ``stripe`` only for a row whose
         # way to the payment went through Stripe (rare: made when met)
         indexed: dict[Pointer, Resolved] = {}
+        names = self.index_names
         for kind, table in (("invoice", by_invoice), ("intent", by_intent)):
             for key, lines in table.items():
-                if len(lines) == 1:
-                    parts: tuple[Part, ...] = (_one_part(lines[0]),)
-                else:
-                    names = {x.product_id: x.product_name for x in lines if x.product_id and x.product_name}
-                    parts = parts_of(lines, names)
-                indexed[(kind, key)] = _matched("index", parts)
+                indexed[(kind, key)] = (_indexed_one(lines[0], names) if len(lines) == 1
+                                        else _matched("index", parts_of(lines, names)))
         get = indexed.get
         known = [(get(("invoice", ref.invoice)) if ref.invoice else None)
                  or (get(("intent", ref.intent)) if ref.intent else None)
