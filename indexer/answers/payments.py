@@ -9,6 +9,8 @@ lookups by id name the account only; the month's reads name the mode too.
 
 from __future__ import annotations
 
+import itertools
+import operator
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -142,19 +144,15 @@ def part_lines(conn: Connection, account: str, key: str, values: Sequence[str]
         .order_by(column, p.id)  # the index's own order: no sort on SQLite
     )
     found: dict[str, list[PartLine]] = {}
-    owner: dict[str, str] = {}
     new = tuple.__new__
-    for row in result.all():
-        value, payment_key = row[0], row[1]
-        if owner.setdefault(value, payment_key) != payment_key:
-            continue  # a key shared by two payments (never expected): the first
-        line = new(PartLine, row[2:])
-        lines = found.get(value)
-        if lines is None:
-            found[value] = [line]
-        else:
-            lines.append(line)
+    for value, group in itertools.groupby(result.all(), _FIRST):
+        rows = list(group)
+        owner = rows[0][1]  # a key shared by two payments (never expected): the first
+        found[value] = [new(PartLine, row[2:]) for row in rows if row[1] == owner]
     return found
+
+
+_FIRST = operator.itemgetter(0)
 
 
 def intents_by_charge(conn: Connection, account: str, charges: Sequence[str]) -> dict[str, str]:

@@ -157,10 +157,24 @@ def parts_of(lines: Sequence[_Line], names: dict[str, str]) -> tuple[Part, ...]:
             line.email or "", line.name or "", line.checkout_session or ""),)
     groups: dict[str | None, list[_Line]] = {}
     for line in lines:
-        groups.setdefault(line.product_id, []).append(line)
+        group = groups.get(line.product_id)
+        if group is None:
+            groups[line.product_id] = [line]
+        else:
+            group.append(line)
     first = lines[0] if lines else None
+    customer = (first.customer_id if first else None) or ""
+    email = (first.email if first else None) or ""
+    buyer = (first.name if first else None) or ""
     parts = []
     for product, group in groups.items():
+        if len(group) == 1:  # the usual case: each product on one line
+            line = group[0]
+            parts.append(Part(
+                product or "", (names.get(product, "") or line.description or "") if product else "",
+                line.price_id or "", line.quantity, line.amount_total, customer, email, buyer,
+                line.checkout_session or ""))
+            continue
         prices = list(dict.fromkeys(x.price_id for x in group if x.price_id))
         name = names.get(product, "") if product else ""
         if product and not name:
@@ -168,9 +182,7 @@ def parts_of(lines: Sequence[_Line], names: dict[str, str]) -> tuple[Part, ...]:
         parts.append(Part(
             product_id=product or "", product_name=name, price_id=" ".join(prices),
             quantity=sum(x.quantity for x in group), weight=sum(x.amount_total for x in group),
-            buyer_customer_id=(first.customer_id if first else None) or "",
-            buyer_email=(first.email if first else None) or "",
-            buyer_name=(first.name if first else None) or "",
+            buyer_customer_id=customer, buyer_email=email, buyer_name=buyer,
             checkout_session_id=next((x.checkout_session for x in group if x.checkout_session), ""),
         ))
     return tuple(parts)

@@ -289,3 +289,22 @@ def test_crlf_bom_and_line_breaks_in_cells_are_kept(engine: Engine, sandbox: Any
     assert written.count(b"\r\n") == len(rows) + 1 + 3  # each row, the header, the cells' own breaks
     first = text.splitlines()[1]
     assert (first + ",prod_Course,Video Course,").encode() in written
+
+
+def test_the_collectors_thresholds_are_raised_while_enriching_and_restored_after() -> None:
+    import gc
+
+    from indexer.reports import enrich as module
+
+    before = gc.get_threshold()
+    seen: list[tuple[int, int, int]] = []
+    with module._fewer_collections():
+        seen.append(gc.get_threshold())
+        with module._fewer_collections():  # a second run at the same time
+            seen.append(gc.get_threshold())
+        seen.append(gc.get_threshold())
+    assert seen == [(module.GC_THRESHOLD, *before[1:])] * 3
+    assert gc.get_threshold() == before
+    with pytest.raises(RuntimeError), module._fewer_collections():
+        raise RuntimeError("a run that fails")
+    assert gc.get_threshold() == before
