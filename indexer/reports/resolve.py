@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy import Connection, Engine
 
@@ -218,6 +218,8 @@ class Resolver:
         #: product names the index holds ("" when none), read once per product for the run
         self.index_names: dict[str, str] = {}
         self.fresh_txns: set[str] = set()
+        #: PaymentIntent -> the invoice it paid, listed beforehand (``prefetch``); taken once
+        self.listed_invoices: dict[str, dict[str, Any]] = {}
         #: whether the file has an ``invoice_id`` column (set by the reader of the file)
         self.rows_name_invoices = False
 
@@ -320,7 +322,7 @@ class Resolver:
                 if self.rows_name_invoices:  # the row would name the invoice it paid
                     unindexed[p] = SESSION_ONLY
                 elif unindexed.get(p) != INVOICE_FIRST:
-                    unindexed[p] = INVOICE_FIRST if _says_invoice(ref.description) else SESSION_FIRST
+                    unindexed[p] = INVOICE_FIRST if says_invoice(ref.description) else SESSION_FIRST
         self._ask_payments(unindexed)
         out: list[Resolved] = []
         append = out.append
@@ -432,7 +434,7 @@ class Resolver:
         return list(mapping.session_purchase(as_paid, items, account=self.account).rows)
 
     def _invoice_rows(self, api: StripeAPI, intent: str) -> list[mapping.PurchaseRow] | None:
-        invoice = api.invoice_paid_by(intent, account=self.account)
+        invoice = self.listed_invoices.pop(intent, None) or api.invoice_paid_by(intent, account=self.account)
         if invoice is None:
             return None
         return _invoice_rows(invoice, api.invoice_lines(invoice, account=self.account), self.account)
@@ -466,7 +468,7 @@ INVOICE_DESCRIPTIONS = ("subscription creation", "subscription update", "payment
                         "invoice ")
 
 
-def _says_invoice(description: str) -> bool:
+def says_invoice(description: str) -> bool:
     """Whether a charge row's description is one Stripe gives invoice payments."""
     return description.strip().lower().startswith(INVOICE_DESCRIPTIONS)
 

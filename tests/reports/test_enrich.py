@@ -234,11 +234,12 @@ def test_default_columns_without_ids_then_again_from_the_index(
     first = enrich(source, out, engine=engine, api=lambda: api)
     rows = check_faithful(source, out)
     _expectations(shop, rows, indexed="stripe")
-    # one listing page (14 rows), the two lookups of a file with local times only, and each
-    # unindexed payment once: the late Checkout payment, the renewal (its row reads
-    # "Subscription update", so its invoice is asked first), the failed SEPA payment, and the
-    # bare PaymentIntent, twice (neither a session nor an invoice has it)
-    local_bounds = 0 if "created_utc" in header else 2
+    # one listing page (14 rows), the lookup of a file with local times only (its last
+    # transaction: the file's offset from UTC), and each unindexed payment once: the late
+    # Checkout payment, the renewal (its row reads "Subscription update", so its invoice is
+    # asked first), the failed SEPA payment, and the bare PaymentIntent, twice (neither a
+    # session nor an invoice has it)
+    local_bounds = 0 if "created_utc" in header else 1
     unindexed, bare = 4, 1
     assert first.prefetched.pages == math.ceil(len(rows_in) / 100) == 1
     assert first.requests == math.ceil(len(rows_in) / 100) + local_bounds + unindexed + bare
@@ -252,6 +253,31 @@ def test_default_columns_without_ids_then_again_from_the_index(
     payment_rows = [r for r in rows2 if r["reporting_category"] not in NO_PAYMENT_CATEGORIES]
     assert {r["match"] for r in payment_rows} == {"index", "stripe", "unmatched"}
     assert second.requests == unindexed + bare
+
+
+def test_many_invoice_payments_are_listed_with_their_invoices_not_asked_one_by_one(
+    engine: Engine, shop: Shop, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Past ``INVOICE_LISTING_MIN`` unindexed payments that read like invoices', the range's
+    invoice payments are listed with their invoices (here the threshold is one: the renewal),
+    and the rows come out the same as when each is asked."""
+    from indexer.reports import prefetch as module
+
+    monkeypatch.setattr(module, "INVOICE_LISTING_MIN", 1)
+    source = report_csv(shop, TYPES[6], None, timezone="Asia/Tokyo", path=tmp_path / "in.csv")
+    _, rows_in = read(source)
+    out = tmp_path / "out.csv"
+    api = shop.api()
+    asked: list[str] = []
+    real = api.get
+    api.get = lambda path, params=None, *, account="": asked.append(path) or real(path, params, account=account)  # type: ignore[method-assign]
+    result = enrich(source, out, engine=engine, api=lambda: api)
+    _expectations(shop, check_faithful(source, out), indexed="stripe")
+    assert (result.prefetched.invoice_pages, result.prefetched.invoices) == (1, 1)
+    # as in the test above, less the renewal's invoice_payments lookup, plus the listing page
+    unindexed, bare = 4, 1
+    assert result.requests == math.ceil(len(rows_in) / 100) + 1 + 1 + (unindexed - 1) + bare
+    assert asked.count("/v1/invoice_payments") == 1 + bare
 
 
 def test_bad_input_writes_nothing(engine: Engine, tmp_path: Path) -> None:
