@@ -79,10 +79,10 @@ class RowShape:
 
     def refs(self, rows: list[list[str]]) -> list[RowRef]:
         """``ref`` of each row (a batch at a time: one call instead of one per row)."""
-        make, ids = self._make, self._ids
+        new, ids = tuple.__new__, self._ids
         if self._complete:
-            return [make(ids(row)) for row in rows]
-        return [make(ids(row + EMPTY)) for row in rows]
+            return [new(RowRef, ids(row)) for row in rows]
+        return [new(RowRef, ids(row + EMPTY)) for row in rows]
 
 
 SHARES_KEPT = 20_000

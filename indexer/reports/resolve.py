@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, cast
 
 from sqlalchemy import Connection, Engine
 
@@ -246,7 +246,7 @@ class Resolver:
         missing = [t for t in dict.fromkeys(txns) if t not in known]
         if missing:
             known.update(self._fetch_balance_transactions(missing))
-        for i, pointer in enumerate(pointers):
+        for i, pointer in enumerate(pointers if txns else ()):
             if pointer and pointer[0] == "txn":
                 source = known.get(pointer[1])
                 asked[i] = pointer[1] in self.fresh_txns
@@ -316,6 +316,8 @@ class Resolver:
         known = [(get(("invoice", ref.invoice)) if ref.invoice else None)
                  or (get(("intent", ref.intent)) if ref.intent else None)
                  or (get(p) if p else None) for ref, p in zip(refs, pointers, strict=True)]
+        if None not in known and True not in asked:  # every row's payment indexed (the usual)
+            return cast(list[Resolved], known)
         unindexed: dict[Pointer, str] = {}
         for ref, p, found in zip(refs, pointers, known, strict=True):
             if found is None and p and p[0] in ("invoice", "intent") and p not in self.asked:
