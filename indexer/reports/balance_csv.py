@@ -211,8 +211,10 @@ def csv_text(cells: list[str]) -> str:
             and "\r" not in joined):
         return joined
     out = io.StringIO()
-    csv.writer(out, lineterminator="").writerow(cells)
-    return out.getvalue()
+    # the line ending is cut after: the writer quotes a cell holding any of its characters,
+    # so a name typed with a line break stays one cell
+    csv.writer(out, lineterminator="\r\n").writerow(cells)
+    return out.getvalue()[:-2]
 
 
 def safe_cell(text: str) -> str:

@@ -334,3 +334,37 @@ def test_the_collectors_thresholds_are_raised_while_enriching_and_restored_after
     with pytest.raises(RuntimeError), module._fewer_collections():
         raise RuntimeError("a run that fails")
     assert gc.get_threshold() == before
+
+
+@pytest.mark.parametrize("columns", [
+    ["balance_transaction_id", "description", "currency", "gross", "fee", "net", "reporting_category"],
+    ["gross", "currency", "reporting_category", "description", "net"],  # amounts first and last
+    ["description", "gross", "currency", "reporting_category"],
+])
+def test_split_rows_written_as_text_are_what_the_csv_module_writes(columns: list[str]) -> None:
+    """``split_text`` encodes the cells around the amounts once per row: the same bytes as
+    ``expand_row`` through ``csv.writer``, whatever the cells hold."""
+    import io
+
+    from indexer.reports.balance_csv import ReportHeader
+    from indexer.reports.enrich import RowShape, expand_row, split_text
+    from indexer.reports.resolve import Part, Resolved
+
+    shape = RowShape(ReportHeader.parse(columns, "test"))
+    values = {"balance_transaction_id": "", "currency": "usd", "gross": "10.00", "fee": "0.59",
+              "net": "9.41", "reporting_category": "charge"}
+    parts = (Part("prod_a", '=A "1", x', "price_a", 1, 700, "", "a@example.com", "Ann\nB", "cs_1"),
+             Part("prod_b", "B", "", 2, 300, "cus_1", "", "", ""))
+    resolved = Resolved.of("index", parts)
+    for description in ("", "plain", 'Order 7, "gift"', "two\r\nlines", " "):
+        row = [values.get(c, description) for c in columns]
+        for newline in ("\n", "\r\n"):
+            expected = io.StringIO()
+            csv.writer(expected, lineterminator=newline).writerows(expand_row(shape, row, resolved, "test"))
+            assert split_text(shape, row, resolved, "test", newline) == expected.getvalue()
+    # a payment of one part: its cells after the input's own text, a line break kept in its cell
+    one = Resolved.of("index", parts[:1])
+    written = io.StringIO()
+    csv.writer(written, lineterminator="\n").writerow(["x", *one.cells])
+    assert "x" + one.text + "\n" == written.getvalue()
+    assert '"Ann\nB"' in one.text
