@@ -225,8 +225,9 @@ def unindexed(args: argparse.Namespace, work: Path) -> None:
                   f"payments, {result.prefetched.invoices:,} invoices kept), {took:.1f} s; "
                   f"{dict(result.matches)}")
             explain(kinds, store, source)
-            print(f"    beyond one request per payment: {result.requests - payments:,} (rows/100 "
-                  f"allows {math.ceil(rows / 100):,}); the rest is what the lines above explain")
+            print(f"    requests less one per payment: {result.requests - payments:,} (rows/100 "
+                  f"allows {math.ceil(rows / 100):,}; below zero when listings answered many "
+                  f"payments at once); the lines above say where each went")
     finally:
         server.stop()
 
