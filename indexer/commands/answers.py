@@ -15,7 +15,7 @@ import itertools
 import json
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TextIO
 
 import click
@@ -29,6 +29,7 @@ from indexer.answers.export import (
     customer_lines,
     customer_product_lines,
     major_units,
+    product_lines,
 )
 from indexer.commands import output_to_a_reader_who_may_leave, params
 from indexer.commands.resources import open_index, stripe_client
@@ -36,6 +37,7 @@ from indexer.errors import UsageError
 
 TABLE_SAMPLE = 200  # rows read ahead to size the table's columns
 TABLE_MAX_WIDTH = 40
+CLI_PAGE = 1000  # entries read per statement; the API's largest page
 
 
 FORMAT_OPTION = click.option(
@@ -66,20 +68,15 @@ def customers(product_id: str, fmt: str | None, since: int | None, until: int | 
 
     One line per customer and currency of PRODUCT_ID (a prod_... id), from the index
     (DATABASE_URL), or with --live straight from Stripe (STRIPE_API_KEY, STRIPE_API_BASE)."""
-    if since is not None and until is not None and since >= until:
-        raise UsageError("--since must be before --until", param="since")
+    filters = _filters(since, until, livemode, account, include_refunded)
     if live:
         _live_customers(product_id, fmt, account=account or "", include_refunded=include_refunded,
                         narrowed=since is not None or until is not None or livemode is not None)
         return
     engine = open_index(reads=True)
-    filters = queries.Filters(
-        account=account or "", livemode=livemode, created=queries.Created(gte=since, lt=until),
-        include_refunded=include_refunded,
-    )
     try:
-        entries = _primed(queries.iter_product_customers(engine, product_id, filters))
-        _emit((line for entry in entries for line in customer_lines(entry)), CUSTOMER_COLUMNS, fmt, _customer_cell)
+        _emit_entries(queries.iter_product_customers(engine, product_id, filters), customer_lines, CUSTOMER_COLUMNS,
+                      fmt)
     finally:
         engine.dispose()
 
@@ -100,17 +97,11 @@ def customer(customer: str, fmt: str | None, since: int | None, until: int | Non
     One line per product and currency bought by CUSTOMER: a cus_... id, an email address (any
     case; it finds guest checkouts and Customer objects alike) or a guest_... key from
     `indexer customers`. Reads DATABASE_URL; the same answer as GET /v1/customers/CUSTOMER/products."""
-    if since is not None and until is not None and since >= until:
-        raise UsageError("--since must be before --until", param="since")
+    filters = _filters(since, until, livemode, account, include_refunded)
     engine = open_index(reads=True)
-    filters = queries.Filters(
-        account=account or "", livemode=livemode, created=queries.Created(gte=since, lt=until),
-        include_refunded=include_refunded,
-    )
     try:
-        entries = _primed(queries.iter_customer_products(engine, customer, filters))
-        _emit((line for entry in entries for line in customer_product_lines(entry)), CUSTOMER_PRODUCT_COLUMNS, fmt,
-              _customer_cell)
+        _emit_entries(queries.iter_customer_products(engine, customer, filters), customer_product_lines,
+                      CUSTOMER_PRODUCT_COLUMNS, fmt)
     finally:
         engine.dispose()
 
@@ -118,15 +109,28 @@ def customer(customer: str, fmt: str | None, since: int | None, until: int | Non
 @click.command()
 @FORMAT_OPTION
 @INCLUDE_REFUNDED_OPTION
-def products(fmt: str | None, include_refunded: bool) -> None:
+@click.option("--livemode/--testmode", default=None,
+              show_default="every mode; with --account, live if the account has any live sale, else test",
+              help="Live-mode or test-mode data only.")
+@click.option("--account", type=params.ACCOUNT_ID,
+              show_default="every account; with --livemode/--testmode, your own account",
+              help="A Connect account's products only.")
+def products(fmt: str | None, include_refunded: bool, livemode: bool | None, account: str | None) -> None:
     """Indexed products, their customers and revenue.
 
     One line per product, account, mode and currency: customer count, purchases, quantity,
-    revenue and refunds. Reads DATABASE_URL."""
+    revenue and refunds, for every account and mode. With --account, --livemode or --testmode,
+    one account in one mode, as GET /v1/products answers (the same CSV as /v1/products.csv).
+    Reads DATABASE_URL."""
     engine = open_index()
     try:
-        _emit(_primed(queries.iter_products(engine, include_refunded=include_refunded)), PRODUCT_COLUMNS, fmt,
-              _product_cell)
+        if account is None and livemode is None:
+            rows = queries.iter_products(engine, include_refunded=include_refunded, page_size=CLI_PAGE)
+        else:
+            filters = queries.Filters(account=account or "", livemode=livemode, include_refunded=include_refunded)
+            rows = (line for entry in queries.iter_product_summaries(engine, filters, page_size=CLI_PAGE)
+                    for line in product_lines(entry))
+        _emit(_primed(rows), PRODUCT_COLUMNS, fmt, _product_cell)
     finally:
         engine.dispose()
 
@@ -140,8 +144,24 @@ def _live_customers(product_id: str, fmt: str | None, *, account: str, include_r
         raise UsageError("--live reads every purchase Stripe has for the product, in the API key's mode: "
                          "--since, --until, --livemode and --testmode do not apply", param="live")
     api = stripe_client(interactive=True)
-    entries = _primed(live_customers(api, product_id, account=account, include_refunded=include_refunded))
-    _emit((line for entry in entries for line in customer_lines(_plain(entry))), CUSTOMER_COLUMNS, fmt, _customer_cell)
+    entries = live_customers(api, product_id, account=account, include_refunded=include_refunded)
+    _emit_entries(entries, lambda entry: customer_lines(_plain(entry)), CUSTOMER_COLUMNS, fmt)
+
+
+def _filters(since: int | None, until: int | None, livemode: bool | None, account: str | None,
+             include_refunded: bool) -> queries.Filters:
+    """The options ``customers`` and ``customer`` share, as the query API's filters."""
+    if since is not None and until is not None and since >= until:
+        raise UsageError("--since must be before --until", param="since")
+    return queries.Filters(account=account or "", livemode=livemode, created=queries.Created(gte=since, lt=until),
+                           include_refunded=include_refunded)
+
+
+def _emit_entries(entries: Iterator[Any], lines: Callable[[Any], Iterable[dict[str, Any]]], columns: tuple[str, ...],
+                  fmt: str | None) -> None:
+    """The lines of each entry (one a currency), the first entry read before any output."""
+    primed = _primed(entries)
+    _emit((line for entry in primed for line in lines(entry)), columns, fmt, _customer_cell)
 
 
 def _primed(entries: Iterator[Any]) -> Iterator[Any]:
