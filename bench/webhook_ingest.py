@@ -1,10 +1,11 @@
 """Webhook ingest under gunicorn on PostgreSQL: our web process exactly as the ``Procfile`` runs
 it, beside a minimal 20-line verify-and-insert receiver (``bench/minimal_receiver.py``) under
-plain gunicorn (sync workers, as many, no config file, no access log), in one run.
+plain gunicorn (4 sync workers, ``--minimal-workers``; no config file, no access log), in one run.
 
 Usage: BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/webhook_ingest.py
        [--events 20000] [--connections 16] [--duration 5] [--rounds 3]
-       [--procfile Procfile] [--also Procfile.other ...] [--web-concurrency N] [--variants core,view]
+       [--procfile Procfile] [--also Procfile.other ...] [--web-concurrency N] [--minimal-workers 4]
+       [--variants core,view,minimal-procfile]
 
 Load comes from ``wrk`` (a separate process, Debian package ``wrk``) replaying unique, pre-signed
 ``checkout.session.completed`` events of realistic size (Stripe's own fixture session object).
@@ -166,6 +167,9 @@ def main() -> None:
     parser.add_argument("--procfile", type=Path, default=ROOT / "Procfile", help="whose web: line runs our app")
     parser.add_argument("--also", type=Path, action="append", default=[],
                         help="another Procfile whose web: line runs our app too (repeatable)")
+    parser.add_argument("--minimal-workers", type=int, default=4,
+                        help="sync workers of the minimal receiver (0: as many as the Procfile starts); "
+                             "4 is the yardstick issue 17 was measured against")
     parser.add_argument("--web-concurrency", type=int, help="WEB_CONCURRENCY (default: the Procfile's own)")
     parser.add_argument("--variants", default="",
                         help=f"comma-separated, of {', '.join([*VARIANTS, VIEW_ONLY, MINIMAL_UNDER_PROCFILE])}")
@@ -182,7 +186,7 @@ def main() -> None:
         env["WEB_CONCURRENCY"] = str(args.web_concurrency)
     port_minimal, *ours_ports = free_ports(2 + len(variants) + len(args.also))
     command = http_load.procfile_web(args.procfile, ours_ports[0])
-    workers = http_load.procfile_workers(command, env)
+    workers = args.minimal_workers or http_load.procfile_workers(command, env)
     minimal_options = argparse.Namespace(workers=workers, worker_class="sync", threads=1)
     others = {path.name: http_load.procfile_web(path, ours_ports[0]) for path in args.also}
     if len(others) < len(args.also) or {"indexer", "minimal", *variants} & set(others):

@@ -33,7 +33,7 @@ def free_port() -> int:
 def procfile_web_command(port: int) -> str:
     line = next(line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web:"))
     command = line.split(":", 1)[1].strip()
-    return command.replace("0.0.0.0:${PORT:-8000}", f"127.0.0.1:{port}").replace("${WEB_CONCURRENCY:-4}", "2")
+    return re.sub(r"\$\{WEB_CONCURRENCY:-\d+\}", "2", command.replace("0.0.0.0:${PORT:-8000}", f"127.0.0.1:{port}"))
 
 
 class Web:
