@@ -1,20 +1,23 @@
 """The dashboard's pages over the 1,000,000-row index of ``bench/query_api.py``, on PostgreSQL.
 
 Usage: BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/dashboard_pages.py
-       [--reuse] [--samples 200] [--rows 1000000] [--products 10000] [--big 200000] [--events 200000]
+       [--database bench_dashboard] [--port 18211] [--reuse] [--samples 200] [--rows 1000000]
+       [--products 10000] [--big 200000] [--events 200000]
 
-Builds a database ``bench_dashboard`` beside the given one (``--reuse`` keeps a loaded one) with
+Builds a database ``--database`` beside the given one (``--reuse`` keeps a loaded one) with
 the same rows as ``bench/query_api.py`` (built by its ``prepare``: one product, ``prod_big``, with
 ``--big`` buyers; the rest spread over ``--products`` products) plus ``--events`` stored webhook
 events (1% failed with an error, 0.5% pending, 4% skipped, the rest done). Then it serves the
 app under gunicorn (one sync worker, so requests are sequential), signs in once over HTTP as a
 browser does, and prints p50/p99 latency (ms) of each page with 100 rows where it lists rows:
-the products list (first page, sorted by name from the middle, by revenue, a search), the
-product page of ``prod_big`` (first, middle and last pages, a week's range with refunded
-purchases; each draws the chart of its range) and of a typical product, a customer looked up by
+the products list (first page, sorted by name from the middle, by revenue, by customers, by id
+backwards, a search, a search sorted by purchases), the product page of ``prod_big`` (first,
+middle and last pages, a week's range with refunded purchases, a year's range; each draws the
+chart of its range) and of a typical product, a customer looked up by
 email, and the events page; beside them, in the same server, two yardsticks that move with the
-machine's load as the pages do: the sign-in page (no database) and the query API's page of 100
-customers of ``prod_big``. Last, the wall time of the CSV download of a typical product and of
+machine's load as the pages do: the sign-in page (no database), the query API's page of 100
+customers of ``prod_big`` and its ``/v1/products`` page that holds ``prod_big`` (which counts
+``prod_big``'s buyers across its two currencies, as the dashboard's products and product pages do). Last, the wall time of the CSV download of a typical product and of
 ``prod_big`` (every buyer, streamed). The target is p99 < 50 ms per page.
 """
 
@@ -38,7 +41,6 @@ from bench import http_load, query_api  # noqa: E402
 
 TOKEN = "bench-dashboard-" + "0" * 32
 SECRET_KEY = "bench-dashboard-secret-" + "1" * 32
-PORT = 18211
 
 LOAD_EVENTS = """
 INSERT INTO stripe_events (id, type, api_version, created, livemode, account, object_id, payload, source,
@@ -63,8 +65,8 @@ def load_events(conn: Any, params: dict[str, Any]) -> str:
 
 
 def prepare(admin_url: str, args: argparse.Namespace) -> str:
-    """``bench_dashboard``: the rows of ``bench/query_api.py`` (its ``prepare``) and the events."""
-    return query_api.prepare(admin_url, args, "bench_dashboard",
+    """``--database``: the rows of ``bench/query_api.py`` (its ``prepare``) and the events."""
+    return query_api.prepare(admin_url, args, args.database,
                              lambda conn, params: load_events(conn, {**params, "events": args.events}))
 
 
@@ -86,10 +88,13 @@ def positions(url: str) -> dict[str, Any]:
         by_name = one("SELECT id FROM products ORDER BY lower(name), id OFFSET 5000 LIMIT 1")
         email = one("SELECT email FROM purchases WHERE product_id = :p AND customer_id IS NULL LIMIT 1", p=typical)
         newest = one("SELECT max(purchased_at) FROM purchases WHERE product_id = 'prod_big'")
+        before_big = one("SELECT product_id FROM product_totals WHERE product_id < 'prod_big' "
+                         "ORDER BY product_id DESC OFFSET 50 LIMIT 1")
     engine.dispose()
     week = (time.strftime("%Y-%m-%d", time.gmtime(newest - 6 * 86_400)), time.strftime("%Y-%m-%d", time.gmtime(newest)))
+    year = (time.strftime("%Y-%m-%d", time.gmtime(newest - 364 * 86_400)), week[1])
     return {"buyers": buyers, "middle": middle, "end": end, "typical": typical, "by_name": by_name, "email": email,
-            "week": week}
+            "week": week, "year": year, "before_big": before_big}
 
 
 def sign_in(port: int) -> str:
@@ -142,11 +147,13 @@ def main() -> None:
     parser.add_argument("--big", type=int, default=200_000)
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--samples", type=int, default=200)
-    parser.add_argument("--reuse", action="store_true", help="keep an already loaded bench_dashboard database")
+    parser.add_argument("--database", default="bench_dashboard", help="the database to build beside the given one")
+    parser.add_argument("--port", type=int, default=18211, help="the port gunicorn serves the app on")
+    parser.add_argument("--reuse", action="store_true", help="keep an already loaded --database")
     args = parser.parse_args()
     admin = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
     if not admin:
-        sys.exit("set BENCH_DATABASE_URL to a PostgreSQL URL (a database bench_dashboard is created beside it)")
+        sys.exit("set BENCH_DATABASE_URL to a PostgreSQL URL (the --database is created beside it)")
 
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (figures scale with it)")
     url = prepare(admin, args)
@@ -158,11 +165,15 @@ def main() -> None:
         "products, first page (last sale)": "/dashboard/?limit=100",
         "products by name, middle page": f"/dashboard/?limit=100&sort=name&order=asc&starting_after={c['by_name']}",
         "products by revenue (usd)": "/dashboard/?limit=100&sort=revenue:usd&order=desc",
+        "products by customers": "/dashboard/?limit=100&sort=customers&order=desc",
+        "products by id, backwards": f"/dashboard/?limit=100&sort=product_id&order=asc&ending_before={c['typical']}",
         "products search 'Product 12'": "/dashboard/?limit=100&q=Product+12",
+        "products search, by purchases": "/dashboard/?limit=100&q=Product+12&sort=purchases&order=desc",
         "prod_big first page": f"{big}?limit=100",
         "prod_big middle page": f"{big}?limit=100&starting_after={q(c['middle'])}",
         "prod_big last page (ending_before)": f"{big}?limit=100&ending_before={q(c['end'])}",
         "prod_big a week, include refunded": f"{big}?limit=100&since={since}&until={until}&include_refunded=1",
+        "prod_big its year (chart per week)": f"{big}?limit=100&since={c['year'][0]}&until={c['year'][1]}",
         f"{c['typical']} first page": f"/dashboard/products/{c['typical']}?limit=100",
         "customer by email": f"/dashboard/customers?q={q(c['email'])}",
         f"events ({args.events:,} stored)": "/dashboard/events",
@@ -171,25 +182,27 @@ def main() -> None:
     env = {"DATABASE_URL": url, "INDEXER_DASHBOARD_TOKENS": TOKEN, "INDEXER_API_TOKENS": TOKEN,
            "INDEXER_SECRET_KEY": SECRET_KEY}
     options = argparse.Namespace(workers=1, worker_class="sync", threads=1)
-    with http_load.gunicorn("indexer.wsgi:app", PORT, env, options):
-        cookie = sign_in(PORT)
+    with http_load.gunicorn("indexer.wsgi:app", args.port, env, options):
+        cookie = sign_in(args.port)
         print(f"\n1. sequential requests to gunicorn (1 sync worker), {args.samples} each, signed in (p99 target < 50 ms)")
         for name, path in pages.items():
-            p50, p99, size = timed(PORT, path, {"Cookie": cookie}, args.samples)
+            p50, p99, size = timed(args.port, path, {"Cookie": cookie}, args.samples)
             print(f"   {name:<36} p50 {p50:6.2f} ms  p99 {p99:6.2f} ms  ({size:,} bytes)")
         yardsticks = {
             "sign-in page (no session)": ("/dashboard/sign-in", {}),
             "API: prod_big middle, limit=100": (f"/v1/products/prod_big/customers?limit=100&starting_after={q(c['middle'])}",
                                                 {"Authorization": f"Bearer {TOKEN}"}),
+            "API: /v1/products, page of prod_big": (f"/v1/products?limit=100&starting_after={c['before_big']}",
+                                                    {"Authorization": f"Bearer {TOKEN}"}),
         }
         print("   yardsticks, in the same server (they move with the machine's load as the pages do):")
         for name, (path, headers) in yardsticks.items():
-            p50, p99, size = timed(PORT, path, headers, args.samples)
+            p50, p99, size = timed(args.port, path, headers, args.samples)
             print(f"   {name:<36} p50 {p50:6.2f} ms  p99 {p99:6.2f} ms  ({size:,} bytes)")
         print("\n2. Download CSV (every buyer, streamed)")
         for product in (c["typical"], "prod_big"):
             started = time.perf_counter()
-            conn = http.client.HTTPConnection("127.0.0.1", PORT)
+            conn = http.client.HTTPConnection("127.0.0.1", args.port)
             conn.request("GET", f"/dashboard/products/{product}/customers.csv", headers={"Cookie": cookie})
             response = conn.getresponse()
             lines = response.read().count(b"\n") - 1

@@ -6,7 +6,7 @@ items, 400 KB each, and is CPU-bound in one interpreter. The SDK's public ``raw_
 decodes every body into ``OrderedDict``s (``StripeResponse``) and formats a debug line holding
 the whole body, ``repr``'d, whether or not anyone logs it. ``bench/backfill.py --variants``
 measures the backfill with this fast path beside the public one (``FAST = False``); the
-figures are in the README. Only ``indexer.stripe_api`` calls this module.
+figures are in the README. Only ``indexer.stripe_requests`` calls this module.
 
 What is private here, and what it is for:
 

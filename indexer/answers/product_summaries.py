@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, func, or_, select, tuple_
 
 from indexer.answers.lists import Page
+from indexer.answers.products import several_currency_customers
 from indexer.errors import UsageError
 from indexer.models import ProductDailyTotal, product_totals_t, products_t
 
@@ -90,7 +91,8 @@ def _listed_products(listing: ProductListing) -> Any:
     if summed is not None and not listing.search:
         return select(totals.c.product_id, totals.c.sort_key).cte("listed")
     key = func.lower(func.coalesce(pr.name, "")) if summed is None else totals.c.sort_key
-    rows = select(totals.c.product_id, key.label("sort_key"), func.count().over().label("total")).select_from(
+    counted = [func.count().over().label("total")] if listing.search else []
+    rows = select(totals.c.product_id, key.label("sort_key"), *counted).select_from(
         totals.outerjoin(products_t, and_(pr.account == listing.account, pr.id == totals.c.product_id))
     )
     if listing.search:
@@ -154,13 +156,18 @@ def _overviews(conn: Connection, account: str, livemode: bool, ids: Sequence[str
     grouped: dict[str, list[Any]] = {}
     for row in rows:
         grouped.setdefault(row.product_id, []).append(row)
+    customers = several_currency_customers(conn, account, livemode, [row.product_id for row in rows])
     return {
-        product_id: _overview(product_id, group[0].name, account, livemode, group)
+        product_id: _overview(product_id, group[0].name, account, livemode, group, customers.get(product_id))
         for product_id, group in grouped.items()
     }
 
 
-def _overview(product_id: str, name: str | None, account: str, livemode: bool, rows: Sequence[Any]) -> dict[str, Any]:
+def _overview(
+    product_id: str, name: str | None, account: str, livemode: bool, rows: Sequence[Any], customers: int | None = None
+) -> dict[str, Any]:
+    """A product's totals; ``customers`` counts each buyer once, as ``/v1/products`` does (the
+    one currency's count when None)."""
     amounts = [
         {
             "currency": r.currency, "customers": int(r.customers), "purchases": int(r.purchases),
@@ -174,7 +181,8 @@ def _overview(product_id: str, name: str | None, account: str, livemode: bool, r
     return {
         "id": product_id, "object": "product_summary", "product_id": product_id, "name": name,
         "account": account, "livemode": livemode,
-        "customers": sum(a["customers"] for a in amounts), "purchases": sum(a["purchases"] for a in amounts),
+        "customers": sum(a["customers"] for a in amounts) if customers is None else customers,
+        "purchases": sum(a["purchases"] for a in amounts),
         "first_purchased_at": min(firsts, default=None), "last_purchased_at": max(lasts, default=None),
         "amounts": amounts,
     }

@@ -183,20 +183,26 @@ def _read_from_rollups(conn: Connection, account: str, livemode: bool, page: Pag
         .order_by(pt.product_id, pt.currency)
     ).all()
     rows, has_more = trim_extra_key(rows, page)
-    counts = Counter(row.product_id for row in rows)
-    several = [product_id for product_id, currencies in counts.items() if currencies > 1]
-    customers: dict[str, int] = {}
-    if several:
-        ct = customer_totals_t.c
-        customers = {
-            product_id: int(count)
-            for product_id, count in conn.execute(
-                select(ct.product_id, func.count(distinct(ct.customer_key)))
-                .where(ct.account == account, ct.livemode == livemode, ct.product_id.in_(several))
-                .group_by(ct.product_id)
-            )
-        }
-    return rows, customers, has_more
+    return rows, several_currency_customers(conn, account, livemode, [row.product_id for row in rows]), has_more
+
+
+def several_currency_customers(conn: Connection, account: str, livemode: bool, product_ids: Sequence[str]) -> dict[str, int]:
+    """The distinct customers of each product in ``product_ids`` (one id per ``product_totals``
+    row) that sold in several currencies, from ``product_customer_totals``: adding the
+    currencies' counts would count twice a buyer who paid in two. A product sold in one currency
+    is left out: its one row of ``product_totals`` holds the count."""
+    several = [product_id for product_id, currencies in Counter(product_ids).items() if currencies > 1]
+    if not several:
+        return {}
+    ct = customer_totals_t.c
+    return {
+        product_id: int(count)
+        for product_id, count in conn.execute(
+            select(ct.product_id, func.count(distinct(ct.customer_key)))
+            .where(ct.account == account, ct.livemode == livemode, ct.product_id.in_(several))
+            .group_by(ct.product_id)
+        )
+    }
 
 
 def _summed_from_purchases(

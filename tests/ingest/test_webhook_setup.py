@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine
 from werkzeug.serving import make_server
 
-from indexer import create_app, stripe_api
+from indexer import create_app, stripe_requests
 from indexer.config import Settings
 from indexer.errors import ConfigError, StripeAuthError, UsageError
 from indexer.ingest import event_store, webhook_setup
@@ -80,7 +80,7 @@ def test_register_refuses_bad_input_before_asking_stripe(sandbox: Any) -> None:
 
 def test_a_key_that_may_not_write_endpoints_says_which_permission_it_lacks() -> None:
     refused = stripe.PermissionError("The provided key does not have the required permissions", http_status=403)
-    error = stripe_api._write_error(refused, "/v1/webhook_endpoints")
+    error = stripe_requests._write_error(refused, "/v1/webhook_endpoints")
     assert isinstance(error, StripeAuthError) and error.exit_code == 4
     assert "restricted key with write access to Webhook Endpoints" in error.message
 

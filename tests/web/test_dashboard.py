@@ -14,7 +14,6 @@ import subprocess
 import sys
 import time
 import urllib.parse
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,49 +28,11 @@ from indexer.index.mapping import guest_key
 from indexer.ingest import event_store
 from indexer.web.dashboard import pages
 from tests.conftest import T0, Shop, engine_url, many_buyers
+from tests.web.conftest import API_TOKEN, SECRET_KEY, TOKEN, csrf_of, make_app, sign_in
 
-TOKEN = "dash_" + "t" * 40
-API_TOKEN = "api_" + "a" * 40
-SECRET_KEY = "k" * 48
 XSS = "<script>alert(1)</script>"
 DAY = 86_400
 INDEXER = Path(sys.executable).with_name("indexer")
-
-
-def make_app(engine: Engine, **settings: Any) -> Flask:
-    settings.setdefault("api_tokens", (API_TOKEN,))
-    settings.setdefault("dashboard_tokens", (TOKEN,))
-    settings.setdefault("secret_key", SECRET_KEY)
-    return create_app(Settings(database_url=engine_url(engine), **settings))
-
-
-@pytest.fixture
-def app(engine: Engine) -> Iterator[Flask]:
-    app = make_app(engine)
-    yield app
-    app.extensions["indexer.engine"].dispose()
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
-
-
-@pytest.fixture
-def signed_in(client: FlaskClient) -> FlaskClient:
-    assert sign_in(client).status_code == 302
-    return client
-
-
-def csrf_of(page: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert found, "no CSRF token in the page"
-    return found.group(1)
-
-
-def sign_in(client: FlaskClient, token: str = TOKEN, next_path: str = "/dashboard/") -> Any:
-    csrf = csrf_of(client.get("/dashboard/sign-in").text)
-    return client.post("/dashboard/sign-in", data={"token": token, "csrf_token": csrf, "next": next_path})
 
 
 def text_of(page: str) -> str:
@@ -280,6 +241,23 @@ def test_products_list_with_totals_per_currency(signed_in: FlaskClient, shop: Sh
     assert "2 products matching “prod_” in Test mode" in " ".join(text_of(signed_in.get("/dashboard/?q=prod_").text).split())
 
 
+def test_a_buyer_in_two_currencies_counts_once_as_in_the_api(signed_in: FlaskClient, shop: Shop) -> None:
+    shop.checkout(("prod_A", 1500), customer="cus_1", created=T0)
+    shop.checkout(("prod_A", 900), customer="cus_1", currency="eur", created=T0 + DAY)
+    shop.checkout(("prod_A", 700), customer="cus_2", created=T0 + 2 * DAY)
+    shop.checkout(("prod_B", 100), customer="cus_1", created=T0 + 5)
+    api = signed_in.get("/v1/products", headers={"Authorization": f"Bearer {API_TOKEN}"}).get_json()
+    expected = {entry["product_id"]: entry["customers"] for entry in api["data"]}
+    assert expected == {"prod_A": 2, "prod_B": 1}
+    page = signed_in.get("/dashboard/").text
+    shown = {product: int(customers) for product, customers in
+             re.findall(r'href="/dashboard/products/([^"?]+)\?.*?</td>\s*<td[^>]*>.*?</td>\s*<td class="num">([\d,]+)</td>',
+                        page, re.S)}
+    assert shown == expected
+    product_page = text_of(signed_in.get("/dashboard/products/prod_A").text)
+    assert re.search(r"Customers\s+2\s", product_page), product_page
+
+
 def test_products_search_by_name_or_id(signed_in: FlaskClient, shop: Shop) -> None:
     shop.product("prod_A", "Premiere Ticket")
     shop.product("prod_B", "Sticker 100%")
@@ -327,13 +305,29 @@ def test_products_of_each_account_and_mode_stay_apart(signed_in: FlaskClient, sh
 
 def test_bad_parameters_get_a_one_line_message(signed_in: FlaskClient) -> None:
     for path, message in (("/dashboard/?sort=evil", "Cannot sort by"), ("/dashboard/?account=x", "Connect account"),
-                          ("/dashboard/products/prod_A?since=2026-13-01", "expected a date"),
-                          ("/dashboard/products/prod_A?since=2026-02-01&until=2026-01-01", "after its end"),
+                          ("/dashboard/products/prod_A/customers.csv?since=2026-13-01", "expected a date"),
                           ("/dashboard/?limit=0", "limit must be")):
         response = signed_in.get(path)
         assert response.status_code == 400, path
         assert message in text_of(response.text), path
     assert signed_in.get("/dashboard/products/prod_nothing").status_code == 404
+
+
+def test_a_bad_date_range_keeps_the_person_on_the_product_with_what_they_typed(signed_in: FlaskClient, shop: Shop) -> None:
+    shop.product("prod_A", "Premiere")
+    shop.checkout(("prod_A", 100), email="ann@example.com")
+    for query, message in (("since=2026-02-30", "since: expected a date as YYYY-MM-DD, got '2026-02-30'"),
+                           ("since=2026-02-01&until=2026-01-01", "The start of the date range is after its end.")):
+        response = signed_in.get(f"/dashboard/products/prod_A?{query}")
+        assert response.status_code == 400
+        page = response.text
+        assert "<h1>Premiere</h1>" in page and 'role="alert"' in page
+        assert message in text_of(page)
+        for name, value in urllib.parse.parse_qsl(query):
+            assert f'name="{name}" value="{value}" aria-invalid="true"' in page
+        assert "ann@example.com" not in page and "Download CSV" not in page
+        every_day = html.unescape(re.findall(r'href="([^"]+)">show every day</a>', page)[0])
+        assert "ann@example.com" in signed_in.get(every_day).text
 
 
 # --- one product ----------------------------------------------------------------------------

@@ -40,10 +40,12 @@ def test_long_ranges_are_drawn_per_week_then_per_month() -> None:
     assert weeks.unit == "week"
     assert len(weeks.bars) == (MAX_BARS + 1 + 6) // 7
     assert weeks.bars[1].title == "2026-03-08 to 2026-03-14: 2 purchases, 1.00 usd"
+    assert weeks.span == f"2026-03-01 to {D + dt.timedelta(days=MAX_BARS)}", "the range's last day, not its last week's first"
 
     months = sales_chart([row(dt.date(2026, 5, 31), 5, 100)], D + dt.timedelta(days=10), dt.date(2029, 1, 15))
     assert months.unit == "month"
     assert months.first == "Mar 2026" and months.last == "Jan 2029"
+    assert months.span == "2026-03-11 to 2029-01-15"
     assert months.bars[2].title.startswith("2026-05-01 to 2026-05-31: 5 purchases")
     assert len(months.bars) <= MAX_BARS
 

@@ -8,11 +8,9 @@ import csv
 import io
 import re
 from collections import defaultdict
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine
@@ -23,7 +21,6 @@ from indexer.reports.report_runs import columns_for
 from tests.reports import conftest as report_fixtures
 from tests.reports.conftest import JULY, Shop, _at, report_csv
 from tests.reports.test_monthly import pdf_text, pdf_totals
-from tests.web.test_dashboard import make_app, sign_in
 
 shop = report_fixtures.shop  # the sandbox's July, mostly indexed (tests/reports/conftest.py)
 REPORT_TYPE = "balance_change_from_activity.itemized.3"
@@ -43,20 +40,6 @@ def keep_july(engine: Engine, shop: Shop, tmp_path: Path, *, account: str = "",
     with source.open("rb") as f:
         kept.keep_file(engine, run_id, f)
     return source
-
-
-@pytest.fixture
-def app(engine: Engine) -> Iterator[Flask]:
-    app = make_app(engine)
-    yield app
-    app.extensions["indexer.engine"].dispose()
-
-
-@pytest.fixture
-def signed_in(app: Flask) -> FlaskClient:
-    client = app.test_client()
-    assert sign_in(client).status_code == 302
-    return client
 
 
 def links(page: str) -> dict[str, str]:

@@ -40,6 +40,8 @@ class Chart:
     last: str
     purchases: int
     totals: list[str] = field(default_factory=list)
+    span: str = ""
+    """The days drawn, first to last (the axis labels are the buckets' starts)."""
 
     @property
     def height(self) -> float:
@@ -81,6 +83,7 @@ def sales_chart(rows: Iterable[dict[str, Any]], first_day: dt.date, last_day: dt
         unit=unit, bars=bars, width=len(starts) * BAR, top=top,
         first=_label(unit, starts[0]), middle=_label(unit, starts[len(starts) // 2]) if len(starts) > 2 else "",
         last=_label(unit, starts[-1]), purchases=sum(purchases),
+        span=first_day.isoformat() if first_day == last_day else f"{first_day.isoformat()} to {last_day.isoformat()}",
         totals=[major_units(amount, currency) for currency, amount in sorted(totals.items(), key=lambda kv: -kv[1])],
     )
 

@@ -90,11 +90,17 @@ def _scopes(conn: Connection) -> dict[tuple[str, bool], list[str]]:
 
 
 @bp.get("/products/<path:product_id>")
-def product(product_id: str) -> str:
+def product(product_id: str) -> str | tuple[str, int]:
     args = request.args
-    account, chosen_mode, dates = params.account(args), params.mode(args), params.date_range(args)
+    account, chosen_mode = params.account(args), params.mode(args)
     include_refunded, page = params.flag(args, "include_refunded"), params.page(args)
     product_id = _ident(product_id, "product")
+    try:
+        dates, date_error = params.date_range(args), ""
+    except UsageError as err:
+        # A range the filter cannot read (typed by hand, or its start after its end) keeps the
+        # person on the product, with what they typed and why, rather than on an error page.
+        dates, date_error = params.DateRange(), err.public_message
 
     def read(conn: Connection) -> dict[str, Any]:
         filters = queries.Filters(account, chosen_mode, dates.created(), include_refunded)
@@ -111,12 +117,14 @@ def product(product_id: str) -> str:
     overview = found["overview"]
     chart = _chart(found["daily"], dates, overview)
     filters = params.carried(args, *PRODUCT_FILTERS)
-    return render_template(
+    typed = {name: params.text(args, name) for name in ("since", "until")} if date_error else dates
+    page_html = render_template(
         "dashboard/product.html", nav="products", product_id=product_id, account=account, dates=dates,
         include_refunded=include_refunded, chosen_mode=chosen_mode, filters=filters, chart=chart,
-        csv_filters={k: v for k, v in filters.items() if k != "limit"},
+        csv_filters={k: v for k, v in filters.items() if k != "limit"}, typed=typed, date_error=date_error,
         page=page, **found,
     )
+    return (page_html, 400) if date_error else page_html
 
 
 def _chart(daily: list[dict[str, Any]], dates: params.DateRange, overview: dict[str, Any]) -> Any:
