@@ -157,6 +157,13 @@ class Endpoints:
         return self._envelope(req, [self.render.render(x, req.ver) for x in found], has_more,
                               url, tree)
 
+    def filtered_page(self, req: Request, kind: str, url: str, params_class: str,
+                      filters: Iterable[tuple[str, Any]] = (), checks: Iterable[Check] = ()) -> dict[str, Any]:
+        """``page`` of the records equal to every one of ``filters`` (``given``'s; the first picks
+        the store's index to walk, the others are checked) and passing every one of ``checks``."""
+        index, conds = index_and_checks(list(filters))
+        return self.page(req, kind, url, params_class, index=index, where=all_of([*conds, *checks]))
+
     def _cursor(self, req: Request, kind: str, obj_id: str | None, param: str) -> Any:
         if obj_id is None:
             return None

@@ -9,19 +9,23 @@ variable the PostgreSQL half of each database test is skipped, locally only: CI 
 from __future__ import annotations
 
 import itertools
+import json
 import os
+import threading
 import time
 import uuid
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, select, text
 
 import migrations
-from indexer import db
+from indexer import db, models
 from indexer.index import writes
 from indexer.index.mapping import guest_key, product_row, refund_row, session_purchase
 from indexer.ingest import signatures
@@ -29,6 +33,7 @@ from migrations import sqlfiles
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 SHARED = Path(__file__).resolve().parent / "data" / "stripe"
+README = Path(__file__).resolve().parents[1] / "README.md"
 NO_POSTGRES = (
     "TEST_DATABASE_URL is not set: the PostgreSQL half of the database tests was skipped; run them with "
     "`bash .ci/run` (starts PostgreSQL) or TEST_DATABASE_URL=postgresql+psycopg://USER@HOST:5432/DB scripts/test"
@@ -145,6 +150,57 @@ def serve_generated(size: int, seed: int, **server_options: Any) -> Iterator[Any
 
 WEBHOOK_SECRET = "whsec_test_secret"
 EVENT_API_VERSION = "2026-10-28.endive"
+
+
+#: A scripted answer: status, headers, JSON body.
+Reply = tuple[int, dict[str, str], dict[str, Any]]
+
+
+class Scripted:
+    """An HTTP server answering from ``script`` (a callable of path and query), recording requests."""
+
+    def __init__(self, script: Callable[[str, dict[str, str], dict[str, str]], Reply]) -> None:
+        self.requests: list[tuple[str, dict[str, str], dict[str, str]]] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+                url = urlsplit(self.path)
+                query = dict(parse_qsl(url.query))
+                if self.command == "POST":  # a form body: the script sees it as the query
+                    query.update(parse_qsl(self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()))
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                headers[":method"] = self.command
+                outer.requests.append((url.path, query, headers))
+                status, extra, body = script(url.path, query, headers)
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for key, value in extra.items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_POST = do_GET  # noqa: N815 (http.server's name)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def stored(engine: Engine) -> list[dict]:
+    """Every row of the event store, as dicts."""
+    with db.transaction(engine) as conn:
+        return [dict(r._mapping) for r in conn.execute(select(models.events_t))]
 
 
 def make_event(event_id: str = "evt_1", *, obj: dict[str, Any] | None = None, **overrides: object) -> dict:

@@ -6,71 +6,26 @@ and headers on demand); paging and line items against the sandbox.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import stripe
 
 from indexer.errors import StripeAuthError, StripeError, StripeUnavailable
 from indexer.stripe_api import StripeAPI, TokenBucket
-
-Reply = tuple[int, dict[str, str], dict[str, Any]]
-
-
-class _Scripted:
-    """An HTTP server answering from ``script`` (a callable of path and query), recording requests."""
-
-    def __init__(self, script: Callable[[str, dict[str, str], dict[str, str]], Reply]) -> None:
-        self.requests: list[tuple[str, dict[str, str], dict[str, str]]] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-                url = urlsplit(self.path)
-                query = dict(parse_qsl(url.query))
-                if self.command == "POST":  # a form body: the script sees it as the query
-                    query.update(parse_qsl(self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()))
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                headers[":method"] = self.command
-                outer.requests.append((url.path, query, headers))
-                status, extra, body = script(url.path, query, headers)
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                for key, value in extra.items():
-                    self.send_header(key, value)
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_POST = do_GET  # noqa: N815 (http.server's name)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+from tests.conftest import Reply, Scripted
 
 
 @pytest.fixture
-def scripted() -> Iterator[Callable[..., _Scripted]]:
-    servers: list[_Scripted] = []
+def scripted() -> Iterator[Callable[..., Scripted]]:
+    servers: list[Scripted] = []
 
-    def start(script: Callable[[str, dict[str, str], dict[str, str]], Reply]) -> _Scripted:
-        server = _Scripted(script)
+    def start(script: Callable[[str, dict[str, str], dict[str, str]], Reply]) -> Scripted:
+        server = Scripted(script)
         servers.append(server)
         return server
 

@@ -18,11 +18,11 @@ import stripe
 from stripe import _api_requestor, _util
 
 from indexer import stripe_sdk
-from tests.test_stripe_api import _Scripted
+from tests.conftest import Scripted
 
 
 @pytest.fixture
-def server() -> Iterator[_Scripted]:
+def server() -> Iterator[Scripted]:
     """Answers ``/v1/refunds/re_1`` with a refund, ``/v1/limited`` with a 429, the rest 404."""
 
     def script(path: str, query: dict[str, str], headers: dict[str, str]) -> tuple[int, dict[str, str], Any]:
@@ -33,7 +33,7 @@ def server() -> Iterator[_Scripted]:
                 "error": {"type": "invalid_request_error", "code": "rate_limit", "message": "slow down"}}
         return 404, {}, {"error": {"type": "invalid_request_error", "message": "no such thing"}}
 
-    scripted = _Scripted(script)
+    scripted = Scripted(script)
     yield scripted
     scripted.stop()
 
@@ -63,7 +63,7 @@ def test_request_options_are_split_from_parameters_as_raw_request_does() -> None
     assert params == {"limit": 3, "expand": ["data.x"]}
 
 
-def test_a_success_body_is_plain_dicts_sent_with_the_pinned_version_and_options(server: _Scripted) -> None:
+def test_a_success_body_is_plain_dicts_sent_with_the_pinned_version_and_options(server: Scripted) -> None:
     client = _client(server.url)
     found = stripe_sdk.request_json(client, "get", "/v1/refunds/re_1", {"expand": ["charge"], "stripe_account": "acct_9"})
     assert found == {"id": "re_1", "object": "refund", "metadata": {"k": "v"}}
@@ -75,7 +75,7 @@ def test_a_success_body_is_plain_dicts_sent_with_the_pinned_version_and_options(
 
 
 def test_the_public_path_gives_the_same_answer_in_the_sdks_ordered_dicts(
-    server: _Scripted, monkeypatch: pytest.MonkeyPatch
+    server: Scripted, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """What the benchmark compares the fast path with: the same data, decoded by the SDK."""
     monkeypatch.setattr(stripe_sdk, "FAST", False)
@@ -86,7 +86,7 @@ def test_the_public_path_gives_the_same_answer_in_the_sdks_ordered_dicts(
 
 @pytest.mark.parametrize("fast", [True, False])
 def test_an_error_body_raises_the_sdks_error_with_status_and_headers(
-    server: _Scripted, monkeypatch: pytest.MonkeyPatch, fast: bool
+    server: Scripted, monkeypatch: pytest.MonkeyPatch, fast: bool
 ) -> None:
     monkeypatch.setattr(stripe_sdk, "FAST", fast)
     client = _client(server.url)
@@ -100,7 +100,7 @@ def test_an_error_body_raises_the_sdks_error_with_status_and_headers(
 
 
 def test_the_requestor_calls_the_gated_debug_log_which_formats_bodies_only_when_asked(
-    server: _Scripted, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    server: Scripted, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """``request_raw`` looks ``log_debug`` up in ``stripe._api_requestor`` at each call: the
     gate replaces it there. Off DEBUG no response body is formatted; at DEBUG the SDK's own
@@ -129,7 +129,7 @@ def test_the_requestor_calls_the_gated_debug_log_which_formats_bodies_only_when_
     assert len(formatted_bodies) == 2
 
 
-def test_ungating_restores_the_sdks_own_debug_log(server: _Scripted, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ungating_restores_the_sdks_own_debug_log(server: Scripted, monkeypatch: pytest.MonkeyPatch) -> None:
     formatted: list[Any] = []
     logfmt = _util.logfmt
     monkeypatch.setattr(_util, "logfmt", lambda props: formatted.append(props) or logfmt(props))

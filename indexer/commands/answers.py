@@ -15,7 +15,7 @@ import itertools
 import json
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TextIO
 
 import click
@@ -66,20 +66,15 @@ def customers(product_id: str, fmt: str | None, since: int | None, until: int | 
 
     One line per customer and currency of PRODUCT_ID (a prod_... id), from the index
     (DATABASE_URL), or with --live straight from Stripe (STRIPE_API_KEY, STRIPE_API_BASE)."""
-    if since is not None and until is not None and since >= until:
-        raise UsageError("--since must be before --until", param="since")
+    filters = _filters(since, until, livemode, account, include_refunded)
     if live:
         _live_customers(product_id, fmt, account=account or "", include_refunded=include_refunded,
                         narrowed=since is not None or until is not None or livemode is not None)
         return
     engine = open_index(reads=True)
-    filters = queries.Filters(
-        account=account or "", livemode=livemode, created=queries.Created(gte=since, lt=until),
-        include_refunded=include_refunded,
-    )
     try:
-        entries = _primed(queries.iter_product_customers(engine, product_id, filters))
-        _emit((line for entry in entries for line in customer_lines(entry)), CUSTOMER_COLUMNS, fmt, _customer_cell)
+        _emit_entries(queries.iter_product_customers(engine, product_id, filters), customer_lines, CUSTOMER_COLUMNS,
+                      fmt)
     finally:
         engine.dispose()
 
@@ -100,17 +95,11 @@ def customer(customer: str, fmt: str | None, since: int | None, until: int | Non
     One line per product and currency bought by CUSTOMER: a cus_... id, an email address (any
     case; it finds guest checkouts and Customer objects alike) or a guest_... key from
     `indexer customers`. Reads DATABASE_URL; the same answer as GET /v1/customers/CUSTOMER/products."""
-    if since is not None and until is not None and since >= until:
-        raise UsageError("--since must be before --until", param="since")
+    filters = _filters(since, until, livemode, account, include_refunded)
     engine = open_index(reads=True)
-    filters = queries.Filters(
-        account=account or "", livemode=livemode, created=queries.Created(gte=since, lt=until),
-        include_refunded=include_refunded,
-    )
     try:
-        entries = _primed(queries.iter_customer_products(engine, customer, filters))
-        _emit((line for entry in entries for line in customer_product_lines(entry)), CUSTOMER_PRODUCT_COLUMNS, fmt,
-              _customer_cell)
+        _emit_entries(queries.iter_customer_products(engine, customer, filters), customer_product_lines,
+                      CUSTOMER_PRODUCT_COLUMNS, fmt)
     finally:
         engine.dispose()
 
@@ -140,8 +129,24 @@ def _live_customers(product_id: str, fmt: str | None, *, account: str, include_r
         raise UsageError("--live reads every purchase Stripe has for the product, in the API key's mode: "
                          "--since, --until, --livemode and --testmode do not apply", param="live")
     api = stripe_client(interactive=True)
-    entries = _primed(live_customers(api, product_id, account=account, include_refunded=include_refunded))
-    _emit((line for entry in entries for line in customer_lines(_plain(entry))), CUSTOMER_COLUMNS, fmt, _customer_cell)
+    entries = live_customers(api, product_id, account=account, include_refunded=include_refunded)
+    _emit_entries(entries, lambda entry: customer_lines(_plain(entry)), CUSTOMER_COLUMNS, fmt)
+
+
+def _filters(since: int | None, until: int | None, livemode: bool | None, account: str | None,
+             include_refunded: bool) -> queries.Filters:
+    """The options ``customers`` and ``customer`` share, as the query API's filters."""
+    if since is not None and until is not None and since >= until:
+        raise UsageError("--since must be before --until", param="since")
+    return queries.Filters(account=account or "", livemode=livemode, created=queries.Created(gte=since, lt=until),
+                           include_refunded=include_refunded)
+
+
+def _emit_entries(entries: Iterator[Any], lines: Callable[[Any], Iterable[dict[str, Any]]], columns: tuple[str, ...],
+                  fmt: str | None) -> None:
+    """The lines of each entry (one a currency), the first entry read before any output."""
+    primed = _primed(entries)
+    _emit((line for entry in primed for line in lines(entry)), columns, fmt, _customer_cell)
 
 
 def _primed(entries: Iterator[Any]) -> Iterator[Any]:

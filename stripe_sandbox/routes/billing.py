@@ -6,15 +6,7 @@ from typing import Any
 
 from .. import billing
 from .. import records as r
-from ..endpoints import (
-    Endpoints,
-    Request,
-    all_of,
-    equal,
-    given,
-    index_and_checks,
-    within,
-)
+from ..endpoints import Check, Endpoints, Request, equal, given, within
 from ..errors import invalid
 from ..ids import child_id
 from ..params import (
@@ -81,8 +73,8 @@ class BillingRoutes(Endpoints):
 
     def list_invoices(self, req: Request, args: list[str]) -> dict[str, Any]:
         p = req.params
-        index, conds = index_and_checks(given(("subscription", get_str(p, "subscription")),
-                                              ("customer", get_str(p, "customer"))))
+        filters = given(("subscription", get_str(p, "subscription")), ("customer", get_str(p, "customer")))
+        conds: list[Check] = []
         equal(conds, "status",
               get_enum(p, "status", ("draft", "open", "paid", "uncollectible", "void")))
         equal(conds, "collection_method",
@@ -90,8 +82,7 @@ class BillingRoutes(Endpoints):
         due = get_range(p, "due_date")
         if due != (None, None):
             conds.append(lambda x: x.due_date is not None and within(x.due_date, due))
-        return self.page(req, "invoice", "/v1/invoices", "InvoiceListParams", index=index,
-                         where=all_of(conds))
+        return self.filtered_page(req, "invoice", "/v1/invoices", "InvoiceListParams", filters, conds)
 
     def invoice_lines(self, req: Request, args: list[str]) -> dict[str, Any]:
         inv = self.get(req, "invoice", args[0])
@@ -105,10 +96,10 @@ class BillingRoutes(Endpoints):
         invoice = get_str(p, "invoice")
         payment = get_dict(p, "payment")
         pi = get_str(payment, "payment_intent") if payment else None
-        index, conds = index_and_checks(given(("invoice", invoice), ("payment_intent", pi)))
+        conds: list[Check] = []
         equal(conds, "status", get_enum(p, "status", ("canceled", "open", "paid")))
-        return self.page(req, "invoice_payment", "/v1/invoice_payments",
-                         "InvoicePaymentListParams", index=index, where=all_of(conds))
+        return self.filtered_page(req, "invoice_payment", "/v1/invoice_payments", "InvoicePaymentListParams",
+                                  given(("invoice", invoice), ("payment_intent", pi)), conds)
 
     def create_invoice_item(self, req: Request, args: list[str]) -> dict[str, Any]:
         p = req.params
@@ -153,8 +144,8 @@ class BillingRoutes(Endpoints):
 
     def list_subscriptions(self, req: Request, args: list[str]) -> dict[str, Any]:
         p = req.params
-        index, conds = index_and_checks(given(("customer", get_str(p, "customer")),
-                                              ("test_clock", get_str(p, "test_clock"))))
+        filters = given(("customer", get_str(p, "customer")), ("test_clock", get_str(p, "test_clock")))
+        conds: list[Check] = []
         price = get_str(p, "price") or get_str(p, "plan")
         if price:
             conds.append(lambda x: any(item[1] == price for item in x.items))
@@ -171,8 +162,8 @@ class BillingRoutes(Endpoints):
             bounds = get_range(p, name)
             if bounds != (None, None):
                 conds.append(lambda x, n=name, b=bounds: within(getattr(x, n), b))
-        return self.page(req, "subscription", "/v1/subscriptions", "SubscriptionListParams",
-                         index=index, where=all_of(conds))
+        return self.filtered_page(req, "subscription", "/v1/subscriptions", "SubscriptionListParams",
+                                  filters, conds)
 
     def cancel_subscription(self, req: Request, args: list[str]) -> dict[str, Any]:
         check_known(req.params, "SubscriptionCancelParams")

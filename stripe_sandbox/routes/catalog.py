@@ -6,13 +6,7 @@ from typing import Any
 
 from .. import billing
 from .. import records as r
-from ..endpoints import (
-    Check,
-    Endpoints,
-    Request,
-    all_of,
-    equal,
-)
+from ..endpoints import Check, Endpoints, Request, equal, given
 from ..errors import invalid, missing_param
 from ..params import (
     check_known,
@@ -118,8 +112,7 @@ class CatalogRoutes(Endpoints):
         equal(conds, "url", get_str(p, "url"))
         equal(conds, "type", get_enum(p, "type", ("good", "service")))
         get_bool(p, "shippable")
-        return self.page(req, "product", "/v1/products", "ProductListParams",
-                         where=all_of(conds))
+        return self.filtered_page(req, "product", "/v1/products", "ProductListParams", checks=conds)
 
     # -- prices -----------------------------------------------------------------------------
     def _new_price(self, ctx: billing.Ctx, prod: r.Product, p: dict[str, Any],
@@ -184,9 +177,8 @@ class CatalogRoutes(Endpoints):
             interval = get_str(recurring, "interval")
             if interval:
                 conds.append(lambda x: x.interval == interval)
-        product = get_str(p, "product")
-        return self.page(req, "price", "/v1/prices", "PriceListParams",
-                         index=("product", product) if product else None, where=all_of(conds))
+        return self.filtered_page(req, "price", "/v1/prices", "PriceListParams",
+                                  given(("product", get_str(p, "product"))), conds)
 
     # -- customers --------------------------------------------------------------------------
     def create_customer(self, req: Request, args: list[str]) -> dict[str, Any]:

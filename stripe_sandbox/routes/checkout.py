@@ -6,16 +6,7 @@ from typing import Any
 
 from .. import billing
 from .. import records as r
-from ..endpoints import (
-    Endpoints,
-    Handler,
-    Request,
-    all_of,
-    equal,
-    given,
-    index_and_checks,
-    only_one,
-)
+from ..endpoints import Check, Endpoints, Handler, Request, equal, given, only_one
 from ..errors import invalid, missing_param
 from ..ids import child_id
 from ..params import (
@@ -84,9 +75,9 @@ class CheckoutRoutes(Endpoints):
 
     def list_payment_links(self, req: Request, args: list[str]) -> dict[str, Any]:
         active = get_bool(req.params, "active")
-        where = None if active is None else (lambda x: x.active == active)
-        return self.page(req, "payment_link", "/v1/payment_links", "PaymentLinkListParams",
-                         where=where)
+        conds: list[Check] = []
+        equal(conds, "active", active)
+        return self.filtered_page(req, "payment_link", "/v1/payment_links", "PaymentLinkListParams", checks=conds)
 
     def line_items(self, kind: str, path: str, params_class: str) -> Handler:
         """``GET path/{id}/line_items`` of a payment link or checkout session."""
@@ -174,10 +165,10 @@ class CheckoutRoutes(Endpoints):
         if details is not None:
             email = get_str(details, "email", required=True)
             filters.append(("email", email or ""))
-        index, conds = index_and_checks(filters)
+        conds: list[Check] = []
         equal(conds, "status", get_enum(p, "status", ("complete", "expired", "open")))
-        return self.page(req, "checkout.session", "/v1/checkout/sessions",
-                         "checkout.SessionListParams", index=index, where=all_of(conds))
+        return self.filtered_page(req, "checkout.session", "/v1/checkout/sessions", "checkout.SessionListParams",
+                                  filters, conds)
 
     def expire_session(self, req: Request, args: list[str]) -> dict[str, Any]:
         check_known(req.params, "checkout.SessionExpireParams")

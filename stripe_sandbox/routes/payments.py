@@ -5,14 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import billing
-from ..endpoints import (
-    Endpoints,
-    Request,
-    all_of,
-    given,
-    index_and_checks,
-    only_one,
-)
+from ..endpoints import Endpoints, Request, given, only_one
 from ..errors import invalid
 from ..params import (
     check_known,
@@ -37,17 +30,13 @@ class PaymentRoutes(Endpoints):
         super().add_routes()
 
     def list_payment_intents(self, req: Request, args: list[str]) -> dict[str, Any]:
-        customer = get_str(req.params, "customer")
-        return self.page(req, "payment_intent", "/v1/payment_intents",
-                         "PaymentIntentListParams",
-                         index=("customer", customer) if customer else None)
+        return self.filtered_page(req, "payment_intent", "/v1/payment_intents", "PaymentIntentListParams",
+                                  given(("customer", get_str(req.params, "customer"))))
 
     def list_charges(self, req: Request, args: list[str]) -> dict[str, Any]:
         p = req.params
-        index, conds = index_and_checks(given(("payment_intent", get_str(p, "payment_intent")),
-                                              ("customer", get_str(p, "customer"))))
-        return self.page(req, "charge", "/v1/charges", "ChargeListParams", index=index,
-                         where=all_of(conds))
+        return self.filtered_page(req, "charge", "/v1/charges", "ChargeListParams",
+                                  given(("payment_intent", get_str(p, "payment_intent")), ("customer", get_str(p, "customer"))))
 
     def create_refund(self, req: Request, args: list[str]) -> dict[str, Any]:
         p = req.params
@@ -81,7 +70,6 @@ class PaymentRoutes(Endpoints):
     def _by_charge(self, req: Request, kind: str, url: str, params_class: str
                    ) -> dict[str, Any]:
         p = req.params
-        index, conds = index_and_checks(given(("charge", get_str(p, "charge")),
-                                              ("payment_intent", get_str(p, "payment_intent"))))
-        return self.page(req, kind, url, params_class, index=index, where=all_of(conds))
+        return self.filtered_page(req, kind, url, params_class,
+                                  given(("charge", get_str(p, "charge")), ("payment_intent", get_str(p, "payment_intent"))))
 

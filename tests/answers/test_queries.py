@@ -8,7 +8,6 @@ and written by ``indexer.db``, exactly as the worker and the backfill write them
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,9 +19,7 @@ from indexer.answers import queries
 from indexer.answers.queries import Created, Filters, Page
 from indexer.errors import UsageError
 from indexer.index.mapping import guest_key
-from tests.conftest import T0, Shop, many_buyers
-
-README = Path(__file__).resolve().parents[2] / "README.md"
+from tests.conftest import README, T0, Shop, many_buyers
 
 
 def customers(engine: Engine, product: str, filters: queries.Filters | None = None, **page: Any) -> queries.PageResult:

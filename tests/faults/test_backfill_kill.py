@@ -3,7 +3,7 @@ resumes from the checkpoints, and the final index equals a clean run's, row for 
 
 The backfill runs as its own process (``indexer backfill`` through ``cli.main``) with pages of
 ten objects, so that every shard takes many pages and a kill lands inside one; the sandbox
-answers after 50 ms, as over a network. Only the main process is killed, as the kernel's OOM
+answers after 200 ms (``SLOWED_LATENCY``), so that a run outlasts the random wait. Only the main process is killed, as the kernel's OOM
 killer or ``kill -9`` would: its page-writer child sees the pipe close and stops on its own.
 """
 
@@ -21,19 +21,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
-from indexer import db
 from indexer.history import checkpoints
 from indexer.history.checkpoints import Scope
-from indexer.stripe_api import StripeAPI
-from stripe_sandbox import generator
 from stripe_sandbox.server import SandboxServer
-from stripe_sandbox.store import Store
-from tests.conftest import assert_rollups_match, engine_url
-from tests.history.conftest import run, snapshot, view
+from tests.conftest import assert_rollups_match, engine_url, serve_generated
+from tests.faults.conftest import ROOT, clean_backfill_run, indexer_env
+from tests.history.conftest import snapshot, view
 
 pytestmark = pytest.mark.slow
 KEY = "sk_test_backfillkill"
-ROOT = Path(__file__).resolve().parents[2]
+#: Seconds a request while the backfill is killed (``slowed_shop``).
+SLOWED_LATENCY = 0.2
 #: ``indexer backfill`` with ten objects a page (the CLI has no option for it; a test needs it).
 SMALL_PAGES = (
     "import sys; from indexer import cli, stripe_api; stripe_api.PAGE_LIMIT = 10; "
@@ -43,12 +41,7 @@ SMALL_PAGES = (
 
 @pytest.fixture(scope="module")
 def shop() -> Iterator[SandboxServer]:
-    store = Store()
-    generator.generate(store, size=80, seed=47)
-    server = SandboxServer(store, host="127.0.0.1", port=0, latency_ms=50)
-    server.start()
-    yield server
-    server.stop()
+    yield from serve_generated(80, 47, latency_ms=50)
 
 
 def listed(engine: Engine) -> int:
@@ -67,22 +60,18 @@ def duplicates(engine: Engine) -> int:
 
 
 def test_kill_9_of_the_backfill_mid_shard_at_random_points(
-    shop: SandboxServer, engine: Engine, tmp_path: Path
+    slowed_shop: SandboxServer, engine: Engine, tmp_path: Path
 ) -> None:
     if engine.dialect.name != "postgresql":
         pytest.skip("the backfill is killed against PostgreSQL, as in production")
-    clean = db.make_engine(f"sqlite:///{tmp_path}/clean.db")
-    db.migrate(clean)
-    run(clean, StripeAPI(KEY, api_base=shop.url, rate=1000.0))
-    expected, expected_view = snapshot(clean), view(clean)
-    clean.dispose()
+    shop = slowed_shop  # every request slow: a run outlasts the random wait before the kill
+    expected, expected_view = clean_backfill_run(shop, tmp_path, KEY)
     assert len(expected) > 50
 
-    env = {**os.environ, "DATABASE_URL": engine_url(engine), "STRIPE_API_KEY": KEY, "STRIPE_API_BASE": shop.url}
+    env = indexer_env(engine_url(engine), shop, KEY)
     seed = int(os.environ.get("KILL_SEED", time.time()))
     rng = random.Random(seed)
     kills, progress = 0, [0]
-    shop.latency = 0.2  # slower while killing: a run outlasts the random wait, however fast the machine
     while kills < 3 and len(progress) < 6:
         proc = subprocess.Popen([sys.executable, "-c", SMALL_PAGES], env=env, cwd=ROOT,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -99,7 +88,6 @@ def test_kill_9_of_the_backfill_mid_shard_at_random_points(
         progress.append(listed(engine))
         if proc.returncode == 0:
             break
-    shop.latency = 0.05
     assert kills >= 2, f"the backfill finished before it could be killed twice (seed {seed})"
     assert progress == sorted(progress), f"seed {seed}: a rerun lost checkpointed progress {progress}"
     assert duplicates(engine) == 0

@@ -26,52 +26,26 @@ from sqlalchemy import Engine, select, text
 
 from indexer import db, models
 from indexer.ingest import signatures
-from stripe_sandbox import generator
 from stripe_sandbox.server import SandboxServer
-from stripe_sandbox.store import Store
-from tests.conftest import assert_rollups_match, engine_url
-from tests.faults.test_gunicorn import Web, free_port, procfile_web_command
-from tests.faults.test_worker_kill import table_rows
-from tests.ingest.test_worker import deliver, event_bodies, run_worker
+from tests.conftest import assert_rollups_match, engine_url, serve_generated
+from tests.faults.conftest import (
+    ROOT,
+    Web,
+    clean_worker_run,
+    indexer_env,
+    start_web,
+    table_rows,
+    wait_ready,
+)
 
 pytestmark = pytest.mark.slow
 KEY = "sk_test_burst"
 SECRET = "whsec_burst"
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def shop() -> Iterator[SandboxServer]:
-    store = Store()
-    generator.generate(store, size=30, seed=59)
-    server = SandboxServer(store, host="127.0.0.1", port=0)
-    server.start()
-    yield server
-    server.stop()
-
-
-def start_web(url: str, log: Path) -> Web:
-    port = free_port()
-    command = procfile_web_command(port).replace("--workers 2", "--workers 1")
-    env = {**os.environ, "DATABASE_URL": url, "STRIPE_WEBHOOK_SECRET": SECRET,
-           "PATH": f"{ROOT / '.venv' / 'bin'}:{os.environ.get('PATH', '')}"}
-    with log.open("wb") as out:
-        proc = subprocess.Popen(["bash", "-c", f"exec {command}"], cwd=ROOT, env=env,
-                                stdout=out, stderr=subprocess.STDOUT)
-    return Web(port, proc, log)
-
-
-def wait_ready(web: Web) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if web.request("GET", "/healthz")[0] == 200:
-                return
-        except OSError:
-            pass
-        if web.proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"gunicorn did not start: {web.log.read_text()[-2000:]}")
-        time.sleep(0.2)
+    yield from serve_generated(30, 59)
 
 
 def post(web: Web, body: str) -> int:
@@ -87,20 +61,14 @@ def test_a_burst_with_duplicates_and_reordering_through_two_web_processes_and_th
 ) -> None:
     if engine.dialect.name != "postgresql":
         pytest.skip("several workers share a queue on PostgreSQL only")
-    bodies = event_bodies(shop.store, live=False)
-    clean = db.make_engine(f"sqlite:///{tmp_path}/clean.db")
-    db.migrate(clean)
-    deliver(clean, bodies)
-    run_worker(clean, shop.url)
-    expected = table_rows(clean)
-    clean.dispose()
+    bodies, expected = clean_worker_run(shop, tmp_path)
     assert len(expected["purchases"]) > 20
 
     seed = int(os.environ.get("BURST_SEED", time.time()))
     rng = random.Random(seed)
     url = engine_url(engine)
-    webs = [start_web(url, tmp_path / f"web{i}.log") for i in range(2)]
-    env = {**os.environ, "DATABASE_URL": url, "STRIPE_API_KEY": KEY, "STRIPE_API_BASE": shop.url}
+    webs = [start_web(url, tmp_path / f"web{i}.log", workers=1, STRIPE_WEBHOOK_SECRET=SECRET) for i in range(2)]
+    env = indexer_env(url, shop, KEY)
     workers = [subprocess.Popen([sys.executable, "-m", "indexer.cli", "worker", "--batch-size", "20"],
                                 env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                for _ in range(3)]

@@ -19,7 +19,7 @@ from indexer import db, models, stripe_api
 from indexer.ingest import catchup
 from indexer.stripe_api import StripeAPI
 from tests.history.conftest import History, client, history
-from tests.ingest.test_catchup import sandbox_events, work
+from tests.ingest.conftest import sandbox_events, work
 
 
 def _no_object(event: dict[str, Any]) -> None:

@@ -27,27 +27,27 @@ from sqlalchemy import Engine, select, text
 from indexer import db, models
 from indexer.ingest.worker import Worker
 from indexer.stripe_api import StripeAPI
-from stripe_sandbox import generator
 from stripe_sandbox.server import SandboxServer
-from stripe_sandbox.store import Store
-from tests.conftest import assert_rollups_match
-from tests.faults.test_worker_kill import table_rows
-from tests.history.conftest import run, snapshot, view
-from tests.ingest.test_worker import deliver, event_bodies, run_worker
+from tests.conftest import assert_rollups_match, serve_generated
+from tests.faults.conftest import (
+    ROOT,
+    clean_backfill_run,
+    clean_worker_run,
+    indexer_env,
+    table_rows,
+)
+from tests.history.conftest import snapshot, view
+from tests.ingest.conftest import NOWHERE, deliver, deliver_events, product_event, state
 
 KEY = "sk_test_outage"
-ROOT = Path(__file__).resolve().parents[2]
+#: Seconds a request while the backfill's database is cut (``slowed_shop``).
+SLOWED_LATENCY = 0.5
 
 
 @pytest.fixture(scope="module")
 def shop() -> Iterator[SandboxServer]:
     """A seeded history behind 30 ms of latency, so that a run lasts long enough to be cut."""
-    store = Store()
-    generator.generate(store, size=80, seed=31)
-    server = SandboxServer(store, host="127.0.0.1", port=0, latency_ms=30)
-    server.start()
-    yield server
-    server.stop()
+    yield from serve_generated(80, 31, latency_ms=30)
 
 
 def statuses(engine: Engine) -> dict[str, int]:
@@ -68,9 +68,8 @@ def wait_until(predicate: Any, timeout: float, what: str) -> None:
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
-def cli(url: str, sandbox_url: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": url, "STRIPE_API_KEY": KEY, "STRIPE_API_BASE": sandbox_url}
-    return subprocess.run([sys.executable, "-m", "indexer.cli", *args], env=env, cwd=ROOT,
+def cli(url: str, sandbox: SandboxServer, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "indexer.cli", *args], env=indexer_env(url, sandbox, KEY), cwd=ROOT,
                           capture_output=True, text=True, timeout=timeout)
 
 
@@ -87,13 +86,7 @@ def one_line_error(done: subprocess.CompletedProcess[str]) -> str:
 def test_the_worker_rides_out_a_database_outage(
     shop: SandboxServer, pg_cluster: Any, tmp_path: Path
 ) -> None:
-    bodies = event_bodies(shop.store, live=False)
-    clean = db.make_engine(f"sqlite:///{tmp_path}/clean.db")
-    db.migrate(clean)
-    deliver(clean, bodies)
-    run_worker(clean, shop.url)
-    expected = table_rows(clean)
-    clean.dispose()
+    bodies, expected = clean_worker_run(shop, tmp_path)
     assert len(expected["purchases"]) > 50
 
     engine = db.make_engine(pg_cluster.url)
@@ -110,7 +103,7 @@ def test_the_worker_rides_out_a_database_outage(
         pg_cluster.stop()  # mid-batch: the worker's connections die with the server
         assert statuses_while_down_fail(engine)
         # meanwhile `indexer worker --once` says in one line that the database is down
-        one_line_error(cli(pg_cluster.url, shop.url, "worker", "--once"))
+        one_line_error(cli(pg_cluster.url, shop, "worker", "--once"))
         time.sleep(rng.uniform(0.5, 2.0))
         assert thread.is_alive(), "the worker stopped when the database did"
         pg_cluster.start()
@@ -144,13 +137,10 @@ def statuses_while_down_fail(engine: Engine) -> bool:
 
 @pytest.mark.slow
 def test_the_backfill_exits_in_one_line_and_resumes_after_a_database_outage(
-    shop: SandboxServer, pg_cluster: Any, tmp_path: Path
+    slowed_shop: SandboxServer, pg_cluster: Any, tmp_path: Path
 ) -> None:
-    clean = db.make_engine(f"sqlite:///{tmp_path}/clean.db")
-    db.migrate(clean)
-    run(clean, StripeAPI(KEY, api_base=shop.url, rate=1000.0))
-    expected, expected_view = snapshot(clean), view(clean)
-    clean.dispose()
+    shop = slowed_shop  # every request slow: a run outlasts the random wait before the cut
+    expected, expected_view = clean_backfill_run(shop, tmp_path, KEY)
     assert len(expected) > 50
 
     engine = db.make_engine(pg_cluster.url)
@@ -158,29 +148,25 @@ def test_the_backfill_exits_in_one_line_and_resumes_after_a_database_outage(
     engine.dispose()
     seed = int(os.environ.get("OUTAGE_SEED", time.time()))
     rng = random.Random(seed)
-    env = {**os.environ, "DATABASE_URL": pg_cluster.url, "STRIPE_API_KEY": KEY, "STRIPE_API_BASE": shop.url}
+    env = indexer_env(pg_cluster.url, shop, KEY)
     cut = 0
-    shop.latency = 0.5  # every request slow while the cuts happen: a run outlasts the random wait, however busy the machine
-    try:
-        for _ in range(2):
-            proc = subprocess.Popen([sys.executable, "-m", "indexer.cli", "backfill", "--concurrency", "2",
-                                     "--rate", "100"],
-                                    env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            time.sleep(rng.uniform(1.0, 2.5))
-            stopped = proc.poll() is None
-            if stopped:
-                pg_cluster.stop()
-            out, err = proc.communicate(timeout=120)
-            if stopped:
-                pg_cluster.start()
-            if proc.returncode == 0:
-                break
-            cut += 1
-            one_line_error(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
-    finally:
-        shop.latency = 0.03
+    for _ in range(2):
+        proc = subprocess.Popen([sys.executable, "-m", "indexer.cli", "backfill", "--concurrency", "2",
+                                 "--rate", "100"],
+                                env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(rng.uniform(1.0, 2.5))
+        stopped = proc.poll() is None
+        if stopped:
+            pg_cluster.stop()
+        out, err = proc.communicate(timeout=120)
+        if stopped:
+            pg_cluster.start()
+        if proc.returncode == 0:
+            break
+        cut += 1
+        one_line_error(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
     assert cut >= 1, f"the backfill finished before the database could be stopped (seed {seed})"
-    done = cli(pg_cluster.url, shop.url, "backfill", "--rate", "200")
+    done = cli(pg_cluster.url, shop, "backfill", "--rate", "200")
     assert done.returncode == 0, f"seed {seed}: {done.stderr[-2000:]}"
 
     engine = db.make_engine(pg_cluster.url)
@@ -198,9 +184,6 @@ def test_a_batch_cut_off_by_an_outage_is_given_back_once_the_database_answers(
     """The worker knows which events it dropped: they are due again as soon as the database
     answers, not after the lease (before: a live worker's own events waited out the lease)."""
     from indexer.errors import DatabaseUnavailable
-    from tests.ingest.test_leases import NOWHERE, product_event, state
-    from tests.ingest.test_leases import deliver as deliver_events
-
     deliver_events(engine, [product_event(n) for n in range(5)])
     worker = Worker(engine, StripeAPI(KEY, api_base=NOWHERE, rate=1000.0), lease_seconds=300)
     applied = worker.applier.apply

@@ -4,12 +4,9 @@ no query token reaches its logs however it is sent, and oversized input is refus
 from __future__ import annotations
 
 import base64
-import http.client
 import json
-import os
 import re
 import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,37 +15,10 @@ import pytest
 
 from indexer import db
 from tests.conftest import make_event, signed
+from tests.faults.conftest import Web, start_web, wait_ready
 
-ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "tok_LogMustNeverShowThis_0123456789"
 SECRET = "whsec_gunicorn_test"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def procfile_web_command(port: int) -> str:
-    line = next(line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web:"))
-    command = line.split(":", 1)[1].strip()
-    return re.sub(r"\$\{WEB_CONCURRENCY:-\d+\}", "2", command.replace("0.0.0.0:${PORT:-8000}", f"127.0.0.1:{port}"))
-
-
-class Web:
-    def __init__(self, port: int, proc: subprocess.Popen, log: Path) -> None:
-        self.port, self.proc, self.log = port, proc, log
-
-    def request(self, method: str, path: str, body: bytes | None = None,
-                headers: dict[str, str] | None = None) -> tuple[int, str, bytes]:
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        try:
-            conn.request(method, path, body=body, headers=headers or {})
-            response = conn.getresponse()
-            return response.status, response.getheader("Content-Type") or "", response.read()
-        finally:
-            conn.close()
 
 
 @pytest.fixture
@@ -57,29 +27,13 @@ def web(tmp_path: Path) -> Iterator[Web]:
     engine = db.make_engine(url)
     db.migrate(engine)
     engine.dispose()
-    port = free_port()
-    log = tmp_path / "gunicorn.log"
-    env = {**os.environ, "DATABASE_URL": url, "INDEXER_API_TOKENS": TOKEN, "STRIPE_WEBHOOK_SECRET": SECRET,
-           "PATH": f"{ROOT / '.venv' / 'bin'}:{os.environ.get('PATH', '')}"}
-    with log.open("wb") as out:
-        proc = subprocess.Popen(["bash", "-c", f"exec {procfile_web_command(port)}"], cwd=ROOT, env=env,
-                                stdout=out, stderr=subprocess.STDOUT)
-    web = Web(port, proc, log)
+    web = start_web(url, tmp_path / "gunicorn.log", INDEXER_API_TOKENS=TOKEN, STRIPE_WEBHOOK_SECRET=SECRET)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if web.request("GET", "/healthz")[0] == 200:
-                    break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"gunicorn did not start: {log.read_text()[-2000:]}")
-            time.sleep(0.2)
+        wait_ready(web, timeout=30)
         yield web
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        web.proc.terminate()
+        web.proc.wait(timeout=30)
 
 
 def test_no_token_reaches_the_log_however_it_is_sent(web: Web) -> None:

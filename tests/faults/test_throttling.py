@@ -14,7 +14,7 @@ from indexer.stripe_api import StripeAPI
 from stripe_sandbox import generator
 from stripe_sandbox.server import SandboxServer
 from stripe_sandbox.store import Store
-from tests.ingest.test_worker import deliver, event_bodies, event_status, index_customers
+from tests.ingest.conftest import deliver, event_bodies, event_status, index_customers
 
 pytestmark = pytest.mark.slow
 KEY = "sk_test_throttled"

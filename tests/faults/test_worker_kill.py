@@ -22,11 +22,11 @@ from indexer import db, models
 from indexer.ingest.worker import LEASE_SECONDS
 from stripe_sandbox.server import SandboxServer
 from tests.conftest import assert_rollups_match, engine_url, serve_generated
-from tests.ingest.test_worker import deliver, event_bodies, purchase_rows, run_worker
+from tests.faults.conftest import ROOT, clean_worker_run, indexer_env, table_rows
+from tests.ingest.conftest import deliver
 
 pytestmark = pytest.mark.slow
 KEY = "sk_test_kill"
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -35,19 +35,9 @@ def shop() -> Iterator[SandboxServer]:
     yield from serve_generated(120, 23, latency_ms=40)
 
 
-def table_rows(engine: Engine) -> dict[str, list[tuple]]:
-    rows = {"purchases": purchase_rows(engine)}
-    with db.transaction(engine) as conn:
-        for table, columns in (("refunds", "id, account, charge, amount, status"),
-                               ("disputes", "id, account, charge, status"),
-                               ("products", "account, id, name, active, deleted")):
-            rows[table] = [tuple(r) for r in conn.execute(text(f"SELECT {columns} FROM {table} ORDER BY 1, 2"))]
-    return rows
-
-
-def worker_command(engine: Engine, url: str, *args: str) -> tuple[list[str], dict[str, str]]:
-    env = {**os.environ, "DATABASE_URL": engine_url(engine), "STRIPE_API_KEY": KEY, "STRIPE_API_BASE": url}
-    return [sys.executable, "-m", "indexer.cli", "worker", "--batch-size", "25", *args], env
+def worker_command(engine: Engine, sandbox: SandboxServer, *args: str) -> tuple[list[str], dict[str, str]]:
+    return [sys.executable, "-m", "indexer.cli", "worker", "--batch-size", "25", *args], indexer_env(
+        engine_url(engine), sandbox, KEY)
 
 
 def test_kill_9_of_the_worker_at_random_points_loses_and_duplicates_nothing(
@@ -55,20 +45,14 @@ def test_kill_9_of_the_worker_at_random_points_loses_and_duplicates_nothing(
 ) -> None:
     if engine.dialect.name != "postgresql":
         pytest.skip("workers are killed against PostgreSQL, as in production")
-    bodies = event_bodies(shop.store, live=False)
-    clean = db.make_engine(f"sqlite:///{tmp_path}/clean.db")
-    db.migrate(clean)
-    deliver(clean, bodies)
-    run_worker(clean, shop.url)
-    expected = table_rows(clean)
-    clean.dispose()
+    bodies, expected = clean_worker_run(shop, tmp_path)
     assert len(expected["purchases"]) > 100
 
     deliver(engine, bodies)
     seed = int(os.environ.get("KILL_SEED", time.time()))
     rng = random.Random(seed)
     kills = 0
-    command, env = worker_command(engine, shop.url)
+    command, env = worker_command(engine, shop)
     for _ in range(6):
         proc = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(rng.uniform(1.0, 3.5))
@@ -77,7 +61,7 @@ def test_kill_9_of_the_worker_at_random_points_loses_and_duplicates_nothing(
             kills += 1
         proc.wait()
     assert kills >= 3, f"the workers finished before they could be killed (seed {seed})"
-    command, env = worker_command(engine, shop.url, "--once")
+    command, env = worker_command(engine, shop, "--once")
     started = time.monotonic()
     done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=LEASE_SECONDS + 120)
     assert done.returncode == 0, f"seed {seed}: {done.stderr[-2000:]}"

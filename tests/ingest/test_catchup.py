@@ -6,7 +6,6 @@ them) in the event store, exactly as the webhook endpoint does, then running the
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
@@ -15,9 +14,7 @@ from sqlalchemy import Engine, func, select
 
 from indexer import db, models
 from indexer.cli import main
-from indexer.ingest import catchup, event_store
-from indexer.ingest.worker import Worker
-from indexer.stripe_api import StripeAPI
+from indexer.ingest import catchup
 from tests.conftest import engine_url, make_event, product_object
 from tests.history.conftest import (
     Crashing,
@@ -29,6 +26,7 @@ from tests.history.conftest import (
     snapshot,
     view,
 )
+from tests.ingest.conftest import deliver_events, sandbox_events, work
 
 DAY = 86400
 
@@ -36,27 +34,6 @@ DAY = 86400
 @pytest.fixture
 def shop(sandbox: Any) -> History:
     return history(sandbox.store, sessions=24, invoices=6)
-
-
-def sandbox_events(api: StripeAPI) -> list[dict[str, Any]]:
-    """Every event the index applies, oldest first."""
-    found = [e for e in api.list_all("/v1/events", {}) if e["type"] in event_store.APPLIED_TYPES]
-    return sorted(found, key=lambda e: (e["created"], e["id"]))
-
-
-def deliver(engine: Engine, batch: list[dict[str, Any]], *, source: str = "webhook") -> None:
-    with db.transaction(engine) as conn:
-        for event in batch:
-            event_store.store_event(conn, json.dumps(event), source=source)
-
-
-def work(engine: Engine, api: StripeAPI) -> None:
-    worker = Worker(engine, api, threads=4)
-    try:
-        stats = worker.run(once=True)
-    finally:
-        worker.close()
-    assert stats.failed == 0
 
 
 def stored(engine: Engine, source: str | None = None) -> int:
@@ -90,7 +67,7 @@ def test_backfill_after_partial_webhooks_gives_the_same_index(
 ) -> None:
     api = client(sandbox)
     every = sandbox_events(api)
-    deliver(engine, every[: len(every) // 2])
+    deliver_events(engine, every[: len(every) // 2])
     work(engine, api)
     run(engine, client(sandbox))
 
@@ -99,7 +76,7 @@ def test_backfill_after_partial_webhooks_gives_the_same_index(
     run(only_backfill, client(sandbox))
     only_webhooks = db.make_engine(f"sqlite:///{tmp_path / 'w.db'}")
     db.migrate(only_webhooks)
-    deliver(only_webhooks, every)
+    deliver_events(only_webhooks, every)
     work(only_webhooks, client(sandbox))
 
     assert snapshot(engine) == snapshot(only_backfill) == snapshot(only_webhooks)
@@ -110,7 +87,7 @@ def test_backfill_after_partial_webhooks_gives_the_same_index(
 def test_catch_up_stores_only_what_is_missing(engine: Engine, sandbox: Any, shop: History) -> None:
     api = client(sandbox)
     every = sandbox_events(api)
-    deliver(engine, every[: len(every) - 10])
+    deliver_events(engine, every[: len(every) - 10])
     result = catchup.catch_up(engine, api)
     assert result.stored == 10
     assert stored(engine) == len(every)
@@ -146,7 +123,7 @@ def test_a_gap_older_than_the_event_retention_is_reported(
     old = int(time.time()) - 40 * DAY
     event = make_event("evt_old", obj=product_object("prod_old", "Old", created=old), type="product.updated",
                        created=old, api_version="2025-03-31.basil")
-    deliver(engine, [event])
+    deliver_events(engine, [event])
     result = catchup.catch_up(engine, client(sandbox))
     assert result.backfill_needed and result.gap_since == old
     assert result.stored == len(sandbox_events(client(sandbox)))  # what Stripe still has is kept

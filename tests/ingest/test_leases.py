@@ -5,14 +5,13 @@ exiting 0 while they are pending."""
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, update
 
 from indexer import cli, db, models
 from indexer.ingest import event_store
@@ -22,33 +21,16 @@ from stripe_sandbox import generator
 from stripe_sandbox.render import Renderer, version
 from stripe_sandbox.server import SandboxServer
 from stripe_sandbox.store import Store
-from tests.conftest import engine_url, make_event, product_object
+from tests.conftest import engine_url
+from tests.ingest.conftest import NOWHERE, deliver_events, product_event, state
 
 KEY = "sk_test_leases"
-NOWHERE = "http://127.0.0.1:9"
-
-
-def product_event(n: int) -> dict[str, Any]:
-    return make_event(f"evt_lease_{n}", obj=product_object(f"prod_lease_{n}", f"P{n}"), type="product.updated",
-                      created=1_760_000_000 + n)
-
-
-def deliver(engine: Engine, events: list[dict[str, Any]]) -> None:
-    with db.transaction(engine) as conn:
-        for e in events:
-            event_store.store_event(conn, json.dumps(e), source="webhook")
-
-
-def state(engine: Engine) -> dict[str, Any]:
-    e = models.events_t.c
-    with db.transaction(engine) as conn:
-        return {r.id: r for r in conn.execute(select(e.id, e.status, e.attempts, e.last_error, e.available_at))}
 
 
 def test_a_claim_never_hands_out_an_event_beyond_the_attempts_limit(engine: Engine) -> None:
     """An event claimed ``max_attempts`` times whose lease ran out each time (the worker applying
     it was killed, ran out of memory...) is parked with the reason, not claimed a ninth time."""
-    deliver(engine, [product_event(1), product_event(2)])
+    deliver_events(engine, [product_event(1), product_event(2)])
     with db.transaction(engine) as conn:
         conn.execute(update(models.events_t).where(models.events_t.c.id == "evt_lease_1")
                      .values(attempts=8, last_error="StripeUnavailable: earlier"))
@@ -62,7 +44,7 @@ def test_a_claim_never_hands_out_an_event_beyond_the_attempts_limit(engine: Engi
 
 
 def test_events_leased_by_a_worker_that_died_are_applied_by_a_live_one_within_the_lease(engine: Engine) -> None:
-    deliver(engine, [product_event(n) for n in range(5)])
+    deliver_events(engine, [product_event(n) for n in range(5)])
     with db.transaction(engine) as conn:  # a worker claims, then dies before settling anything
         assert len(event_store.claim_events(conn, limit=3, lease_seconds=2)) == 3
     started = time.monotonic()
@@ -99,7 +81,7 @@ def test_a_live_worker_keeps_its_lease_while_a_slow_batch_runs(
     if not db.is_postgres(engine):
         pytest.skip("one worker at a time on SQLite")
     server, events = slow_shop
-    deliver(engine, events[:2])
+    deliver_events(engine, events[:2])
     worker = Worker(engine, StripeAPI(KEY, api_base=server.url, rate=1000.0), lease_seconds=3)
     batch = threading.Thread(target=worker.run_batch)
     batch.start()
@@ -124,7 +106,7 @@ def test_worker_once_waits_for_leased_events_and_tells_of_later_retries(
     monkeypatch.setenv("DATABASE_URL", engine_url(engine))
     monkeypatch.setenv("STRIPE_API_KEY", KEY)
     monkeypatch.setenv("STRIPE_API_BASE", NOWHERE)
-    deliver(engine, [product_event(1)])
+    deliver_events(engine, [product_event(1)])
     now = int(time.time())
     leased = models.events_t.update().where(models.events_t.c.id == "evt_lease_1")
     with db.transaction(engine) as conn:  # claimed by a worker that died 27 s into its 30 s lease
@@ -133,7 +115,7 @@ def test_worker_once_waits_for_leased_events_and_tells_of_later_retries(
     assert state(engine)["evt_lease_1"].status == "done"
     assert "applied 1" in capsys.readouterr().out
 
-    deliver(engine, [product_event(2)])
+    deliver_events(engine, [product_event(2)])
     with db.transaction(engine) as conn:  # its first attempt failed; the next one is 10 minutes away
         conn.execute(models.events_t.update().where(models.events_t.c.id == "evt_lease_2").values(attempts=1))
         event_store.retry_event_later(conn, "evt_lease_2", 600, "StripeUnavailable: HTTP 503")

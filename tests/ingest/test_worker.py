@@ -14,13 +14,11 @@ from sqlalchemy import Engine, select, text, update
 
 from indexer import cli, db, models
 from indexer.ingest import event_store
-from indexer.ingest.event_store import event_row, store_event
+from indexer.ingest.event_store import event_row
 from indexer.ingest.worker import EventsWaiting, Worker
 from indexer.stripe_api import StripeAPI
 from stripe_sandbox import generator
-from stripe_sandbox.render import Renderer, version
 from stripe_sandbox.server import SandboxServer
-from stripe_sandbox.store import Store
 from tests.conftest import (
     assert_rollups_match,
     engine_url,
@@ -28,8 +26,16 @@ from tests.conftest import (
     product_object,
     serve_generated,
 )
+from tests.ingest.conftest import (
+    TEST_KEY,
+    deliver,
+    event_bodies,
+    event_status,
+    index_customers,
+    purchase_rows,
+    run_worker,
+)
 
-TEST_KEY = "sk_test_worker"
 LIVE_KEY = "sk_live_worker"
 
 
@@ -39,70 +45,12 @@ def seeded() -> Iterator[SandboxServer]:
     yield from serve_generated(160, 11)
 
 
-def event_bodies(store: Store, *, live: bool) -> list[str]:
-    renderer = Renderer(store)
-    return [
-        json.dumps(renderer.event(e, version(e.api_version)))
-        for e in store.ordered("event", live=live)
-    ]
-
-
-def deliver(engine: Engine, bodies: list[str]) -> int:
-    stored = 0
-    with db.transaction(engine) as conn:
-        for body in bodies:
-            stored += store_event(conn, body, source="webhook")
-    return stored
-
-
-def run_worker(
-    engine: Engine, url: str, key: str = TEST_KEY, *, worker_options: dict[str, Any] | None = None,
-    **api_options: Any,
-) -> Worker:
-    api = StripeAPI(key, api_base=url, rate=1000.0, **api_options)
-    worker = Worker(engine, api, batch_size=200, **(worker_options or {}))
-    try:
-        worker.run(once=True)
-    finally:
-        worker.close()
-    return worker
-
-
-def index_customers(engine: Engine, *, live: bool, account: str = "") -> dict[str, set[str]]:
-    with db.transaction(engine) as conn:
-        rows = conn.execute(
-            text("SELECT product_id, customer, email FROM product_customers "
-                 "WHERE livemode = :live AND account = :account"),
-            {"live": live, "account": account},
-        ).all()
-    found: dict[str, set[str]] = {}
-    for product, customer, email in rows:
-        found.setdefault(product, set()).add(customer or (email or "").lower())
-    return found
-
-
 def truth(server: SandboxServer, *, live: bool, account: str = "") -> dict[str, set[str]]:
     return generator.truth(server.store, live=live, account=account or None)
 
 
 def accounts(server: SandboxServer) -> list[str]:
     return ["", *sorted(server.store.accounts)]
-
-
-def event_status(engine: Engine) -> dict[str, int]:
-    with db.transaction(engine) as conn:
-        rows = conn.execute(text("SELECT status, count(*) FROM stripe_events GROUP BY status")).all()
-    return {status: n for status, n in rows}
-
-
-def purchase_rows(engine: Engine) -> list[tuple]:
-    p = models.purchases_t.c
-    with db.transaction(engine) as conn:
-        return [tuple(r) for r in conn.execute(
-            select(p.account, p.livemode, p.source_id, p.line_item_id, p.product_id, p.customer_key,
-                   p.quantity, p.amount_total, p.amount_refunded, p.refunded, p.disputed, p.invoice,
-                   p.checkout_session, p.payment_link).order_by(p.account, p.source_id, p.line_item_id)
-        )]
 
 
 def test_seeded_history_applied_by_the_worker_matches_the_truth(seeded: SandboxServer, engine: Engine) -> None:

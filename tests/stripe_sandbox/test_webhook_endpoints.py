@@ -16,7 +16,7 @@ from indexer.ingest import signatures
 from stripe_sandbox import billing as b
 from stripe_sandbox.generator import OLD_API_VERSION
 from stripe_sandbox.server import SandboxServer
-from tests.stripe_sandbox.test_webhooks import Receiver
+from tests.stripe_sandbox.conftest import Receiver
 
 try:  # tests/stripe_sandbox as a package, or as a rootdir-less directory
     from . import schema

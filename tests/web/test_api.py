@@ -20,8 +20,7 @@ from indexer.index.mapping import guest_key
 from indexer.web import api
 from indexer.web.api import token_matches
 from indexer.web.openapi import document
-from tests.answers.test_queries import README
-from tests.conftest import T0, Shop, engine_url, many_buyers
+from tests.conftest import README, T0, Shop, engine_url, many_buyers
 
 TOKEN = "tok_" + "x" * 40
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -18,8 +18,7 @@ from flask.testing import FlaskClient
 from indexer import create_app, db
 from indexer.config import Settings
 from tests.conftest import WEBHOOK_SECRET as SECRET
-from tests.conftest import make_event, signed
-from tests.web.test_webhooks import stored
+from tests.conftest import make_event, signed, stored
 
 TOKEN = "restart-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -11,14 +11,14 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from werkzeug.test import EnvironBuilder
 
-from indexer import create_app, db, models
+from indexer import create_app, db
 from indexer.config import Settings
 from indexer.errors import ConfigError
 from indexer.ingest import signatures
-from tests.conftest import WEBHOOK_SECRET, engine_url, make_event, signed
+from tests.conftest import WEBHOOK_SECRET, engine_url, make_event, signed, stored
 
 SECRET = WEBHOOK_SECRET
 OLD_SECRET = "whsec_old_secret"
@@ -30,11 +30,6 @@ def client(engine: Engine) -> Iterator[FlaskClient]:
     app = create_app(settings)
     yield app.test_client()
     app.extensions["indexer.engine"].dispose()
-
-
-def stored(engine: Engine) -> list[dict]:
-    with db.transaction(engine) as conn:
-        return [dict(r._mapping) for r in conn.execute(select(models.events_t))]
 
 
 def test_a_verified_event_is_stored_verbatim(client: FlaskClient, engine: Engine) -> None:

@@ -10,7 +10,7 @@ import hashlib
 from collections.abc import Iterable
 from typing import Any
 
-from indexer.index.mapping.rows import MappingError
+from indexer.index.mapping.rows import MappingError, PurchaseSource
 
 
 def stripe_object(value: Any, expected: str) -> dict[str, Any]:
@@ -119,3 +119,12 @@ def unique_by_id(items: Iterable[Any], expected: str) -> list[dict[str, Any]]:
     return out
 
 
+def purchase_items(
+    source: PurchaseSource, items: Iterable[Any], expected: str, listed: object, what: str
+) -> list[dict[str, Any]]:
+    """The items of a purchase (a session's line items, an invoice's lines), unique by id. A
+    purchase given none while its object lists some (``listed``) is refused: its rows would be lost."""
+    unique = unique_by_id(items, expected)
+    if not unique and listed:
+        raise MappingError(f"{source.source_type} {source.source_id}: {what} exist but none were given")
+    return unique

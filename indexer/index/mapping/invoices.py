@@ -29,9 +29,9 @@ from indexer.index.mapping.fields import (
     expand_id,
     int_field,
     livemode_of,
+    purchase_items,
     str_field,
     stripe_object,
-    unique_by_id,
 )
 from indexer.index.mapping.rows import MappingError, PurchaseRow, PurchaseSource
 
@@ -179,9 +179,7 @@ def invoice_purchase(
     )
     if not is_purchase:
         return source
-    items = unique_by_id(lines, "line_item")
-    if not items and dig(invoice, "lines", "data"):
-        raise MappingError(f"invoice {source_id}: lines exist but none were given")
+    items = purchase_items(source, lines, "line_item", dig(invoice, "lines", "data"), "lines")
 
     customer_id = expand_id(invoice.get("customer"))
     email = str_field(invoice, "customer_email")

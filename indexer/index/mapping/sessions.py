@@ -15,11 +15,11 @@ from indexer.index.mapping.fields import (
     expand_id,
     int_field,
     livemode_of,
+    purchase_items,
     str_field,
     stripe_object,
-    unique_by_id,
 )
-from indexer.index.mapping.rows import MappingError, PurchaseRow, PurchaseSource
+from indexer.index.mapping.rows import PurchaseRow, PurchaseSource
 
 PAID_SESSION_STATUSES = ("paid", "no_payment_required")
 
@@ -61,9 +61,7 @@ def session_purchase(session: dict, line_items: list[dict], *, account: str = ""
     )
     if not is_purchase:
         return source
-    items = unique_by_id(line_items, "item")
-    if not items and dig(session, "line_items", "data"):
-        raise MappingError(f"checkout.session {source_id}: line items exist but none were given")
+    items = purchase_items(source, line_items, "item", dig(session, "line_items", "data"), "line items")
 
     customer_id = expand_id(session.get("customer"))
     details = session.get("customer_details") or {}
