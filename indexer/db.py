@@ -231,14 +231,26 @@ def schema_revision(engine: Engine) -> str | None:
     return read(engine, query)
 
 
+def newest_revision() -> str:
+    """The newest migration's revision, read from the file names: the migrations are one line
+    and each revision is named after its module (``tests/test_migrations.py`` holds both), so it
+    is the last module by name."""
+    versions = resources.files("migrations").joinpath("versions")
+    return max(entry.name.removesuffix(".py") for entry in versions.iterdir()
+               if entry.name.endswith(".py") and entry.name[:1].isdigit())
+
+
 def require_current_schema(engine: Engine) -> None:
     """``ConfigError`` naming the fix unless the schema is at the code's newest revision; a
-    database that cannot be reached is ``DatabaseUnavailable``."""
-    from alembic.script import ScriptDirectory
-
+    database that cannot be reached is ``DatabaseUnavailable``. Alembic (and the migrations it
+    loads) is imported only when the schema is not current, to say what to do."""
     current = schema_revision(engine)
     if current is None:
         raise ConfigError("the database holds no index yet: run `indexer migrate` first")
+    if current == newest_revision():
+        return
+    from alembic.script import ScriptDirectory
+
     scripts = ScriptDirectory.from_config(_alembic_config())
     head = scripts.get_current_head()
     if current == head:
