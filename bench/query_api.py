@@ -15,7 +15,8 @@ that their order says nothing of time). Then it prints:
 1. p50/p99 latency of the first, a middle and the last page of
    ``/v1/products/prod_big/customers`` (and of a typical product), also with
    ``include_refunded`` and with ``created`` windows of a week, a day and an hour (the first and
-   a middle page of each) and the window a page of 100 costs most in (``queries.WINDOW_CAP``),
+   a middle page of each) and the windows a page of 100 costs most in, either side of the line
+   between reading a window whole and walking customers (``queries.WINDOW_CAP``),
    sequential requests over HTTP to gunicorn;
 2. p50/p99 of every SQL example in README "Querying with SQL", on a typical product and on
    ``prod_big``, and of the query the README mentions without an example (every buyer of
@@ -28,8 +29,9 @@ that their order says nothing of time). Then it prints:
 5. the product summary (the ``product_totals`` rollup): p50/p99 of ``product_summary``'s rows of
    ``prod_big`` in SQL and of ``queries.product_overview`` (p99 target < 10 ms), and the wall
    time of the whole ``indexer products --format csv`` command over every product, beside the
-   command's start-up alone (``indexer --help``) and the import time of ``indexer.cli``
-   (``python -X importtime``): what the command costs besides its query.
+   command's start-up alone (``indexer --help``) and the import times (``python -X importtime``)
+   of ``indexer.cli`` and of the command's module with what it needs (SQLAlchemy): what the
+   command costs besides its query.
 
 ``bench/dashboard_pages.py`` builds its database with ``prepare`` here.
 """
@@ -191,12 +193,15 @@ def cursors(url: str) -> dict[str, Any]:
         middle, last, end = at(count // 2), at(count - 11), at(count - 1)
         newest = conn.execute(text("SELECT max(purchased_at) FROM purchases WHERE product_id = 'prod_big'")).scalar_one()
         windows = {}
-        # The worst window for a page of 100: just wide enough to be walked (queries.WINDOW_CAP).
-        line = int(queries.WINDOW_CAP * math.sqrt(101)) + 2
+        # The worst windows for a page of 100 are at the line between the two ways of reading a
+        # window (queries.WINDOW_CAP): just wide enough to be walked, just narrow enough to be
+        # read whole. A row every 30 s, so a window of 30 * n seconds holds about n rows.
+        line = int(queries.WINDOW_CAP * math.sqrt(101))
         for name, since, until in (("week", newest - 7 * 86_400, newest + 1),
                                    ("day", newest - 35 * 86_400, newest - 34 * 86_400),
                                    ("hour", newest - 35 * 86_400, newest - 35 * 86_400 + 3_600),
-                                   ("line", newest - 30 * line, newest + 1)):
+                                   ("line", newest - 30 * (line + 2), newest + 1),
+                                   ("below line", newest - 30 * (line - 3), newest + 1)):
             buyers = conn.execute(text(
                 "SELECT count(DISTINCT customer_key) FROM purchases WHERE product_id = 'prod_big' AND NOT refunded "
                 "AND purchased_at >= :since AND purchased_at < :until"), {"since": since, "until": until}).scalar_one()
@@ -361,10 +366,12 @@ def main() -> None:
             f"prod_big {window} ({buyers:,} buyers) {where}": f"{big}?{created}{after}"
             for window, (created, middle, buyers) in c["windows"].items()
             for where, after in (("first", ""), ("middle", f"&starting_after={q(middle)}"))
-            if window != "line"
+            if "line" not in window
         },
         "prod_big line, limit=100, middle": f"{big}?limit=100&{c['windows']['line'][0]}"
                                             f"&starting_after={q(c['windows']['line'][1])}",
+        "prod_big below line, limit=100, middle": f"{big}?limit=100&{c['windows']['below line'][0]}"
+                                                  f"&starting_after={q(c['windows']['below line'][1])}",
         f"{c['typical']} first page": f"/v1/products/{c['typical']}/customers",
         f"{c['typical']} purchases": f"/v1/products/{c['typical']}/purchases",
         "customer by email": f"/v1/customers/{q(c['email'])}/products",
@@ -426,7 +433,8 @@ def main() -> None:
         seconds, lines = command_seconds(url, ["products", "--format", "csv"])
         startup, _ = command_seconds(url, ["--help"])
         print(f"   indexer products --format csv: {seconds:.2f} s for {lines - 1:,} lines (median of 5 runs); "
-              f"indexer --help alone {startup:.2f} s; import indexer.cli {import_seconds('indexer.cli'):.2f} s")
+              f"indexer --help alone {startup:.2f} s; import indexer.cli {import_seconds('indexer.cli'):.2f} s, "
+              f"indexer.commands.answers (the command, SQLAlchemy) {import_seconds('indexer.commands.answers'):.2f} s")
     print(f"\nload average {os.getloadavg()[0]:.1f} at the end")
 
 

@@ -2,7 +2,7 @@
 
 Usage: BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/rollup_cost.py
        [--sessions 100000] [--rows 1000000] [--products 10000] [--big 200000] [--rounds 2] [--skip PARTS]
-       [--before REVISION]
+       [--before REVISION] [--prefix NAME]
 
 Builds databases beside the given one, migrated to the newest revision: ``bench_cost_on``, and
 ``bench_cost_off`` where the rollup triggers on ``purchases`` (those whose function is named
@@ -21,7 +21,9 @@ and each ratio to rollups off (the target: <= 1.25x).
    Wall time includes the Python side of the writes, the same with rollups on or off; the
    backend's CPU is what the rollups add to the database.
 2. ``load``: the 1M-row load of ``bench/query_api.py`` (one ``INSERT ... SELECT``, ``prod_big``
-   with ``--big`` buyers) into emptied tables, ``--rounds`` times.
+   with ``--big`` buyers) into emptied tables, ``--rounds`` times. Then the floor: the rollup
+   tables filled from the loaded ``purchases`` in one set-based pass each (0004's first fill,
+   rolled back), the least that writing their rows costs, whatever keeps them.
 
 After each part the rollups of each database that keeps them are compared with a recomputation from ``purchases``.
 """
@@ -186,7 +188,55 @@ def load(sides: list[Side], args: argparse.Namespace) -> None:
                 with db.transaction(side.engine) as conn:
                     conn.execute(text(LOAD_PURCHASES), params)
             side.timed(run)
+    off = next(side for side in sides if not side.rollups)
+    load_cpu = off.cpu / args.rounds
     report(sides)
+    floor(off, load_cpu)
+
+
+#: The rollup rows of the whole of ``purchases`` written in one pass each (0004's first fill):
+#: what any exact rollup costs a load at the least, whatever keeps it.
+FILLS = {
+    "product_customer_totals": """
+        INSERT INTO product_customer_totals (product_id, account, livemode, customer_key, currency, customer, email,
+            name, lines, purchases, quantity, amount_total, amount_refunded, first_purchased_at, last_purchased_at)
+        SELECT product_id, account, livemode, customer_key, currency, MAX(customer_id), MAX(email), MAX(name),
+               COUNT(id), COUNT(DISTINCT payment_key), SUM(quantity), SUM(amount_total), SUM(amount_refunded),
+               MIN(purchased_at), MAX(purchased_at)
+        FROM purchases WHERE product_id IS NOT NULL AND NOT refunded
+        GROUP BY product_id, account, livemode, customer_key, currency""",
+    "product_totals": """
+        INSERT INTO product_totals (product_id, account, livemode, currency, customers, purchases, quantity,
+            amount_total, amount_refunded, first_purchased_at, last_purchased_at)
+        SELECT product_id, account, livemode, currency, COUNT(*), SUM(purchases), SUM(quantity), SUM(amount_total),
+               SUM(amount_refunded), MIN(first_purchased_at), MAX(last_purchased_at)
+        FROM product_customer_totals GROUP BY product_id, account, livemode, currency""",
+    "product_daily_totals": """
+        INSERT INTO product_daily_totals (product_id, account, livemode, day, currency, day_start, purchases,
+            customers, quantity, amount_total, amount_refunded)
+        SELECT product_id, account, livemode,
+               to_char(to_timestamp(purchased_at - purchased_at % 86400) AT TIME ZONE 'UTC', 'YYYY-MM-DD'), currency,
+               purchased_at - purchased_at % 86400, COUNT(DISTINCT payment_key), COUNT(DISTINCT customer_key),
+               SUM(quantity), SUM(amount_total), SUM(amount_refunded)
+        FROM purchases WHERE product_id IS NOT NULL AND NOT refunded
+        GROUP BY product_id, account, livemode, currency, purchased_at - purchased_at % 86400""",
+}
+
+
+def floor(off: Side, load_cpu: float) -> None:
+    """The least an exact rollup can add to the load: its rows written from the loaded ``purchases``
+    in one set-based pass per table (in the database with rollups off, then rolled back)."""
+    print("   the rollup rows alone, each table filled in one pass from the loaded purchases (rolled back):")
+    total = 0.0
+    with off.engine.connect() as conn:
+        for table, fill in FILLS.items():
+            cpu = off.backend_cpu()
+            conn.execute(text(fill))
+            spent = off.backend_cpu() - cpu
+            total += spent
+            print(f"     {table:<26} database CPU {spent:6.1f} s = {spent / max(load_cpu, 1e-9):.2f}x of the load's")
+        conn.rollback()
+    print(f"     all three: {total:.1f} s: the least keeping them can cost is {1 + total / max(load_cpu, 1e-9):.2f}x")
 
 
 def report(sides: list[Side]) -> None:
@@ -220,15 +270,18 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--skip", default="", help="comma-separated parts to skip: backfill,load")
     parser.add_argument("--before", help="also an index migrated only to this revision (the rollups before)")
+    parser.add_argument("--prefix", default="bench_cost",
+                        help="names of the databases made: PREFIX_off, PREFIX_on, PREFIX_before (several runs at once "
+                             "on one server need a prefix each)")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     admin = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
     if not admin:
         sys.exit("set BENCH_DATABASE_URL to a PostgreSQL URL (databases bench_cost_on/off are created beside it)")
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
-    sides = [Side(admin, "bench_cost_off", rollups=False), Side(admin, "bench_cost_on", rollups=True)]
+    sides = [Side(admin, f"{args.prefix}_off", rollups=False), Side(admin, f"{args.prefix}_on", rollups=True)]
     if args.before:
-        sides.append(Side(admin, "bench_cost_before", rollups=True, revision=args.before))
+        sides.append(Side(admin, f"{args.prefix}_before", rollups=True, revision=args.before))
     if "backfill" not in skip:
         backfill(sides, args.sessions)
         for side in sides[1:]:

@@ -2,20 +2,25 @@
 modules, and print. Errors become exit codes here, in one place (``exit_status``): each error of
 ``indexer.errors`` carries its code, and a user error is one line on stderr, never a traceback.
 
-A command group from another module joins with one line: ``cli.add_command(group)``.
+The group is lazy (click's "LazyGroup" pattern): ``COMMANDS`` names each command's module and
+its line in ``indexer --help``, and a command's module is imported only when that command runs
+or shows its own help. So ``indexer products`` does not pay for the Stripe SDK, Flask or the PDF
+library, and ``indexer --help`` imports none of them (``tests/test_cli.py``). A new
+command is one line in ``COMMANDS``.
 """
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import logging
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import click
-from sqlalchemy import exc as sa_exc
 
-from indexer.commands import answers, events, history, reports, service, webhooks
+from indexer.commands import FAILED_EVENTS_EXIT
 from indexer.errors import (
     DatabaseUnavailable,
     IndexerError,
@@ -47,7 +52,7 @@ Each command reads only the variables it uses.
 \b
 Exit status:
   0    success
-  {events.FAILED_EVENTS_EXIT}    `indexer events --failed` found failed events
+  {FAILED_EVENTS_EXIT}    `indexer events --failed` found failed events
   {UsageError.exit_code}    bad usage or configuration, or a database that needs `indexer migrate`
   {NotFound.exit_code}    not found (e.g. a product the index does not hold)
   {StripeError.exit_code}    Stripe refused the request or could not be reached
@@ -63,8 +68,86 @@ Examples:
   indexer COMMAND --help"""
 
 
+class Lazy(NamedTuple):
+    """Where a command lives (``module:attribute``) and its line in ``indexer --help``, which
+    must be the command's own short help (``tests/test_cli.py`` checks that they agree)."""
+
+    target: str
+    short_help: str
+
+
+#: Every command of ``indexer``, by name. Those in ``OPTIONAL`` are left out where their package is
+#: not installed (the sandbox is a package of its own; an install may leave it out).
+COMMANDS: dict[str, Lazy] = {
+    "backfill": Lazy("indexer.commands.history:backfill", "Seed the index from Stripe's list APIs."),
+    "catch-up": Lazy("indexer.commands.history:catch_up", "Store missed events from Stripe's /v1/events."),
+    "customer": Lazy("indexer.commands.answers:customer", "What a customer bought."),
+    "customers": Lazy("indexer.commands.answers:customers", "The customers who bought a product."),
+    "events": Lazy("indexer.commands.events:events", "Stored webhook events and their state."),
+    "migrate": Lazy("indexer.commands.service:migrate", "Bring the schema to the newest revision."),
+    "products": Lazy("indexer.commands.answers:products", "Indexed products, their customers and revenue."),
+    "report": Lazy("indexer.commands.reports:report",
+                   "Stripe's itemized balance report: enrich it with products, fetch it through Report Runs, "
+                   "and write one PDF per product per month."),
+    "sandbox": Lazy("stripe_sandbox.cli:sandbox", "Run the local Stripe sandbox (a fake Stripe)."),
+    "serve": Lazy("indexer.commands.service:serve", "Run the web app: webhooks, health, query API."),
+    "webhooks": Lazy("indexer.commands.webhooks:webhooks",
+                     "The Stripe webhook endpoint that feeds the index: make it, and check it works."),
+    "worker": Lazy("indexer.commands.service:worker", "Apply stored webhook events to the index."),
+}
+OPTIONAL = {"sandbox"}
+
+
+def installed(name: str) -> bool:
+    """Whether command ``name``'s top-level package is installed, found without importing it."""
+    package = COMMANDS[name].target.split(".", 1)[0]
+    return name not in OPTIONAL or importlib.util.find_spec(package) is not None
+
+
+def load(name: str) -> click.Command:
+    """Import command ``name`` from its module."""
+    module, attribute = COMMANDS[name].target.split(":")
+    command = getattr(importlib.import_module(module), attribute)
+    if not isinstance(command, click.Command):
+        raise TypeError(f"{COMMANDS[name].target} is not a click command")
+    return command
+
+
 class Root(click.Group):
-    """The top-level group; errors raised below it become one line and an exit status here."""
+    """The top-level group: its commands load on use (``COMMANDS``), and errors raised below it
+    become one line and an exit status here."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *(name for name in COMMANDS if installed(name))})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS and installed(cmd_name):
+            self.add_command(load(cmd_name), cmd_name)
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The commands' lines from ``COMMANDS``, shortened as click shortens them, without
+        importing a single command."""
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = []
+        for name in names:
+            command = self.commands.get(name) or click.Command(name, help=COMMANDS[name].short_help)
+            rows.append((name, command.get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[str | None, click.Command | None, list[str]]:
+        """click's, with "Did you mean ...?" drawn from every command, loaded or not."""
+        no_such_command = getattr(click.exceptions, "NoSuchCommand", None)  # click >= 8.4
+        if no_such_command is None:
+            return super().resolve_command(ctx, args)
+        try:
+            return super().resolve_command(ctx, args)
+        except no_such_command as exc:
+            raise no_such_command(exc.command_name, possibilities=self.list_commands(ctx), ctx=ctx) from None
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -90,25 +173,6 @@ def cli(verbose: bool) -> None:
     _configure_logging(verbose)
 
 
-cli.add_command(service.migrate)
-cli.add_command(service.serve)
-cli.add_command(service.worker)
-cli.add_command(events.events)
-cli.add_command(history.backfill)
-cli.add_command(history.catch_up)
-cli.add_command(answers.customers)
-cli.add_command(answers.customer)
-cli.add_command(answers.products)
-cli.add_command(webhooks.webhooks)
-cli.add_command(reports.report)
-try:
-    from stripe_sandbox.cli import sandbox
-except ImportError:  # the sandbox is a package of its own; an install may leave it out
-    pass
-else:
-    cli.add_command(sandbox)
-
-
 def exit_status(exc: BaseException, command: str) -> int | None:
     """Print ``exc`` as one line on stderr and return its exit status; None for a bug (which
     keeps its traceback)."""
@@ -118,13 +182,23 @@ def exit_status(exc: BaseException, command: str) -> int | None:
     if isinstance(exc, click.ClickException):
         _say(command, exc.format_message())
         return exc.exit_code
-    if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError):
-        exc = DatabaseUnavailable(f"database unavailable: {str(exc.orig).strip().splitlines()[0]}")
+    if _database_unreachable(exc):
+        exc = DatabaseUnavailable(f"database unavailable: {str(getattr(exc, 'orig', exc)).strip().splitlines()[0]}")
     if isinstance(exc, IndexerError):
         hint = next((text for kind, text in HINTS.items() if isinstance(exc, kind)), None)
         _say(command, f"{exc.message}; {hint}" if hint and hint not in exc.message else exc.message)
         return exc.exit_code
     return None
+
+
+def _database_unreachable(exc: BaseException) -> bool:
+    """SQLAlchemy's errors for a database it cannot reach; SQLAlchemy is imported here only when
+    the command has imported it already (an error cannot come from a module never loaded)."""
+    if "sqlalchemy.exc" not in sys.modules:
+        return False
+    from sqlalchemy import exc as sa_exc
+
+    return isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError)
 
 
 def _usage_line(exc: click.UsageError) -> str:

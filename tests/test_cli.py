@@ -7,6 +7,7 @@ import json
 import os
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +19,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
 from indexer import db, models
-from indexer.cli import cli, main
+from indexer.cli import COMMANDS, cli, installed, load, main
 from indexer.ingest import event_store
 from tests.conftest import NO_POSTGRES, TEST_DATABASE_URL, engine_url
 
@@ -69,9 +70,13 @@ def indexer(*argv: str, env: dict[str, str], timeout: float = 60) -> subprocess.
 
 
 def walk(command: click.Command, path: str = "indexer") -> Iterator[tuple[str, click.Command]]:
+    """Every command under ``command``, loading the lazy ones (``list_commands``, ``get_command``)."""
     yield path, command
     if isinstance(command, click.Group):
-        for name, sub in command.commands.items():
+        ctx = click.Context(command, info_name=path)
+        for name in command.list_commands(ctx):
+            sub = command.get_command(ctx, name)
+            assert sub is not None, f"{path} {name}"
             yield from walk(sub, f"{path} {name}")
 
 
@@ -115,6 +120,50 @@ def test_mistyped_commands_and_options_are_one_line(env: Any, capsys: pytest.Cap
     assert code == 2 and one_line(err) == "indexer customers: Missing argument 'PRODUCT_ID'. See `indexer customers --help`."
     code, _, err = run(capsys, "customers", "prod_A", "--format", "xml")
     assert code == 2 and one_line(err).startswith("indexer customers: --format: 'xml' is not one of")
+
+
+# --- start-up: a command imports what it needs ---------------------------------------------
+
+#: Libraries that only some commands need: the Stripe SDK and HTTP client (commands that call
+#: Stripe), the web app, the PDF library (reports), the sandbox, the migration tool.
+HEAVY = ("stripe", "requests", "flask", "werkzeug", "reportlab", "stripe_sandbox", "alembic")
+
+
+def imported_by(argv: list[str], env: dict[str, str]) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    """Run ``indexer ARGV`` in a fresh interpreter; the process and the modules it imported."""
+    script = ("import json, sys\nfrom indexer.cli import main\ncode = main(sys.argv[1:])\n"
+              "print(json.dumps(sorted(sys.modules)), file=sys.stderr)\nsys.exit(code)\n")
+    done = subprocess.run([sys.executable, "-c", script, *argv], env={**os.environ, **env}, capture_output=True,
+                          text=True, cwd=ROOT, timeout=60)
+    return done, set(json.loads(done.stderr.splitlines()[-1]))
+
+
+def test_help_lists_every_command_without_importing_one() -> None:
+    done, modules = imported_by(["--help"], {})
+    assert done.returncode == 0
+    for name in COMMANDS:
+        assert f"\n  {name} " in done.stdout
+    assert sorted(m for m in modules if m.split(".")[0] in (*HEAVY, "sqlalchemy", "psycopg")) == []
+    assert sorted(m for m in modules if m.startswith("indexer.commands.")) == []
+
+
+def test_products_imports_no_stripe_web_or_pdf_library(engine: Engine) -> None:
+    done, modules = imported_by(["products", "--format", "csv"], {"DATABASE_URL": engine_url(engine)})
+    assert (done.returncode, done.stdout.splitlines()[:1]) == (0, ["product_id,name,account,livemode,currency,"
+                                                                   "customers,purchases,quantity,amount_total,"
+                                                                   "amount_refunded"])
+    assert sorted(m for m in modules if m.split(".")[0] in HEAVY) == []
+    assert "indexer.commands.answers" in modules and "indexer.commands.reports" not in modules
+
+
+def test_the_help_lines_of_the_registry_are_the_commands_own() -> None:
+    """``indexer --help`` prints ``COMMANDS``' lines without loading the commands: they must say
+    what each command's own help says, and name it as it is typed."""
+    for name, lazy in COMMANDS.items():
+        if not installed(name):
+            continue
+        command = load(name)
+        assert (command.name, command.get_short_help_str(10_000)) == (name, lazy.short_help)
 
 
 # --- bad values: exit 2 before anything is opened -------------------------------------------

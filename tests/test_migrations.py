@@ -139,3 +139,6 @@ def test_the_migrations_are_one_line_ending_at_the_newest() -> None:
     script = ScriptDirectory.from_config(cfg)
     assert script.get_heads() == [MODULES[-1].stem]
     assert len(list(script.walk_revisions())) == len(MODULES)
+    assert {(revision.revision, Path(revision.path).stem) for revision in script.walk_revisions()} == {
+        (module.stem, module.stem) for module in MODULES}
+    assert db.newest_revision() == MODULES[-1].stem  # how the commands check a schema without Alembic

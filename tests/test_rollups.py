@@ -216,3 +216,128 @@ def test_a_load_larger_than_the_statistics_knew_refreshes_them_and_keeps_the_vie
             "FROM generate_series(1, 1500) AS i"), {"t0": T0})
     assert_rollups_match(engine)
     assert _rows(engine, "SELECT reltuples >= 1501 FROM pg_class WHERE oid = 'purchases'::regclass") == [(True,)]
+
+
+_INSERT = text(
+    "INSERT INTO purchases (account, livemode, source_type, source_id, line_item_id, payment_key, product_id, "
+    "customer_id, customer_key, email, name, quantity, currency, amount_subtotal, amount_total, amount_refunded, "
+    "refunded, disputed, purchased_at, updated_at) "
+    "VALUES ('', false, 'checkout.session', :source, :line, :payment, :product, :customer, :customer, :email, :name, "
+    ":quantity, :currency, :amount, :amount, :refunded_amount, :refunded, false, :at, :at)")
+
+
+def _line(source: str, line: str, product: str, customer: str, amount: int, at: int, *, payment: str | None = None,
+          email: str = "b@example.com", name: str | None = None, currency: str = "usd", quantity: int = 1,
+          refunded: bool = False) -> dict[str, Any]:
+    return {"source": source, "line": line, "payment": payment or f"pi_{source}", "product": product,
+            "customer": customer, "email": email, "name": name, "quantity": quantity, "currency": currency,
+            "amount": amount, "refunded_amount": amount if refunded else 0, "refunded": refunded, "at": at}
+
+
+def test_new_keys_are_inserted_and_known_ones_updated_or_deleted_in_one_transaction(engine: Engine) -> None:
+    """Since ``0009_rollup_inserts`` the settle inserts the customer and day rows that were not
+    there and updates or deletes those that were. One transaction mixes them: new keys, a
+    customer whose earlier rows are all refunded (no row, yet rows in purchases), keys the same
+    transaction also changes or empties, several lines of one payment in two statements, then a
+    second transaction with an earlier first sale, a known day and a key refunded away."""
+    with db.transaction(engine) as conn:
+        conn.execute(_INSERT, [_line("cs_0", "li_0", "prod_A", "cus_old", 500, T0, refunded=True)])
+    assert_rollups_match(engine)
+    with db.transaction(engine) as conn:
+        conn.execute(_INSERT, [
+            _line("cs_1", "li_0", "prod_A", "cus_1", 100, T0 + 10, email="z@example.com", name="Zed"),
+            _line("cs_1", "li_1", "prod_A", "cus_1", 200, T0 + 10, quantity=3, email="a@example.com"),
+            _line("cs_2", "li_0", "prod_A", "cus_old", 300, T0 + 20),  # earlier rows refunded: no row yet
+            _line("cs_3", "li_0", "prod_B", "cus_2", 400, T0 + 30),
+            _line("cs_4", "li_0", "prod_B", "cus_3", 50, T0 + 40, refunded=True),  # adds nothing that counts
+            _line("cs_5", "li_0", "prod_C", "cus_4", 60, T0 + 50, currency="eur"),
+        ])
+        conn.execute(_INSERT, [_line("cs_6", "li_0", "prod_A", "cus_1", 70, T0 + 60, payment="pi_cs_1")])  # one payment
+        # the same transaction changes or removes rows it added
+        conn.execute(text("UPDATE purchases SET amount_total = 250, email = 'b2@example.com' "
+                          "WHERE source_id = 'cs_3'"))
+        conn.execute(text("DELETE FROM purchases WHERE source_id = 'cs_5'"))
+    assert_rollups_match(engine)
+    assert _rows(engine, "SELECT id, purchases, quantity, amount_total, email, name FROM product_customers "
+                         "WHERE product_id = 'prod_A' ORDER BY id") == [
+        ("cus_1", 1, 5, 370, "z@example.com", "Zed"), ("cus_old", 1, 1, 300, "b@example.com", None)]
+    assert _rows(engine, "SELECT purchases, customers FROM product_sales_daily WHERE product_id = 'prod_A'") == [(2, 2)]
+    with db.transaction(engine) as conn:  # the days and customers exist now: updated
+        conn.execute(_INSERT, [_line("cs_7", "li_0", "prod_A", "cus_1", 80, T0 - 86_400),
+                               _line("cs_8", "li_0", "prod_A", "cus_1", 90, T0 + 70, payment="pi_cs_1"),
+                               _line("cs_9", "li_0", "prod_C", "cus_7", 10, T0 + 80, currency="eur")])
+        conn.execute(text("UPDATE purchases SET refunded = true, amount_refunded = amount_total WHERE source_id = 'cs_9'"))
+    assert_rollups_match(engine)
+    assert _rows(engine, "SELECT customers, purchases, first_purchased_at FROM product_summary "
+                         "WHERE product_id = 'prod_A'") == [(2, 3, T0 - 86_400)]
+    assert _rows(engine, "SELECT COUNT(*) FROM product_summary WHERE product_id = 'prod_C'") == [(0,)]
+    if db.is_postgres(engine):
+        assert _rows(engine, "SELECT COUNT(*) FROM rollup_dirty") == [(0,)]
+
+
+def test_the_inserts_migration_keeps_a_populated_index_both_ways(database_url_engine: Engine) -> None:
+    """0009 changes only how PostgreSQL's settle writes the rows it recomputed: an index written
+    before it stays equal to the aggregates across the upgrade and the downgrade, and writes on
+    either side keep it equal."""
+    engine = database_url_engine
+    db.migrate(engine, "0008_rollup_locks")
+    shop = Shop(engine)
+    first = shop.checkout(("prod_A", 100), ("prod_B", 50), customer="cus_1", created=T0)
+    shop.checkout(("prod_A", 300), customer="cus_2", created=T0 + 10)
+    assert_rollups_match(engine)
+    alembic(engine, "upgrade", "head")
+    assert_rollups_match(engine)
+    shop.checkout(("prod_A", 200), ("prod_C", 20), customer="cus_3", created=T0 + 86_400)  # a new day and keys
+    shop.checkout(("prod_A", 250), customer="cus_1", created=T0 + 20)  # an existing customer and day
+    shop.refund(first, 150)
+    assert_rollups_match(engine)
+    alembic(engine, "downgrade", "0008_rollup_locks")
+    assert_rollups_match(engine)
+    shop.checkout(("prod_B", 60), customer="cus_4", created=T0 + 2 * 86_400)
+    assert_rollups_match(engine)
+    alembic(engine, "upgrade", "head")
+    shop.checkout(("prod_D", 70), customer="cus_5", created=T0 + 3 * 86_400)
+    assert_rollups_match(engine)
+    assert _rows(engine, "SELECT product_id, customers FROM product_summary ORDER BY product_id") == [
+        ("prod_A", 3), ("prod_B", 1), ("prod_C", 1), ("prod_D", 1)]
+
+
+def test_two_transactions_writing_overlapping_products_in_opposite_orders_never_deadlock(
+        postgres_engine: Engine) -> None:
+    """Each of two connections writes products A then B (the other B then A) in separate
+    statements, the statements interleaved, and both commit at once, many times over: each settle
+    locks its products only at commit and in one order, so neither waits while holding what the
+    other needs, and the rollups (new keys inserted, known ones updated) stay exact."""
+    barrier = threading.Barrier(2, timeout=30)
+    errors: list[BaseException] = []
+
+    def writer(side: int) -> None:
+        order = ["prod_A", "prod_B"] if side == 0 else ["prod_B", "prod_A"]
+        try:
+            for round_ in range(15):
+                with db.transaction(postgres_engine) as conn:
+                    for n, product in enumerate(order):
+                        source = f"cs_{side}_{round_}_{n}"
+                        conn.execute(_INSERT, [
+                            _line(source, "li_0", product, f"cus_{round_ % 3}", 100 + round_, T0 + round_ * 3_600),
+                            _line(source, "li_1", product, f"cus_new_{side}_{round_}", 10, T0 + round_ * 3_600,
+                                  payment=f"pi_{source}_new")])
+                        barrier.wait()
+                    if round_ % 4 == 3:
+                        conn.execute(text("UPDATE purchases SET refunded = true, amount_refunded = amount_total "
+                                          "WHERE source_id = :s"), {"s": f"cs_{side}_{round_ - 1}_0"})
+                    barrier.wait()
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            errors.append(exc)
+            barrier.abort()
+
+    threads = [threading.Thread(target=writer, args=(side,)) for side in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert_rollups_match(postgres_engine)
+    assert _rows(postgres_engine, "SELECT product_id, customers FROM product_summary ORDER BY product_id") == [
+        ("prod_A", 30), ("prod_B", 30)]  # 3 returning buyers, 30 new, 3 of them refunded
+    assert _rows(postgres_engine, "SELECT COUNT(*) FROM rollup_dirty") == [(0,)]

@@ -72,12 +72,12 @@ def _product_mode(product_id: Any, account: Any) -> Any:
     )
 
 
-WINDOW_CAP = 450
+WINDOW_CAP = 350
 """A ``created`` window with fewer purchase rows than ``WINDOW_CAP * sqrt(limit + 1)`` is read
-whole to find a page's keys; a wider one is found by walking customers. Reading a window costs
-a little less per row than walking, which reads ``(limit + 1) / share`` rows: the line balances
-the two, so that neither read is slow for any window (``bench/query_api.py`` times the worst
-one, just past the line)."""
+whole to find a page's keys; a wider one is found by walking customers. Both read index entries
+only (migration ``0010_covering_indexes``): reading a window reads and sorts its rows, walking
+reads ``(limit + 1) / share`` rows: the line balances the two, so that neither read is slow for
+any window (``bench/query_api.py`` times the worst ones, either side of the line)."""
 
 
 @cache

@@ -7,6 +7,10 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+#: ``indexer events --failed``'s exit status when events have failed (here, where ``indexer
+#: --help`` reads it without importing the command).
+FAILED_EVENTS_EXIT = 1
+
 
 @contextmanager
 def output_to_a_reader_who_may_leave() -> Iterator[None]:

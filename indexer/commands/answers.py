@@ -29,6 +29,7 @@ from indexer.answers.export import (
     customer_lines,
     customer_product_lines,
     major_units,
+    product_lines,
 )
 from indexer.commands import output_to_a_reader_who_may_leave, params
 from indexer.commands.resources import open_index, stripe_client
@@ -36,6 +37,7 @@ from indexer.errors import UsageError
 
 TABLE_SAMPLE = 200  # rows read ahead to size the table's columns
 TABLE_MAX_WIDTH = 40
+CLI_PAGE = 1000  # entries read per statement; the API's largest page
 
 
 FORMAT_OPTION = click.option(
@@ -107,15 +109,28 @@ def customer(customer: str, fmt: str | None, since: int | None, until: int | Non
 @click.command()
 @FORMAT_OPTION
 @INCLUDE_REFUNDED_OPTION
-def products(fmt: str | None, include_refunded: bool) -> None:
+@click.option("--livemode/--testmode", default=None,
+              show_default="every mode; with --account, live if the account has any live sale, else test",
+              help="Live-mode or test-mode data only.")
+@click.option("--account", type=params.ACCOUNT_ID,
+              show_default="every account; with --livemode/--testmode, your own account",
+              help="A Connect account's products only.")
+def products(fmt: str | None, include_refunded: bool, livemode: bool | None, account: str | None) -> None:
     """Indexed products, their customers and revenue.
 
     One line per product, account, mode and currency: customer count, purchases, quantity,
-    revenue and refunds. Reads DATABASE_URL."""
+    revenue and refunds, for every account and mode. With --account, --livemode or --testmode,
+    one account in one mode, as GET /v1/products answers (the same CSV as /v1/products.csv).
+    Reads DATABASE_URL."""
     engine = open_index()
     try:
-        _emit(_primed(queries.iter_products(engine, include_refunded=include_refunded)), PRODUCT_COLUMNS, fmt,
-              _product_cell)
+        if account is None and livemode is None:
+            rows = queries.iter_products(engine, include_refunded=include_refunded, page_size=CLI_PAGE)
+        else:
+            filters = queries.Filters(account=account or "", livemode=livemode, include_refunded=include_refunded)
+            rows = (line for entry in queries.iter_product_summaries(engine, filters, page_size=CLI_PAGE)
+                    for line in product_lines(entry))
+        _emit(_primed(rows), PRODUCT_COLUMNS, fmt, _product_cell)
     finally:
         engine.dispose()
 

@@ -10,13 +10,10 @@ from typing import Any
 import click
 
 from indexer import db
-from indexer.commands import output_to_a_reader_who_may_leave, params
+from indexer.commands import FAILED_EVENTS_EXIT, output_to_a_reader_who_may_leave, params
 from indexer.commands.resources import open_index
 from indexer.errors import NotFound, UsageError
 from indexer.ingest import event_store
-
-#: ``indexer events --failed`` exits with this when any event has failed (for cron and CI).
-FAILED_EVENTS_EXIT = 1
 
 
 @click.group(invoke_without_command=True)

@@ -19,7 +19,7 @@ from indexer.answers import queries
 from indexer.answers.queries import Created, Filters, Page
 from indexer.errors import UsageError
 from indexer.index.mapping import guest_key
-from tests.conftest import README, T0, Shop, many_buyers
+from tests.conftest import README, T0, Shop, alembic, many_buyers
 
 
 def customers(engine: Engine, product: str, filters: queries.Filters | None = None, **page: Any) -> queries.PageResult:
@@ -206,6 +206,48 @@ def test_a_window_read_whole_or_by_walking_customers_gives_the_same_pages(
                if e["id"] == "cus_0003"]
     assert (entry["purchases"], entry["currency"], entry["first_purchased_at"]) == (2, None, T0 + 3)
     assert [a["amount_total"] for a in entry["amounts"]] == [5, 103]
+
+
+def test_the_covering_indexes_migration_keeps_the_window_pages_both_ways(
+    database_url_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Migration ``0010_covering_indexes`` (PostgreSQL) rebuilds the two indexes a window is
+    read through with the columns its pages check (``INCLUDE``), under the same names: the
+    pages, read whole or by walking customers, are the same before, after and after going back."""
+    engine = database_url_engine
+    if not db.is_postgres(engine):
+        pytest.skip("SQLite has no INCLUDE; the migration leaves it as it is")
+    db.migrate(engine, "0008_rollup_locks")
+    shop = Shop(engine)
+    many_buyers(shop, "prod_A", 12)
+    shop.refund(shop.checkout(("prod_A", 40), customer="cus_0006", created=T0 + 8), 40)
+
+    def pages() -> list[Any]:
+        out = []
+        for cap in (10**9, 0):
+            monkeypatch.setattr(product_customers_module, "WINDOW_CAP", cap)
+            for window in (Created(gte=T0 + 3, lte=T0 + 9), Created(gt=T0 + 6)):
+                out.append(customers(engine, "prod_A", Filters(created=window), limit=3, starting_after="cus_0003"))
+        return out
+
+    def included() -> dict[str, str]:
+        with engine.connect() as conn:
+            return dict(conn.execute(text(
+                "SELECT indexname, substring(indexdef FROM 'INCLUDE \\((.*)\\)') FROM pg_indexes WHERE indexname IN "
+                "('ix_purchases_product_id_account_livemode_customer_key', "
+                "'ix_purchases_product_id_account_livemode_purchased_at_id')")).all())
+
+    before = pages()
+    assert included() == {"ix_purchases_product_id_account_livemode_customer_key": None,
+                          "ix_purchases_product_id_account_livemode_purchased_at_id": None}
+    db.migrate(engine)
+    assert included() == {"ix_purchases_product_id_account_livemode_customer_key": "purchased_at, refunded",
+                          "ix_purchases_product_id_account_livemode_purchased_at_id": "customer_key, refunded"}
+    assert pages() == before
+    alembic(engine, "downgrade", "0008_rollup_locks")
+    assert set(included().values()) == {None}
+    assert pages() == before
+    assert [[e["id"] for e in page.data][0] for page in before] == ["cus_0006", "cus_0009"] * 2
 
 
 def _signs(window: Created) -> list[tuple[str, int]]:

@@ -1,0 +1,158 @@
+-- Each statement ends at a line holding only ';' (bodies use ';' too); they run one at a time, in order.
+-- 0009_rollup_inserts, downgrade, PostgreSQL: 0008's settle (this migration's own copy of it).
+
+CREATE OR REPLACE FUNCTION rollups_settle() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    tx bigint := txid_current();
+    noted bigint := (SELECT COUNT(*) FROM rollup_dirty WHERE txid = tx);
+BEGIN
+    -- A transaction that wrote as many rows as purchases held when its statistics were taken (a
+    -- first load, a bulk import) refreshes them first: planned from an empty table's statistics,
+    -- the lookups below walk a product's whole index once per customer. ANALYZE counts this
+    -- transaction's own rows and invalidates the plans cached from the old statistics.
+    IF noted > 1000 AND noted > (SELECT GREATEST(reltuples, 0) FROM pg_class WHERE oid = 'purchases'::regclass) THEN
+        ANALYZE purchases;
+    END IF;
+
+    -- Lock the touched products' rows, sorted (a placeholder for a new product). Every key
+    -- below (a customer's, a day's) belongs to one product, so these locks serialise all the
+    -- writers of each row that follows. DO UPDATE ... WHERE false locks a row that exists
+    -- without writing a new version of it: only the move below writes one.
+    INSERT INTO product_totals AS t (product_id, account, livemode, currency, customers, purchases, quantity, amount_total, amount_refunded)
+    SELECT product_id, account, livemode, currency, 0, 0, 0, 0, 0 FROM (SELECT DISTINCT product_id, account, livemode, currency FROM rollup_dirty WHERE txid = tx) k ORDER BY product_id, account, livemode, currency
+    ON CONFLICT (product_id, account, livemode, currency) DO UPDATE SET customers = t.customers WHERE false;
+
+    -- A new statement sees everything committed by the earlier holders of those locks:
+    -- recompute each customer row, and move its product's totals by the difference (the main
+    -- statement reads product_customer_totals as it was before its CTEs wrote). A product's
+    -- first or last sale is only looked up again when a customer who held it lost it.
+    WITH keys AS (SELECT DISTINCT product_id, account, livemode, customer_key, currency FROM rollup_dirty WHERE txid = tx), fresh AS (
+        SELECT k.product_id, k.account, k.livemode, k.customer_key, k.currency, 
+    MAX(p.customer_id) AS customer, MAX(p.email) AS email, MAX(p.name) AS name, COUNT(p.id) AS lines,
+    COUNT(DISTINCT p.payment_key) AS purchases, COALESCE(SUM(p.quantity), 0) AS quantity,
+    COALESCE(SUM(p.amount_total), 0) AS amount_total, COALESCE(SUM(p.amount_refunded), 0) AS amount_refunded,
+    MIN(p.purchased_at) AS first_purchased_at, MAX(p.purchased_at) AS last_purchased_at
+        FROM keys k
+        LEFT JOIN purchases p ON p.product_id = k.product_id AND p.account = k.account AND p.livemode = k.livemode AND p.customer_key = k.customer_key AND p.currency = k.currency AND NOT p.refunded
+        GROUP BY k.product_id, k.account, k.livemode, k.customer_key, k.currency
+    ), written AS (
+        INSERT INTO product_customer_totals AS t (product_id, account, livemode, customer_key, currency, customer, email, name, lines, purchases, quantity, amount_total, amount_refunded, first_purchased_at, last_purchased_at)
+        SELECT product_id, account, livemode, customer_key, currency, customer, email, name, lines, purchases, quantity, amount_total, amount_refunded, first_purchased_at, last_purchased_at FROM fresh WHERE lines > 0
+        ON CONFLICT (product_id, account, livemode, customer_key, currency) DO UPDATE SET
+            (customer, email, name, lines, purchases, quantity, amount_total, amount_refunded, first_purchased_at, last_purchased_at) = (excluded.customer, excluded.email, excluded.name, excluded.lines, excluded.purchases, excluded.quantity, excluded.amount_total, excluded.amount_refunded, excluded.first_purchased_at, excluded.last_purchased_at)
+    ), gone AS (
+        DELETE FROM product_customer_totals t USING fresh f
+        WHERE t.product_id = f.product_id AND t.account = f.account AND t.livemode = f.livemode AND t.customer_key = f.customer_key AND t.currency = f.currency AND f.lines = 0
+    )
+    UPDATE product_totals t SET
+        customers = t.customers + s.customers, purchases = t.purchases + s.purchases, quantity = t.quantity + s.quantity, amount_total = t.amount_total + s.amount_total, amount_refunded = t.amount_refunded + s.amount_refunded,
+        first_purchased_at = CASE WHEN s.lost_first <= t.first_purchased_at THEN NULL
+                                  ELSE LEAST(t.first_purchased_at, s.first_purchased_at) END,
+        last_purchased_at = CASE WHEN s.lost_last >= t.last_purchased_at THEN NULL
+                                 ELSE GREATEST(t.last_purchased_at, s.last_purchased_at) END
+    FROM (SELECT f.product_id, f.account, f.livemode, f.currency,
+                 COUNT(*) FILTER (WHERE f.lines > 0) - COUNT(o.lines) AS customers,
+                 SUM(f.purchases) - COALESCE(SUM(o.purchases), 0) AS purchases, SUM(f.quantity) - COALESCE(SUM(o.quantity), 0) AS quantity, SUM(f.amount_total) - COALESCE(SUM(o.amount_total), 0) AS amount_total, SUM(f.amount_refunded) - COALESCE(SUM(o.amount_refunded), 0) AS amount_refunded,
+                 MIN(f.first_purchased_at) AS first_purchased_at, MAX(f.last_purchased_at) AS last_purchased_at,
+                 MIN(o.first_purchased_at) FILTER (WHERE f.first_purchased_at IS NULL
+                                                   OR f.first_purchased_at > o.first_purchased_at) AS lost_first,
+                 MAX(o.last_purchased_at) FILTER (WHERE f.last_purchased_at IS NULL
+                                                  OR f.last_purchased_at < o.last_purchased_at) AS lost_last
+          FROM fresh f LEFT JOIN product_customer_totals o ON o.product_id = f.product_id AND o.account = f.account AND o.livemode = f.livemode AND o.customer_key = f.customer_key AND o.currency = f.currency
+          GROUP BY f.product_id, f.account, f.livemode, f.currency) s
+    WHERE t.product_id = s.product_id AND t.account = s.account AND t.livemode = s.livemode AND t.currency = s.currency;
+
+    -- A product can only be left without customers, or lose its first or last sale, where this
+    -- transaction took a row away or wrote a fully refunded one: only those products are looked at.
+    DELETE FROM product_totals t USING (SELECT DISTINCT product_id, account, livemode, currency FROM rollup_dirty WHERE txid = tx AND (sign < 0 OR refunded)) k
+    WHERE t.product_id = k.product_id AND t.account = k.account AND t.livemode = k.livemode AND t.currency = k.currency AND t.customers = 0;
+
+    UPDATE product_totals t SET
+        first_purchased_at = (SELECT MIN(p.purchased_at) FROM purchases p
+                              WHERE p.product_id = t.product_id AND p.account = t.account AND p.livemode = t.livemode AND p.currency = t.currency AND NOT p.refunded),
+        last_purchased_at = (SELECT MAX(p.purchased_at) FROM purchases p
+                             WHERE p.product_id = t.product_id AND p.account = t.account AND p.livemode = t.livemode AND p.currency = t.currency AND NOT p.refunded)
+    FROM (SELECT DISTINCT product_id, account, livemode, currency FROM rollup_dirty WHERE txid = tx AND (sign < 0 OR refunded)) k
+    WHERE t.product_id = k.product_id AND t.account = k.account AND t.livemode = k.livemode AND t.currency = k.currency AND (t.first_purchased_at IS NULL OR t.last_purchased_at IS NULL);
+
+    IF COALESCE(NULLIF(current_setting('indexer.day_sums_factor', true), ''), '10')::numeric
+       * (SELECT COUNT(*) FROM rollup_dirty WHERE txid = tx) > (
+        SELECT COALESCE(SUM(t.purchases), 0) FROM product_daily_totals t JOIN (SELECT DISTINCT product_id, account, livemode, currency, day_start FROM rollup_dirty WHERE txid = tx) k
+        ON t.product_id = k.product_id AND t.account = k.account AND t.livemode = k.livemode AND t.day = to_char(to_timestamp(k.day_start) AT TIME ZONE 'UTC', 'YYYY-MM-DD') AND t.currency = k.currency
+    ) THEN
+    -- Days: recompute each touched day.
+    WITH days AS (
+        SELECT DISTINCT product_id, account, livemode, to_char(to_timestamp(day_start) AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, currency, day_start
+        FROM rollup_dirty WHERE txid = tx
+    ), fresh AS (
+        SELECT k.product_id, k.account, k.livemode, k.day, k.currency, k.day_start, 
+    COUNT(DISTINCT p.payment_key) AS purchases, COUNT(DISTINCT p.customer_key) AS customers,
+    COALESCE(SUM(p.quantity), 0) AS quantity, COALESCE(SUM(p.amount_total), 0) AS amount_total,
+    COALESCE(SUM(p.amount_refunded), 0) AS amount_refunded
+        FROM days k
+        LEFT JOIN purchases p ON p.product_id = k.product_id AND p.account = k.account AND p.livemode = k.livemode AND p.currency = k.currency AND NOT p.refunded
+             AND p.purchased_at >= k.day_start AND p.purchased_at < k.day_start + 86400
+        GROUP BY k.product_id, k.account, k.livemode, k.day, k.currency, k.day_start
+    ), written AS (
+        INSERT INTO product_daily_totals AS t (product_id, account, livemode, day, currency, day_start, purchases, customers, quantity, amount_total, amount_refunded)
+        SELECT product_id, account, livemode, day, currency, day_start, purchases, customers, quantity, amount_total, amount_refunded FROM fresh WHERE purchases > 0
+        ON CONFLICT (product_id, account, livemode, day, currency) DO UPDATE SET (purchases, customers, quantity, amount_total, amount_refunded) = (excluded.purchases, excluded.customers, excluded.quantity, excluded.amount_total, excluded.amount_refunded)
+    )
+    DELETE FROM product_daily_totals t USING fresh f
+    WHERE t.product_id = f.product_id AND t.account = f.account AND t.livemode = f.livemode AND t.day = f.day AND t.currency = f.currency AND f.purchases = 0;
+
+    ELSE
+    -- Days: move each touched day by this transaction's rows (see migration 0005_day_moves).
+    WITH mine AS (
+        SELECT * FROM rollup_dirty WHERE txid = tx AND NOT refunded
+    ), buyers AS (
+        SELECT product_id, account, livemode, currency, day_start, customer_key, SUM(sign) AS added FROM mine
+        GROUP BY product_id, account, livemode, currency, day_start, customer_key
+    ), payments AS (
+        SELECT product_id, account, livemode, currency, day_start, payment_key, SUM(sign) AS added FROM mine
+        GROUP BY product_id, account, livemode, currency, day_start, payment_key
+    ), moves AS (
+        SELECT product_id, account, livemode, currency, day_start, 0 AS purchases, counted AS customers, 0 AS quantity, 0 AS amount_total,
+               0 AS amount_refunded
+        FROM (
+        SELECT c.product_id, c.account, c.livemode, c.currency, c.day_start, (n.held > 0)::int - (n.held - c.added > 0)::int AS counted
+        FROM buyers c, LATERAL (
+            SELECT COUNT(*) AS held FROM purchases p
+            WHERE p.account = c.account AND p.customer_key = c.customer_key AND p.product_id = c.product_id
+              AND p.livemode = c.livemode AND p.currency = c.currency AND NOT p.refunded
+              AND p.purchased_at >= c.day_start AND p.purchased_at < c.day_start + 86400
+        ) n) b
+        UNION ALL
+        SELECT product_id, account, livemode, currency, day_start, counted, 0, 0, 0, 0
+        FROM (
+        SELECT c.product_id, c.account, c.livemode, c.currency, c.day_start, (n.held > 0)::int - (n.held - c.added > 0)::int AS counted
+        FROM payments c, LATERAL (
+            SELECT COUNT(*) AS held FROM purchases p
+            WHERE p.account = c.account AND p.payment_key = c.payment_key AND p.product_id = c.product_id
+              AND p.livemode = c.livemode AND p.currency = c.currency AND NOT p.refunded
+              AND p.purchased_at >= c.day_start AND p.purchased_at < c.day_start + 86400
+        ) n) c
+        UNION ALL
+        SELECT product_id, account, livemode, currency, day_start, 0, 0, sign * quantity, sign * amount_total, sign * amount_refunded FROM mine
+    ), days AS (
+        SELECT product_id, account, livemode, currency, day_start, SUM(purchases) AS purchases, SUM(customers) AS customers, SUM(quantity) AS quantity, SUM(amount_total) AS amount_total, SUM(amount_refunded) AS amount_refunded
+        FROM moves GROUP BY product_id, account, livemode, currency, day_start
+    )
+    INSERT INTO product_daily_totals AS t (product_id, account, livemode, day, currency, day_start, purchases, customers, quantity, amount_total, amount_refunded)
+    SELECT product_id, account, livemode, to_char(to_timestamp(day_start) AT TIME ZONE 'UTC', 'YYYY-MM-DD'), currency, day_start, purchases, customers, quantity, amount_total, amount_refunded
+    FROM days
+    WHERE (purchases, customers, quantity, amount_total, amount_refunded) <> (0, 0, 0, 0, 0)
+    ON CONFLICT (product_id, account, livemode, day, currency) DO UPDATE SET
+        purchases = t.purchases + excluded.purchases, customers = t.customers + excluded.customers, quantity = t.quantity + excluded.quantity, amount_total = t.amount_total + excluded.amount_total, amount_refunded = t.amount_refunded + excluded.amount_refunded;
+
+    DELETE FROM product_daily_totals t USING (SELECT DISTINCT product_id, account, livemode, currency, day_start FROM rollup_dirty WHERE txid = tx) k
+    WHERE t.product_id = k.product_id AND t.account = k.account AND t.livemode = k.livemode AND t.day = to_char(to_timestamp(k.day_start) AT TIME ZONE 'UTC', 'YYYY-MM-DD') AND t.currency = k.currency AND t.purchases = 0;
+
+    END IF;
+
+    DELETE FROM rollup_dirty WHERE txid = tx;
+    DELETE FROM rollup_pending WHERE txid = tx;
+    RETURN NULL;
+END
+$$
+;
