@@ -60,9 +60,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def serve(store: Store, **knobs: Any) -> tuple[int, str]:
-    """Fork a child serving ``store``; returns its pid and base address."""
-    port = free_port()
+def serve(store: Store, port: int | None = None, **knobs: Any) -> tuple[int, str]:
+    """Fork a child serving ``store`` (on ``port``, else any free one); returns its pid and base
+    address. Shared with ``bench/peer/run.py``: a forked child serves a large store at once,
+    with no copy and no pickling."""
+    port = port or free_port()
     pid = os.fork()
     if pid == 0:  # the child: serve until killed
         try:
@@ -70,7 +72,7 @@ def serve(store: Store, **knobs: Any) -> tuple[int, str]:
         finally:
             os._exit(0)
     url = f"http://127.0.0.1:{port}"
-    for _ in range(200):
+    for _ in range(400):
         try:
             urllib.request.urlopen(url + "/sandbox/stats", timeout=1).read()
             return pid, url

@@ -107,7 +107,10 @@ def procfile_server(command: str, port: int, env: dict[str, str], log: Path,
         proc = subprocess.Popen(["bash", "-c", f"exec {command}"], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
                                 env={**os.environ, **env, "PATH": path})
     try:
-        _wait_until_up(port, probe, proc)
+        try:
+            _wait_until_up(port, probe, proc)
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc}; the end of its log:\n{log.read_text()[-2000:]}") from None
         yield proc
     finally:
         proc.terminate()
@@ -205,7 +208,7 @@ class Summary:
         every = ", ".join(f"{r.rps:.0f}/{r.p99:.1f}{'' if r.latency_possible else '!'}" for r in self.rounds)
         impossible = sum(not r.latency_possible for r in self.rounds)
         note = f"; latencies of {impossible} marked ! impossible, left out" if impossible else ""
-        return (f"{name:<8} {self.rps:8.0f} {unit}  p50 {self.p50:6.2f} ms  p99 {self.p99:6.2f} ms  "
+        return (f"{name:<12} {self.rps:8.0f} {unit}  p50 {self.p50:6.2f} ms  p99 {self.p99:6.2f} ms  "
                 f"non-2xx {self.non2xx}  (rounds, {unit} / p99 ms: {every}{note})")
 
 

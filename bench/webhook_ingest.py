@@ -1,10 +1,11 @@
 """Webhook ingest under gunicorn on PostgreSQL: our web process exactly as the ``Procfile`` runs
 it, beside a minimal 20-line verify-and-insert receiver (``bench/minimal_receiver.py``) under
-plain gunicorn (sync workers, as many, no config file, no access log), in one run.
+plain gunicorn (4 sync workers, ``--minimal-workers``; no config file, no access log), in one run.
 
 Usage: BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/webhook_ingest.py
        [--events 20000] [--connections 16] [--duration 5] [--rounds 3]
-       [--procfile Procfile] [--web-concurrency N] [--variants core]
+       [--procfile Procfile] [--also Procfile.other ...] [--web-concurrency N] [--minimal-workers 4]
+       [--variants core,view,minimal-procfile]
 
 Load comes from ``wrk`` (a separate process, Debian package ``wrk``) replaying unique, pre-signed
 ``checkout.session.completed`` events of realistic size (Stripe's own fixture session object).
@@ -20,8 +21,16 @@ production path. A variant replaces ``event_store.store_event_row`` in its own g
 processes only (``variant_app``); every other step of the request is ours. Besides events/s,
 each server's CPU per event (its processes, and PostgreSQL's backends for its database) is
 read from ``/proc``: a machine shared with other work blurs throughput far more than it.
-``--variants minimal-procfile`` runs the minimal receiver under the ``Procfile`` command too: what
-the settings cost, apart from what our code costs.
+``--variants view`` runs our app without ``webhooks.WebhookFastPath`` (every webhook through the
+Flask view): what the fast path saves. ``--variants minimal-procfile`` runs the minimal receiver
+under the ``Procfile`` command too: what the settings cost, apart from what our code costs.
+``--also FILE`` (repeatable) runs our app once more under the ``web:`` line of another Procfile,
+named after the file, in the same alternating rounds: how settings are compared on a machine
+whose load moves from minute to minute. Each server holds up to one PostgreSQL connection per
+thread: on a shared server, compare a few at a time.
+
+Ports are picked free at start, and the databases are named after the one in the URL
+(``<db>_ingest_minimal``...), so runs beside other databases of one server never collide.
 """
 
 from __future__ import annotations
@@ -30,6 +39,7 @@ import argparse
 import json
 import os
 import re
+import socket
 import statistics
 import subprocess
 import sys
@@ -51,7 +61,19 @@ from indexer.ingest import signatures  # noqa: E402
 
 SECRET = "whsec_bench_secret"
 FIXTURES = ROOT / "tests" / "data" / "stripe" / "fixtures3.json"
-PORT_MINIMAL, PORT_OURS = 21001, 21002
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` TCP ports free right now, picked by the kernel: the machine is shared, so a
+    fixed port may be another run's."""
+    socks = [socket.socket() for _ in range(count)]
+    try:
+        for sock in socks:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in socks]
+    finally:
+        for sock in socks:
+            sock.close()
 
 
 def make_requests(path: Path, count: int) -> int:
@@ -115,11 +137,23 @@ VARIANTS: dict[str, Callable[[Any, dict[str, Any]], bool]] = {"core": store_core
 MINIMAL_UNDER_PROCFILE = "minimal-procfile"
 
 
+#: Our app with every webhook answered by the Flask view, as before ``webhooks.WebhookFastPath``:
+#: what the fast path saves, measured beside it.
+VIEW_ONLY = "view"
+
+
 def variant_app(name: str) -> Any:
-    """Our app with the event stored the ``name`` way (gunicorn: ``bench.webhook_ingest:variant_app('core')``)."""
+    """Our app with the event stored the ``name`` way, or (``view``) without the webhook fast
+    path (gunicorn: ``bench.webhook_ingest:variant_app('core')``)."""
     from indexer import create_app
     from indexer.ingest import event_store
+    from indexer.web.webhooks import WebhookFastPath
 
+    if name == VIEW_ONLY:
+        app = create_app()
+        assert isinstance(app.wsgi_app, WebhookFastPath)
+        app.wsgi_app = app.wsgi_app.wsgi_app  # type: ignore[method-assign]
+        return app
     event_store.store_event_row = VARIANTS[name]  # type: ignore[assignment]
     return create_app()
 
@@ -131,12 +165,17 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=5, help="seconds per wrk round")
     parser.add_argument("--rounds", type=int, default=3, help="measured rounds per server, alternating")
     parser.add_argument("--procfile", type=Path, default=ROOT / "Procfile", help="whose web: line runs our app")
+    parser.add_argument("--also", type=Path, action="append", default=[],
+                        help="another Procfile whose web: line runs our app too (repeatable)")
+    parser.add_argument("--minimal-workers", type=int, default=4,
+                        help="sync workers of the minimal receiver (0: as many as the Procfile starts); "
+                             "4 is the yardstick issue 17 was measured against")
     parser.add_argument("--web-concurrency", type=int, help="WEB_CONCURRENCY (default: the Procfile's own)")
     parser.add_argument("--variants", default="",
-                        help=f"comma-separated, of {', '.join([*VARIANTS, MINIMAL_UNDER_PROCFILE])}")
+                        help=f"comma-separated, of {', '.join([*VARIANTS, VIEW_ONLY, MINIMAL_UNDER_PROCFILE])}")
     args = parser.parse_args()
     variants = [v for v in args.variants.split(",") if v]
-    if unknown := set(variants) - {*VARIANTS, MINIMAL_UNDER_PROCFILE}:
+    if unknown := set(variants) - {*VARIANTS, VIEW_ONLY, MINIMAL_UNDER_PROCFILE}:
         sys.exit(f"unknown variants: {', '.join(sorted(unknown))}")
     admin = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
     if not admin:
@@ -145,12 +184,19 @@ def main() -> None:
     env = {"STRIPE_WEBHOOK_SECRET": SECRET}
     if args.web_concurrency:
         env["WEB_CONCURRENCY"] = str(args.web_concurrency)
-    command = http_load.procfile_web(args.procfile, PORT_OURS)
-    workers = http_load.procfile_workers(command, env)
+    port_minimal, *ours_ports = free_ports(2 + len(variants) + len(args.also))
+    command = http_load.procfile_web(args.procfile, ours_ports[0])
+    workers = args.minimal_workers or http_load.procfile_workers(command, env)
     minimal_options = argparse.Namespace(workers=workers, worker_class="sync", threads=1)
-    ours = ["indexer", *variants]
-    ports = {"minimal": PORT_MINIMAL, **{name: PORT_OURS + i for i, name in enumerate(ours)}}
-    dsns = {name: create_database(admin, f"bench_ingest_{name}") for name in ["minimal", *ours]}
+    others = {path.name: http_load.procfile_web(path, ours_ports[0]) for path in args.also}
+    if len(others) < len(args.also) or {"indexer", "minimal", *variants} & set(others):
+        sys.exit("--also: give each Procfile a file name of its own")
+    ours = ["indexer", *variants, *others]
+    ports = {"minimal": port_minimal, **dict(zip(ours, ours_ports, strict=True))}
+    # The databases are named after the admin URL's, so two runs beside different admin
+    # databases (helpers sharing one PostgreSQL) never drop each other's.
+    prefix = f"{pg(admin).rsplit('/', 1)[1]}_ingest_".replace("-", "_")
+    dsns = {name: create_database(admin, prefix + name.replace("-", "_")) for name in ["minimal", *ours]}
     minimals = ["minimal", *[name for name in ours if name == MINIMAL_UNDER_PROCFILE]]
     for name in minimals:
         with psycopg.connect(dsns[name], autocommit=True) as conn:
@@ -162,15 +208,15 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as servers:
         procs = {}
-        procs["minimal"] = servers.enter_context(http_load.gunicorn("bench.minimal_receiver:app", PORT_MINIMAL,
+        procs["minimal"] = servers.enter_context(http_load.gunicorn("bench.minimal_receiver:app", port_minimal,
                                                  {**env, "MINIMAL_DSN": dsns["minimal"]}, minimal_options, "/"))
         for name in ours:
-            app = None if name == "indexer" else f"'bench.webhook_ingest:variant_app(\"{name}\")'"
+            app = None if name == "indexer" or name in others else f"'bench.webhook_ingest:variant_app(\"{name}\")'"
             database = {"DATABASE_URL": urls[name]} if name in urls else {"MINIMAL_DSN": dsns[name]}
             if name == MINIMAL_UNDER_PROCFILE:
                 app = "bench.minimal_receiver:app"
             procs[name] = servers.enter_context(http_load.procfile_server(
-                command.replace(f":{PORT_OURS} ", f":{ports[name]} "), ports[name],
+                others.get(name, command).replace(f":{ours_ports[0]} ", f":{ports[name]} "), ports[name],
                 {**env, **database}, Path(tmp) / f"{name}.log", app))
         sizes: list[int] = []
 
@@ -181,13 +227,13 @@ def main() -> None:
                 requests_file = Path(tmp) / f"{port}-{number}.txt"
                 sizes.append(make_requests(requests_file, args.events))
                 app_before = http_load.process_tree_cpu(procs[name].pid)
-                db_before = database_cpu(admin, f"bench_ingest_{name}")
+                db_before = database_cpu(admin, dsns[name].rsplit("/", 1)[1])
                 result = http_load.wrk(port, "", args, script=ROOT / "bench" / "ingest.lua",
                                        env={"REQUESTS_FILE": str(requests_file), "WRK_THREADS": "2"})
                 if number:
                     per_event = 1000 / max(result.requests, 1)
                     cpu[name].append(((http_load.process_tree_cpu(procs[name].pid) - app_before) * per_event,
-                                      (database_cpu(admin, f"bench_ingest_{name}") - db_before) * per_event))
+                                      (database_cpu(admin, dsns[name].rsplit("/", 1)[1]) - db_before) * per_event))
                 requests_file.unlink()
                 if result.requests > args.events:
                     print(f"   note: {result.requests} requests from {args.events} unique events: raise --events")
@@ -205,6 +251,10 @@ def main() -> None:
                                                               if "WEB_CONCURRENCY" in env else ""))
     if stored_otherwise := [name for name in variants if name in VARIANTS]:
         print(f"  {', '.join(stored_otherwise)}: the same, the event stored another way (bench/webhook_ingest.py)")
+    for name, other in others.items():
+        print(f"  {name}: web: {other}")
+    if VIEW_ONLY in variants:
+        print(f"  {VIEW_ONLY}: the same, every webhook answered by the Flask view (no WebhookFastPath)")
     if MINIMAL_UNDER_PROCFILE in variants:
         print(f"  {MINIMAL_UNDER_PROCFILE}: the minimal receiver under the same Procfile command")
     results = {name: http_load.summarize(runs) for name, runs in rounds.items()}
@@ -215,7 +265,7 @@ def main() -> None:
     for name in ports:
         app_ms = statistics.median(a for a, _ in cpu[name])
         db_ms = statistics.median(d for _, d in cpu[name])
-        print(f"    {name:<8} server {app_ms:.2f} ms + PostgreSQL {db_ms:.2f} ms")
+        print(f"    {name:<12} server {app_ms:.2f} ms + PostgreSQL {db_ms:.2f} ms")
     if "indexer.wsgi:app" in command and '"POST /webhooks/stripe HTTP/1.1" 200' not in access_log:
         print("  note: the Procfile run wrote no access log line")
     for name in ours:

@@ -1,12 +1,14 @@
 """Worker throughput: a burst of checkout events applied against a sandbox with Stripe's latency.
 
 Usage: .venv/bin/python bench/worker_apply.py [--sessions 5000] [--latency-ms 150] [--rate-limit 25]
-       [--database-url URL] [--threads 8]
+       [--database-url URL] [--threads 8] [--history 300]
 
 The sandbox runs in its own process (bench/sandbox_burst.py). Its ``checkout.session.completed``
 events are stored in a fresh index exactly as the webhook stores them, then ``Worker.run(once=True)``
-is timed. Prints events/s, Stripe requests made (vs events), events failed, and checks the index
-holds a row for every line item. Targets (issue 4): >= 300 events/s at 150 ms with no rate limit;
+is timed. Prints events/s, Stripe requests made (vs events) and where they went, events failed, and checks
+the index holds a row for every line item. ``--history N`` applies instead every test-mode event of
+a generated history of about N sessions (13 months: the stream of ``bench/peer/run.py``, sessions
+far apart, every event family, both invoice shapes) and judges the answer against its truth. Targets (issue 4): >= 300 events/s at 150 ms with no rate limit;
 >= 50 events/s with --rate-limit 25 --latency-ms 150 and no event failed.
 """
 
@@ -25,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import func, select  # noqa: E402
+from sqlalchemy import func, select, text  # noqa: E402
 
 from indexer import db, models  # noqa: E402
 from indexer.ingest.event_store import store_event  # noqa: E402
@@ -70,6 +72,57 @@ def sandbox_events(url: str) -> list[str]:
         cursor = page["data"][-1]["id"]
 
 
+def requests_by_family(url: str) -> list[tuple[str, int]]:
+    """The sandbox's API requests per route (``GET /v1/checkout/sessions/{id}``...), most first."""
+    stats = json.load(urllib.request.urlopen(f"{url}/sandbox/stats"))
+    return sorted(((f, n) for f, n in stats["requests"].items() if " /v1" in f), key=lambda fn: -fn[1])
+
+
+def history(args: argparse.Namespace) -> None:
+    """Every test-mode event of a generated history, stored as the webhook stores them, applied
+    by one worker; the requests by route and the answer judged as the peer bench judges it."""
+    from bench import backfill
+    from bench.peer import run as peer
+    from stripe_sandbox import generator
+    from stripe_sandbox.store import Store
+
+    store = Store()
+    generator.generate(store, args.history, 0)
+    tmp = tempfile.TemporaryDirectory()
+    pid, url = backfill.serve(store, latency_ms=args.latency_ms, rate_limit=args.rate_limit)
+    try:
+        stream = Path(tmp.name) / "events.jsonl"
+        peer.event_stream(store, stream)
+        bodies = stream.read_text().splitlines()
+        engine = db.make_engine(args.database_url or f"sqlite:///{tmp.name}/bench.db")
+        db.migrate(engine)
+        with db.transaction(engine) as conn:
+            for table in (models.purchases_t, models.events_t):
+                conn.execute(table.delete())
+            stored = sum(store_event(conn, body, source="webhook") for body in bodies)
+        api = StripeAPI(KEY, api_base=url, rate=args.rate_limit or 10_000.0)
+        worker = Worker(engine, api, threads=args.threads)
+        started = time.perf_counter()
+        stats = worker.run(once=True)
+        elapsed = time.perf_counter() - started
+        worker.close()
+        with db.transaction(engine) as conn:
+            found = {(prod, who): int(n) for prod, who, n in conn.execute(text(peer.OURS_SQL))}
+        judged = peer.Truth(store).judge(found)
+        limit = f"rate limit {args.rate_limit:g}/s" if args.rate_limit else "no rate limit"
+        print(f"worker apply, history of {args.history} sessions: {stored} events ({len(bodies) - stored} "
+              f"duplicates not stored), sandbox latency {args.latency_ms} ms, {limit}, {engine.dialect.name}, "
+              f"{args.threads} threads, load average {os.getloadavg()[0]:.1f}")
+        print(f"  {stored / elapsed:8.1f} events/s   ({elapsed:.1f} s)   {stats}")
+        print(f"  Stripe requests {api.request_count} ({api.request_count / max(1, stored):.3f} per event, "
+              f"{api.retries} retries)   answer right: {judged['right']} (missed {judged['missed']}, "
+              f"extra {judged['extra']}, payments {judged['payments']}/{judged['payments true']})")
+        print("  where the requests went: " + ", ".join(f"{n} {family}" for family, n in requests_by_family(url)))
+    finally:
+        backfill.stop(pid)
+        tmp.cleanup()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sessions", type=int, default=5000)
@@ -78,7 +131,11 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=12190)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
+    parser.add_argument("--history", type=int, default=0, help="the peer bench's stream of a history of N sessions")
     args = parser.parse_args()
+    if args.history:
+        history(args)
+        return
 
     proc, url = start_sandbox(args)
     tmp = tempfile.TemporaryDirectory()
@@ -114,6 +171,7 @@ def main() -> None:
               f"{api.retries} retries)   sessions indexed {sessions}/{len(bodies)}   events not done {failed}")
         print(f"  every event delivered twice: {duplicates_stored} duplicates stored, so the second "
               "deliveries cost 0 Stripe requests")
+        print("  where the requests went: " + ", ".join(f"{n} {family}" for family, n in requests_by_family(url)))
     finally:
         proc.terminate()
         proc.wait()

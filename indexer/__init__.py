@@ -34,6 +34,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(dashboard)
     errors.register(app)
+    webhooks.install(app)
     if not settings.webhook_secrets:
         logging.getLogger(__name__).error(
             "STRIPE_WEBHOOK_SECRET is not set: POST /webhooks/stripe answers 500 and stores nothing"

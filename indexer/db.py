@@ -9,6 +9,7 @@ in ``indexer.ingest.event_store``, purchases in ``indexer.index.writes``.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -20,6 +21,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     MetaData,
+    String,
     Table,
     any_,
     bindparam,
@@ -262,13 +264,26 @@ def require_current_schema(engine: Engine) -> None:
                       "(it was migrated by a newer one): upgrade the indexer")
 
 
+#: Above this many values, SQLite reads a list from one JSON parameter (see ``among``).
+AMONG_INLINE = 64
+
+
 def among(conn: Connection, column: Any, values: Iterable[Any]) -> Any:
     """``column IN values``. On PostgreSQL ``column = ANY(:array)``: one parameter whatever the
     count, so the statement's text is the same for every batch and is compiled, converted by
-    the driver and planned once, instead of once per distinct list length."""
+    the driver and planned once, instead of once per distinct list length.
+
+    On SQLite a long list is ``column IN (SELECT value FROM json_each(:json))`` for the same
+    reason: an ``IN`` of thousands of parameters is rendered, bound and parsed value by value
+    on every run, which costs more than the lookups it makes. SQLite still walks the column's
+    index once per value (``json_each`` is built in since SQLite 3.38). Values are ids and
+    numbers, which JSON carries unchanged."""
     values = list(values)
     if is_postgres(conn):
         return column == any_(bindparam(None, values, type_=postgresql.ARRAY(column.type)))
+    if len(values) > AMONG_INLINE:
+        listed = func.json_each(bindparam(None, json.dumps(values), type_=String())).table_valued("value")
+        return column.in_(select(listed.c.value))
     return column.in_(values)
 
 

@@ -54,3 +54,28 @@ def test_a_session_and_its_invoice_counted_twice_is_wrong(store: Store) -> None:
     judged = truth.judge(_answer(truth, payments=2))
     assert judged["missed"] == 0 and judged["payments"] != judged["payments true"]
     assert judged["right"] is False
+
+
+def test_the_sandbox_every_system_faces_enforces_one_limit(store: Store) -> None:
+    """Like for like: the webhook path's sandbox (``run.serve``, bench/backfill.py's forked
+    helper on a port of the bench's range) answers 429 above its limit, to any client, and
+    counts them."""
+    import urllib.error
+    import urllib.request
+
+    pid, url = run.serve(store, rate_limit=2)
+    try:
+        assert int(url.rsplit(":", 1)[1]) in run.PORT_RANGE
+        statuses = []
+        for _ in range(6):
+            request = urllib.request.Request(f"{url}/v1/products?limit=1",
+                                             headers={"Authorization": f"Bearer {run.KEY}"})
+            try:
+                statuses.append(urllib.request.urlopen(request, timeout=10).status)
+            except urllib.error.HTTPError as exc:
+                statuses.append(exc.code)
+        total, limited = run.sandbox_requests(url)
+    finally:
+        run.ours_backfill.stop(pid)
+    assert 429 in statuses and 200 in statuses
+    assert (total, limited) == (6, statuses.count(429))

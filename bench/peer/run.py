@@ -1,7 +1,7 @@
 """Side by side with Stripe's own sync engine: the same sandbox, events, history and PostgreSQL.
 
 Usage: .venv/bin/python bench/peer/run.py [--quick] [--json PATH] [--peers stripe,supabase]
-       [--backfill-sessions 20000] [--webhook-sessions 1000] [--peer-cap 300] [--npm-dir DIR]
+       [--stripe-limit 100] [--backfill-sessions 20000] [--webhook-sessions 1000] [--peer-cap 300] [--npm-dir DIR]
 
 Installs the peers from the npm registry into a temporary folder (``--npm-dir`` to reuse one),
 then for each system (ours, and each peer with and without line items):
@@ -13,7 +13,10 @@ then for each system (ours, and each peer with and without line items):
    (``sync_engine.cjs post``, the same for every system) and signed at send time, with the
    sandbox at 0 ms and at 150 ms. Ours runs as the ``Procfile`` runs it (gunicorn gthread, 4
    workers x 4 threads, beside one ``indexer worker``); a peer is its ``processWebhook`` behind a
-   bare Node HTTP server, which applies the event before it answers.
+   bare Node HTTP server, which applies the event before it answers. Like for like: the sandbox
+   allows every system the same ``--stripe-limit`` requests/s (default 100, Stripe's live-mode
+   limit; each client meets 429s above it as it would at Stripe) and our worker runs with
+   ``--rate`` at that limit; ``--stripe-limit 0`` lifts the limit for all and unpaces ours.
 2. Backfill: the same seeded history served with ``--rate-limit 25 --latency-ms 200``; ours is
    ``indexer backfill``, a peer its ``fullSync``; then the same again killed half way and run
    a second time, to show what an interruption costs.
@@ -48,7 +51,6 @@ sys.path.insert(0, str(ROOT))
 from bench import backfill as ours_backfill  # noqa: E402
 from bench.peer import spec  # noqa: E402
 from stripe_sandbox import generator  # noqa: E402
-from stripe_sandbox.server import SandboxServer  # noqa: E402
 from stripe_sandbox.store import Store  # noqa: E402
 from stripe_sandbox.webhooks import WebhookSender  # noqa: E402
 
@@ -57,6 +59,14 @@ KEY = "sk_test_bench"
 SECRET = "whsec_peer_bench"
 ACCOUNT = "acct_peerbench"
 REQUEST_TIMEOUT_S = 30
+#: Requests/s the webhook path's sandbox allows every system (``--stripe-limit``): Stripe's
+#: live-mode read limit. Above it each client gets 429s and does what it does against Stripe.
+STRIPE_LIMIT = 100.0
+#: Our worker's ``--rate`` when the sandbox enforces no limit: unpaced, as the peers are then.
+UNPACED = 100_000.0
+#: Our worker's ``--threads``: as many Stripe requests in flight as a peer has webhook requests
+#: in flight (the load generator's connections), each of which makes its Stripe requests.
+CONNECTIONS = 16
 PORT_RANGE = range(28010, 28100)
 # Databases are named peer_<system>_<this process's id>: two runs never share one.
 RUN = os.getpid()
@@ -292,21 +302,7 @@ def stop(proc: subprocess.Popen) -> None:
 
 def serve(store: Store, **knobs: Any) -> tuple[int, str]:
     """``bench/backfill.py``'s forked sandbox, on a port of this bench's range."""
-    port = free_port()
-    pid = os.fork()
-    if pid == 0:  # the child: serve until killed
-        try:
-            SandboxServer(store, port=port, **knobs).serve_forever()
-        finally:
-            os._exit(0)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(400):
-        try:
-            ours_backfill.stats(url)
-            return pid, url
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit("sandbox did not start")
+    return ours_backfill.serve(store, port=free_port(), **knobs)
 
 
 def sandbox_requests(url: str) -> tuple[int, int]:
@@ -344,7 +340,7 @@ def event_stream(store: Store, path: Path, seed: int = 7) -> dict[str, int]:
 
 def post(url: str, file: Path, npm: Path, cap: float, rate: float | None = None,
          ack_log: Path | None = None) -> dict[str, Any]:
-    return node_json("post", {"url": url, "secret": SECRET, "file": str(file), "connections": 16,
+    return node_json("post", {"url": url, "secret": SECRET, "file": str(file), "connections": CONNECTIONS,
                               "timeoutMs": REQUEST_TIMEOUT_S * 1000, "capSeconds": cap, "rate": rate,
                               "ackLog": str(ack_log) if ack_log else None},
                      npm, timeout=cap + REQUEST_TIMEOUT_S + 60)
@@ -414,11 +410,12 @@ def drain(dsn: str, cap: float) -> float:
 
 
 def webhook_ours(store: Store, events: Path, latency: float, npm: Path, cap: float, truth: Truth,
-                 rate: float | None = None) -> dict[str, Any]:
+                 rate: float | None = None, limit: float = STRIPE_LIMIT) -> dict[str, Any]:
     """Without ``rate``: the burst is acknowledged with no worker running (the web's own
     figures), then one worker applies it (the worker's). With ``rate``: the worker runs all
-    along, and each paid session's freshness is measured."""
-    pid, sandbox = serve(store, latency_ms=latency)
+    along, and each paid session's freshness is measured. The sandbox allows ``limit``
+    requests/s (0: no limit) and the worker paces at that, as it would be run against Stripe."""
+    pid, sandbox = serve(store, latency_ms=latency, rate_limit=limit or None)
     dsn = fresh_database("ours")
     url = dsn.replace("postgresql://", "postgresql+psycopg://")
     env = {**os.environ, "DATABASE_URL": url, "STRIPE_WEBHOOK_SECRET": SECRET, "STRIPE_API_KEY": KEY,
@@ -434,9 +431,10 @@ def webhook_ours(store: Store, events: Path, latency: float, npm: Path, cap: flo
                            start_new_session=True)
     workers: list[subprocess.Popen] = []
 
-    def worker() -> None:  # the Procfile's worker line
-        workers.append(subprocess.Popen([str(venv / "indexer"), "worker"], env=env, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL, start_new_session=True))
+    def worker() -> None:  # the Procfile's worker line, paced at the sandbox's limit
+        workers.append(subprocess.Popen([str(venv / "indexer"), "worker", "--rate", f"{limit or UNPACED:g}",
+                                         "--threads", str(CONNECTIONS)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                        start_new_session=True))
 
     ack_log = events.with_suffix(".acks")
     out: dict[str, Any] = {}
@@ -457,7 +455,7 @@ def webhook_ours(store: Store, events: Path, latency: float, npm: Path, cap: flo
         with psycopg.connect(dsn) as conn:
             stored, failed = conn.execute("SELECT count(*), count(*) FILTER (WHERE status = 'failed') "
                                           "FROM stripe_events").fetchone()
-        requests, _ = sandbox_requests(sandbox)
+        requests, limited = sandbox_requests(sandbox)
         judged = truth.judge(answer(dsn, OURS_SQL))
     finally:
         for w in workers:
@@ -466,14 +464,16 @@ def webhook_ours(store: Store, events: Path, latency: float, npm: Path, cap: flo
         ours_backfill.stop(pid)
     drop_database(dsn)
     return {**summarize_load(load), "applied_s": round(applied, 2),
-            "applied_eps": round(load["sent"] / applied, 1), "stripe_requests": requests,
+            "applied_eps": round(load["sent"] / applied, 1), "stripe_requests": requests, "429s": limited,
             "stored": stored, "failed": failed, **out, **judged}
 
 
 def webhook_peer(peer: str, expand: bool, store: Store, events: Path, latency: float, npm: Path,
-                 cap: float, truth: Truth, spec_path: Path, rate: float | None = None) -> dict[str, Any]:
-    """A peer applies each event before it answers: acknowledged is applied."""
-    pid, sandbox = serve(store, latency_ms=latency)
+                 cap: float, truth: Truth, spec_path: Path, rate: float | None = None,
+                 limit: float = STRIPE_LIMIT) -> dict[str, Any]:
+    """A peer applies each event before it answers: acknowledged is applied. The sandbox allows
+    it ``limit`` requests/s (0: no limit), as it allows ours."""
+    pid, sandbox = serve(store, latency_ms=latency, rate_limit=limit or None)
     dsn = fresh_database(peer)
     config = peer_config(peer, dsn, spec_path, expand)
     node_json("migrate", config, npm / peer, sandbox, timeout=120)
@@ -493,7 +493,7 @@ def webhook_peer(peer: str, expand: bool, store: Store, events: Path, latency: f
             out.update(fresh.figures(ack_log))
         else:
             load = post(target, events, npm, cap)
-        requests, _ = sandbox_requests(sandbox)
+        requests, limited = sandbox_requests(sandbox)
         judged = truth.judge(answer(dsn, PEER_ANSWER[peer]))
     finally:
         stop(server)
@@ -501,7 +501,7 @@ def webhook_peer(peer: str, expand: bool, store: Store, events: Path, latency: f
     drop_database(dsn)
     return {**summarize_load(load), "applied_s": round(load["seconds"], 2),
             "applied_eps": round(load["statuses"].get("200", 0) / load["seconds"], 1),
-            "stripe_requests": requests, **out, **judged}
+            "stripe_requests": requests, "429s": limited, **out, **judged}
 
 
 def summarize_load(load: dict[str, Any]) -> dict[str, Any]:
@@ -606,6 +606,10 @@ def ratios(results: dict[str, Any]) -> list[str]:
     for key, rows in results["webhook"].items():
         ours = rows["ours"]
         peers = {k: v for k, v in rows.items() if k != "ours"}
+        if not peers:  # --peers '': ours alone
+            out.append(f"{key}: ours alone: applied {ours['applied_eps']} ev/s"
+                       + (f", freshness p99 {ours['fresh_p99_s']} s (target < 2 s)" if "fresh_p99_s" in ours else ""))
+            continue
         with_lines = {k: v for k, v in peers.items() if "+lines" in k or "supabase" in k}
         best_ack = max(peers.items(), key=lambda kv: kv[1]["ack_eps"])
         line = (f"{key}: ack {ours['ack_eps'] / max(best_ack[1]['ack_eps'], 0.1):.2f}x the best peer's "
@@ -634,9 +638,11 @@ def ratios(results: dict[str, Any]) -> list[str]:
 def table(results: dict[str, Any]) -> str:
     lines = [f"machine: {results['machine']}; load average {results['load_start']:.1f} at the start",
              f"command: {results['command']}", f"how the peers ran: {results['how_peers_ran']}",
+             f"like-for-like: {results['like_for_like']}",
              "(capped) = some requests went unanswered for 30 s or the run hit --peer-cap; "
-             "payments = distinct payments summed over (product, customer) pairs, against the truth"]
-    cols = ["system", "ack ev/s", "ack p50 ms", "ack p99 ms", "applied ev/s", "fresh p99 s", "Stripe req",
+             "payments = distinct payments summed over (product, customer) pairs, against the truth; "
+             "ours' applied = deliveries / (acknowledging + applying), the worker's own rate in brackets"]
+    cols = ["system", "ack ev/s", "ack p50 ms", "ack p99 ms", "applied ev/s", "fresh p99 s", "Stripe req", "429s",
             "missed", "extra", "payments", "guests", "11-100 lines", ">100 lines", "right", "load"]
     stream = results.get("stream", {})
     for key, rows in results["webhook"].items():
@@ -646,7 +652,9 @@ def table(results: dict[str, Any]) -> str:
         for name, r in rows.items():
             lines.append(" | ".join(str(x) for x in (
                 name + (" (capped)" if r["capped"] else ""), r["ack_eps"], r["ack_p50_ms"], r["ack_p99_ms"],
-                r["applied_eps"], r.get("fresh_p99_s", "-"), r["stripe_requests"], r["missed"], r["extra"],
+                f"{r['applied_eps']} (worker {r['worker_eps']})" if "worker_eps" in r else r["applied_eps"],
+                r.get("fresh_p99_s", "-"), r["stripe_requests"], r.get("429s", "-"),
+                r["missed"], r["extra"],
                 f"{r['payments']}/{r['payments true']}", r["guests"], r["sessions 11-100 lines"],
                 r["session >100 lines"], "yes" if r["right"] else "NO", f"{r['load']:.1f}")))
     cols = ["system", "run", "seconds", "finished", "Stripe req", "429s", "missed", "extra", "payments", "right",
@@ -675,6 +683,9 @@ def main() -> None:
     parser.add_argument("--webhook-sessions", type=int, default=1000)
     parser.add_argument("--latencies", default="0,150")
     parser.add_argument("--fresh-rate", type=float, default=200.0, help="events/s of the steady run")
+    parser.add_argument("--stripe-limit", type=float, default=STRIPE_LIMIT,
+                        help="requests/s the webhook path's sandbox allows every system (Stripe's live-mode "
+                             "limit); our worker runs with --rate at it; 0: no limit for anyone, our worker unpaced")
     parser.add_argument("--peer-cap", type=float, default=300.0, help="seconds a peer's run may take")
     parser.add_argument("--skip", default="", help="comma-separated: webhook, freshness, backfill, interrupted")
     parser.add_argument("--npm-dir", help="install the peers here (default: a temporary folder)")
@@ -702,6 +713,15 @@ def main() -> None:
             "25 req/s); '+lines' = autoExpandLists: true; pg pool of 10; @supabase/stripe-sync-engine: "
             "new StripeSync({...autoExpandLists: true}), its runMigrations, processWebhook, and "
             "syncBackfill({object}) for each object in turn (it has no rate or worker option)"),
+        "like_for_like": (
+            f"webhook path: every system faced the same sandbox, limited to {args.stripe_limit:g} requests/s "
+            f"(429 above it, which each client retries as against Stripe); our worker ran with --rate "
+            f"{args.stripe_limit:g}" if args.stripe_limit else
+            f"webhook path: no request limit for any system; our worker unpaced (--rate {UNPACED:g})"
+        ) + f" and --threads {CONNECTIONS} (a peer has up to {CONNECTIONS} webhook requests, each making its "
+            "Stripe requests, in flight); backfill: sandbox --rate-limit 25 for everyone, ours at its default pacing, the peers at "
+            "theirs (fullSync rate 25)",
+        "stripe_limit": args.stripe_limit,
         "webhook": {}, "backfill": {}, "backfill_sessions": args.backfill_sessions,
         "load_start": os.getloadavg()[0],
     }
@@ -719,18 +739,21 @@ def main() -> None:
         events = Path(tmp.name) / "events.jsonl"
         results["stream"] = event_stream(store, events)
         print(f"stream: {results['stream']}", flush=True)
+        print(results["like_for_like"], flush=True)
         for latency in [float(x) for x in args.latencies.split(",")]:
             for mode, rate in (("burst", None), (f"steady {args.fresh_rate:g}/s", args.fresh_rate)):
                 if rate and "freshness" in skip:
                     continue
                 rows: dict[str, Any] = {}
                 key = f"{latency:g} ms, {mode}"
-                rows["ours"] = {**webhook_ours(store, events, latency, npm, args.peer_cap, truth, rate),
+                rows["ours"] = {**webhook_ours(store, events, latency, npm, args.peer_cap, truth, rate,
+                                              args.stripe_limit),
                                 "load": os.getloadavg()[0]}
                 print(f"webhook {key} ours: {rows['ours']}", flush=True)
                 for p, expand in systems:
                     rows[label(p, expand)] = {**webhook_peer(p, expand, store, events, latency, npm, args.peer_cap,
-                                                             truth, spec_path, rate), "load": os.getloadavg()[0]}
+                                                             truth, spec_path, rate, args.stripe_limit),
+                                           "load": os.getloadavg()[0]}
                     print(f"webhook {key} {label(p, expand)}: {rows[label(p, expand)]}", flush=True)
                 results["webhook"][key] = rows
         del store

@@ -9,6 +9,8 @@ lookups by id name the account only; the month's reads name the mode too.
 
 from __future__ import annotations
 
+import itertools
+import operator
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -106,6 +108,51 @@ def lines_by_invoice(conn: Connection, account: str, invoices: Sequence[str]
     if not invoices:
         return {}
     return _by(_lines(conn, account, db.among(conn, p.invoice, invoices)), "invoice")
+
+
+class PartLine(NamedTuple):
+    """What enrichment shows of one purchase row of a payment (its product named apart, once
+    per product: ``product_names``)."""
+
+    product_id: str | None
+    price_id: str | None
+    quantity: int
+    amount_total: int
+    customer_id: str | None
+    email: str | None
+    name: str | None
+    checkout_session: str | None
+    description: str | None
+
+
+_PART_COLUMNS = (p.payment_key, p.product_id, p.price_id, p.quantity, p.amount_total,
+                 p.customer_id, p.email, p.name, p.checkout_session, p.description)
+_KEYED = {"payment_intent": p.payment_intent, "invoice": p.invoice}
+
+
+def part_lines(conn: Connection, account: str, key: str, values: Sequence[str]
+               ) -> dict[str, list[PartLine]]:
+    """The indexed lines of each payment named by ``key`` (``payment_intent`` or ``invoice``),
+    in the order they were written; absent when not indexed. Enrichment reads this for every
+    row of a report, so it reads no product name per line (a report names a few products
+    again and again) and makes plain tuples, not a row object per line."""
+    if not values:
+        return {}
+    column = _KEYED[key]
+    result = conn.execute(
+        select(column, *_PART_COLUMNS).where(p.account == account, db.among(conn, column, values))
+        .order_by(column, p.id)  # the index's own order: no sort on SQLite
+    )
+    found: dict[str, list[PartLine]] = {}
+    new = tuple.__new__
+    for value, group in itertools.groupby(result.all(), _FIRST):
+        rows = list(group)
+        owner = rows[0][1]  # a key shared by two payments (never expected): the first
+        found[value] = [new(PartLine, row[2:]) for row in rows if row[1] == owner]
+    return found
+
+
+_FIRST = operator.itemgetter(0)
 
 
 def intents_by_charge(conn: Connection, account: str, charges: Sequence[str]) -> dict[str, str]:

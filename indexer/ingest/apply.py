@@ -1,19 +1,24 @@
 """Applying stored events to the index, a batch at a time.
 
 Sessions are re-read from Stripe rather than trusted from the payload: ``completed`` may arrive
-after ``async_payment_succeeded``, and the session's current state is the truth either way. Reads
+after ``async_payment_succeeded``, and the session's current state is the truth either way. Only
+a state that never changes again and is no purchase (``expired``, ``async_payment_failed``) is
+taken from the payload, at no request. Reads
 are batched: the line items of many sessions come from one ``GET /v1/checkout/sessions`` page with
 ``expand[]=data.line_items`` over their ``created`` range, so a burst costs fewer Stripe requests
 than events. Invoices are taken from the payload (``paid`` is final), completed from the API only
-where the payload is a first page or lacks the payment. A batch of events is written and marked
+where the payload is a first page or lacks the payment (many of those at once: from pages of
+their payments, not a lookup each). A batch of events is written and marked
 done in one transaction (each event alone if the batch fails), so a crash never leaves an event
-half applied.
+half applied. The families of a batch fetch at once (their requests share one pool) and write one
+after another, so a batch waits for its slowest family's round trips, not for their sum.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -33,6 +38,16 @@ log = logging.getLogger(__name__)
 CLUSTER_GAP_SECONDS = 600
 MIN_CLUSTER_FOR_LIST = 3
 LIST_CHUNK = 100
+#: Sessions of a batch too far apart to cluster (a backlog, a replay, a catch-up of months) are
+#: first listed over their whole range when there are this many: newest page first, as long as
+#: each page holds at least ``SPARSE_PAGE_PAYS`` of them (a page then costs less than the
+#: retrieves it spares); the first page that does not ends it, so a range crowded with other
+#: sessions costs one page more than retrieving them one by one.
+SPARSE_MIN_FOR_LIST = 20
+SPARSE_PAGE_PAYS = 5
+#: Session events whose payload is a final state: a session that expired, or whose delayed
+#: payment failed, never becomes a purchase, so the payload says all there is.
+FINAL_SESSION_EVENTS = frozenset({"checkout.session.expired", "checkout.session.async_payment_failed"})
 
 
 @dataclass(frozen=True)
@@ -75,8 +90,13 @@ class Applier:
         self.engine = engine
         self.api = api
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="stripe")
+        #: one thread per family, each waiting on its own requests in ``pool``
+        self.families = ThreadPoolExecutor(max_workers=len(self.HANDLERS), thread_name_prefix="family")
+        #: the families write one at a time: SQLite takes one writer, and the rollups settle best so
+        self.writing = threading.Lock()
 
     def close(self) -> None:
+        self.families.shutdown(wait=True)
         self.pool.shutdown(wait=True)
 
     def apply(self, events: list[ClaimedEvent]) -> dict[str, Outcome]:
@@ -107,15 +127,19 @@ class Applier:
             with db.transaction(self.engine) as conn:
                 event_store.finish_events(conn, skipped, "skipped")
             outcomes.update((event_id, None) for event_id in skipped)
-        for family, group in families.items():
-            handler: Callable[[list[ClaimedEvent]], dict[str, Outcome]] = getattr(self, self.HANDLERS[family])
-            try:
-                outcomes.update(handler(group))
-            except Exception:  # noqa: BLE001 - find the event that broke the batch
-                log.warning("applying %d %s event(s) together failed; applying them one by one",
-                            len(group), family, exc_info=True)
-                outcomes.update(self._one_by_one(handler, group))
+        jobs = [self.families.submit(self._apply_family, family, group) for family, group in families.items()]
+        for job in jobs:
+            outcomes.update(job.result())
         return outcomes
+
+    def _apply_family(self, family: str, group: list[ClaimedEvent]) -> dict[str, Outcome]:
+        handler: Callable[[list[ClaimedEvent]], dict[str, Outcome]] = getattr(self, self.HANDLERS[family])
+        try:
+            return handler(group)
+        except Exception:  # noqa: BLE001 - find the event that broke the batch
+            log.warning("applying %d %s event(s) together failed; applying them one by one",
+                        len(group), family, exc_info=True)
+            return self._one_by_one(handler, group)
 
     @staticmethod
     def _one_by_one(
@@ -134,13 +158,18 @@ class Applier:
     def _apply_sessions(self, events: list[ClaimedEvent]) -> dict[str, Outcome]:
         by_account: dict[str, dict[str, int]] = defaultdict(dict)
         for event in events:
-            by_account[event.account][event.obj["id"]] = _session_created(event)
+            if not is_final_non_purchase(event):
+                by_account[event.account][event.obj["id"]] = _session_created(event)
         fetched: dict[tuple[str, str], dict[str, Any] | Exception] = {}
         for account, wanted in by_account.items():
             fetched.update(self._fetch_sessions(account, wanted))
 
         def source_of(event: ClaimedEvent) -> mapping.PurchaseSource:
-            session = fetched[(event.account, event.obj["id"])]
+            session = fetched.get((event.account, event.obj["id"]))
+            if session is None and is_final_non_purchase(event):  # the payload says all there is
+                return mapping.session_purchase(event.obj, [], account=event.account)
+            if session is None:
+                raise RuntimeError(f"session {event.obj['id']} was not fetched")
             if isinstance(session, Exception):
                 raise session
             items = session.get("line_items", {}).get("data", [])
@@ -155,19 +184,27 @@ class Applier:
 
         Dense clusters are cut into chunks of about a page each, listed in parallel; sessions
         whose embedded line items have more pages are completed in parallel afterwards; sparse
-        sessions are retrieved one by one, also in parallel.
+        sessions are listed over their range while a page pays (``SPARSE_MIN_FOR_LIST``), and
+        those still missing retrieved one by one, also in parallel.
         """
         found: dict[tuple[str, str], dict[str, Any] | Exception] = {}
         singles: list[str] = []
+        sparse: list[str] = []
         jobs = []
         for cluster in _clusters(wanted):
             if len(cluster) < MIN_CLUSTER_FOR_LIST:
-                singles.extend(cluster)
+                sparse.extend(cluster)
                 continue
             for start in range(0, len(cluster), LIST_CHUNK):
                 chunk = cluster[start : start + LIST_CHUNK]
                 lo, hi = wanted[chunk[0]], wanted[chunk[-1]]
                 jobs.append((set(chunk), self.pool.submit(self._list_range, account, lo, hi, set(chunk))))
+        if len(sparse) >= SPARSE_MIN_FOR_LIST:
+            lo, hi = min(wanted[sid] for sid in sparse), max(wanted[sid] for sid in sparse)
+            jobs.append((set(sparse), self.pool.submit(self._list_range, account, lo, hi, set(sparse),
+                                                       SPARSE_PAGE_PAYS)))
+        else:
+            singles.extend(sparse)
         listed: dict[str, dict[str, Any]] = {}
         for chunk_ids, job in jobs:
             try:
@@ -196,13 +233,18 @@ class Applier:
                 found[(account, sid)] = exc
         return found
 
-    def _list_range(self, account: str, lo: int, hi: int, wanted: set[str]) -> dict[str, dict[str, Any]]:
-        """The wanted sessions among those created in ``[lo, hi]``, line items as embedded."""
+    def _list_range(
+        self, account: str, lo: int, hi: int, wanted: set[str], page_pays: int = 0
+    ) -> dict[str, dict[str, Any]]:
+        """The wanted sessions among those created in ``[lo, hi]``, line items as embedded;
+        with ``page_pays``, the listing ends at the first page holding fewer of them (the
+        caller retrieves the rest one by one)."""
         listed: dict[str, dict[str, Any]] = {}
         params = session_list_params(lo, hi)
         for page in self.api.pages("/v1/checkout/sessions", params, account=account):
-            listed.update((s["id"], s) for s in page.data if s["id"] in wanted)
-            if len(listed) == len(wanted):
+            hits = [s for s in page.data if s["id"] in wanted]
+            listed.update((s["id"], s) for s in hits)
+            if len(listed) == len(wanted) or len(hits) < page_pays:
                 break
         return listed
 
@@ -213,10 +255,20 @@ class Applier:
             if key not in latest or latest[key].created <= event.created:
                 latest[key] = event
         indexed = self._indexed_sources(latest.keys())
+        todo = {key: event for key, event in latest.items()
+                if not (key in indexed and event.obj.get("status") == "paid")}
+        lookups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for (account, _), event in todo.items():
+            if mapping.invoice_needs_payments_lookup(event.obj):
+                lookups[account].append(event.obj)
+        intents: dict[tuple[str, str], str] = {}
+        for account, invoices in lookups.items():
+            if len(invoices) >= SPARSE_MIN_FOR_LIST:
+                intents.update(((account, inv), pi) for inv, pi in self._listed_intents(account, invoices).items())
         jobs = {
-            key: self.pool.submit(invoice_source, self.api, event.obj, account=event.account)
-            for key, event in latest.items()
-            if not (key in indexed and event.obj.get("status") == "paid")
+            key: self.pool.submit(invoice_source, self.api, event.obj, account=event.account,
+                                  payment_intent=intents.get(key))
+            for key, event in todo.items()
         }
 
         def source_of(event: ClaimedEvent) -> mapping.PurchaseSource | None:
@@ -224,6 +276,34 @@ class Applier:
             return None if job is None else job.result()
 
         return self._write_all(events, source_of, writes.write_sources)
+
+    def _listed_intents(self, account: str, invoices: list[dict[str, Any]]) -> dict[str, str]:
+        """The PaymentIntents of many paid invoices from pages of ``GET /v1/invoice_payments``
+        (paid, created since the oldest invoice: a payment is made after its invoice) while a
+        page holds ``SPARSE_PAGE_PAYS`` of them, instead of a request per invoice. Only a paid
+        default payment answers for its invoice (it is the one ``invoice_payment_intent``
+        takes first, whatever other pages hold); the rest are looked up one by one."""
+        wanted = {invoice["id"] for invoice in invoices}
+        since = min((c for c in (invoice.get("created") for invoice in invoices)
+                     if isinstance(c, int) and not isinstance(c, bool)), default=0)
+        found: dict[str, str] = {}
+        try:
+            for page in self.api.pages("/v1/invoice_payments", {"status": "paid", "created": {"gte": since}},
+                                       account=account):
+                hits = 0
+                for payment in page.data:
+                    invoice = mapping.expand_id(payment.get("invoice"))
+                    payment_of = payment.get("payment") if isinstance(payment.get("payment"), dict) else {}
+                    intent = mapping.expand_id(payment_of.get("payment_intent"))
+                    if invoice in wanted and invoice not in found and intent and payment.get("is_default") \
+                            and payment.get("status") == "paid":
+                        found[invoice] = intent
+                        hits += 1
+                if len(found) == len(wanted) or hits < SPARSE_PAGE_PAYS:
+                    break
+        except Exception:  # noqa: BLE001 - each invoice is then looked up alone, as without the list
+            log.warning("listing invoice payments failed; looking them up invoice by invoice", exc_info=True)
+        return found
 
     def _indexed_sources(self, keys: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
         """Invoices already indexed: a paid invoice never changes, so a redelivery costs nothing."""
@@ -308,7 +388,7 @@ class Applier:
             except Exception as exc:  # noqa: BLE001 - the worker decides: retry or park
                 outcomes[event.id] = exc
         try:
-            with db.transaction(self.engine) as conn:
+            with self.writing, db.transaction(self.engine) as conn:
                 db.commit_without_waiting_for_disk(conn)
                 write(conn, [item for _, item in ready if item is not None])
                 event_store.finish_events(conn, [event.id for event, _ in ready], "done")
@@ -318,7 +398,7 @@ class Applier:
             log.debug("batch write failed; writing events one by one", exc_info=True)
         for event, item in ready:
             try:
-                with db.transaction(self.engine) as conn:
+                with self.writing, db.transaction(self.engine) as conn:
                     db.commit_without_waiting_for_disk(conn)
                     write(conn, [] if item is None else [item])
                     event_store.finish_events(conn, [event.id], "done")
@@ -328,15 +408,24 @@ class Applier:
         return outcomes
 
 
-def invoice_source(api: StripeAPI, invoice: dict[str, Any], *, account: str = "") -> mapping.PurchaseSource:
-    """An invoice's rows with all its lines and its PaymentIntent; shared with the backfill."""
+def invoice_source(
+    api: StripeAPI, invoice: dict[str, Any], *, account: str = "", payment_intent: str | None = None
+) -> mapping.PurchaseSource:
+    """An invoice's rows with all its lines and its PaymentIntent; shared with the backfill.
+    ``payment_intent``: the invoice's, when the caller found it already (no lookup then)."""
     if invoice.get("status") != "paid":
         return mapping.invoice_purchase(invoice, [], account=account)
     lines = api.invoice_lines(invoice, account=account)
-    intent = mapping.invoice_payment_intent(invoice)
+    intent = mapping.invoice_payment_intent(invoice) or payment_intent
     if intent is None and mapping.invoice_needs_payments_lookup(invoice):
         intent = api.invoice_payment_intent(invoice["id"], account=account)
     return mapping.invoice_purchase(invoice, lines, account=account, payment_intent=intent)
+
+
+def is_final_non_purchase(event: ClaimedEvent) -> bool:
+    """A session event whose payload is the session's last word and no purchase: applied from
+    the payload at no Stripe request (a payload that says otherwise is read from Stripe)."""
+    return event.type in FINAL_SESSION_EVENTS and not mapping.is_purchase_session(event.obj)
 
 
 def _flat(groups: list[list[mapping.RefundRow]]) -> list[mapping.RefundRow]:

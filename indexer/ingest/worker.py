@@ -36,6 +36,10 @@ MAX_ATTEMPTS = event_store.MAX_ATTEMPTS
 LEASE_SECONDS = 30
 #: ``run(once=True)`` also waits for retries that come due within this many seconds.
 ONCE_RETRY_PATIENCE = 30
+#: After a batch, an empty queue is polled again this soon, then at twice the wait each time up
+#: to ``run``'s ``idle_sleep``: an event that arrives while events flow waits for a poll of a
+#: few tens of milliseconds, not half a second, and an idle worker still polls twice a second.
+FIRST_IDLE_POLL = 0.05
 MAX_ERROR_LENGTH = 2000
 
 
@@ -55,6 +59,12 @@ def is_transient(error: Exception) -> bool:
     if isinstance(error, IndexerError):
         return error.transient
     return not isinstance(error, MappingError | sa_exc.DataError | UnicodeError | OverflowError)
+
+
+def next_idle_wait(previous: float | None, most: float, first: float = FIRST_IDLE_POLL) -> float:
+    """The sleep before polling an empty queue again: ``first`` after a batch (``previous`` is
+    None), then doubling up to ``most``."""
+    return min(most, first if previous is None else previous * 2)
 
 
 def error_text(error: BaseException) -> str:
@@ -238,6 +248,7 @@ class Worker:
         events still wait for a later retry.
         """
         failures = 0
+        idle: float | None = None
         while not self.stopping.is_set():
             started = time.monotonic()
             try:
@@ -259,9 +270,11 @@ class Worker:
             if claimed:
                 self.meter.batch(time.monotonic() - started, self.stats)
                 log.info("batch of %d: %s", claimed, self.stats)
+                idle = None
                 continue
             if not once:
-                self.stopping.wait(idle_sleep)
+                idle = next_idle_wait(idle, idle_sleep)
+                self.stopping.wait(idle)
                 continue
             wait = self._once_wait()
             if wait is None:

@@ -16,6 +16,7 @@ import contextlib
 import csv
 import datetime as dt
 import io
+import itertools
 import os
 import sys
 import tempfile
@@ -116,8 +117,10 @@ class ReportReader:
             raise BadInput(f"{self.label} is a directory, not a CSV file") from None
         except OSError as exc:
             raise BadInput(f"cannot read {self.label}: {exc.strerror}") from None
-        self._lines = _TakenLines(self._file)
-        self._reader = csv.reader(self._lines)
+        # the csv reader reads one copy of the file's lines, ``rows_with_text`` takes each row's
+        # own lines from the other (``line_num`` says how many): both in C, line by line
+        lines, self._copy = itertools.tee(self._file)
+        self._reader = csv.reader(lines)
         first_row = self._next()
         if first_row is None:
             self._file.close()
@@ -128,7 +131,9 @@ class ReportReader:
             self._file.close()
             raise
         self.line = 1
-        self._lines.taken.clear()
+        self._taken = self._reader.line_num
+        for _ in itertools.islice(self._copy, self._taken):  # the header's own lines
+            pass
 
     def _next(self) -> list[str] | None:
         try:
@@ -142,22 +147,15 @@ class ReportReader:
 
     def rows(self) -> Iterator[list[str]]:
         """The rows after the header (blank lines skipped)."""
-        return self._rows(keep_text=False)
-
-    def _rows(self, *, keep_text: bool) -> Iterator[list[str]]:
+        self._copy = None  # not read: let the lines go as the reader passes them
         width = len(self.header.columns)
         reader = self._reader
-        taken = self._lines.taken
         try:
             for row in reader:
                 if len(row) != width:
                     if not row:
                         continue
-                    self.line = reader.line_num
-                    raise BadInput(f"{self.label}, line {self.line}: {len(row)} fields where "
-                                   f"the header has {width}")
-                if not keep_text:
-                    taken.clear()
+                    self._wrong_width(row)
                 yield row
         except UnicodeDecodeError:
             raise BadInput(f"{self.label} is not UTF-8 text: not a CSV report") from None
@@ -168,11 +166,33 @@ class ReportReader:
     def rows_with_text(self) -> Iterator[tuple[list[str], str]]:
         """Like ``rows``, each row with its text as the file has it (its line ending cut):
         what a writer that keeps rows unchanged copies instead of writing the cells again."""
-        taken = self._lines.taken
-        for row in self._rows(keep_text=True):
-            text = taken[0] if len(taken) == 1 else "".join(taken)
-            taken.clear()
-            yield row, text.rstrip("\r\n")
+        copy = self._copy
+        if copy is None:
+            raise RuntimeError("the rows of this report were read already")
+        take = copy.__next__
+        width = len(self.header.columns)
+        reader = self._reader
+        taken = self._taken
+        try:
+            for row in reader:
+                upto = reader.line_num
+                text = take() if upto == taken + 1 else "".join(itertools.islice(copy, upto - taken))
+                taken = upto
+                if len(row) != width:
+                    if not row:
+                        continue
+                    self._wrong_width(row)
+                yield row, text.rstrip("\r\n")
+        except UnicodeDecodeError:
+            raise BadInput(f"{self.label} is not UTF-8 text: not a CSV report") from None
+        except csv.Error as exc:
+            raise BadInput(f"{self.label}, line {reader.line_num}: {exc}") from None
+        self.line = reader.line_num
+
+    def _wrong_width(self, row: list[str]) -> None:
+        self.line = self._reader.line_num
+        raise BadInput(f"{self.label}, line {self.line}: {len(row)} fields where the header has "
+                       f"{len(self.header.columns)}")
 
     def close(self) -> None:
         self._file.close()
@@ -184,25 +204,6 @@ class ReportReader:
         self.close()
 
 
-class _TakenLines:
-    """The file's lines as the csv reader takes them, kept until the row is done (the reader
-    asks for the next line only when the row goes on, so ``taken`` is exactly one row)."""
-
-    __slots__ = ("_next", "taken")
-
-    def __init__(self, file: IO[str]) -> None:
-        self._next = iter(file).__next__
-        self.taken: list[str] = []
-
-    def __iter__(self) -> _TakenLines:
-        return self
-
-    def __next__(self) -> str:
-        line = self._next()
-        self.taken.append(line)
-        return line
-
-
 def csv_text(cells: list[str]) -> str:
     """``cells`` as one CSV line (no line ending), quoted as the csv module quotes."""
     joined = ",".join(cells)
@@ -210,8 +211,10 @@ def csv_text(cells: list[str]) -> str:
             and "\r" not in joined):
         return joined
     out = io.StringIO()
-    csv.writer(out, lineterminator="").writerow(cells)
-    return out.getvalue()
+    # the line ending is cut after: the writer quotes a cell holding any of its characters,
+    # so a name typed with a line break stays one cell
+    csv.writer(out, lineterminator="\r\n").writerow(cells)
+    return out.getvalue()[:-2]
 
 
 def safe_cell(text: str) -> str:

@@ -11,10 +11,13 @@ appears whole or not at all.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import gc
 import io
 import itertools
 import operator
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -24,10 +27,16 @@ from typing import IO
 from sqlalchemy import Engine
 
 from indexer.errors import BadInput
-from indexer.reports.balance_csv import ENRICH_COLUMNS, ReportHeader, ReportReader, atomic_output
+from indexer.reports.balance_csv import (
+    ENRICH_COLUMNS,
+    ReportHeader,
+    ReportReader,
+    atomic_output,
+    csv_text,
+)
 from indexer.reports.money import allocate, format_minor, parse_amount
 from indexer.reports.prefetch import Prefetched, prefetch
-from indexer.reports.resolve import Resolved, Resolver, RowRef, part_cells
+from indexer.reports.resolve import Part, Resolved, Resolver, RowRef, part_cells
 from indexer.stripe_api import StripeAPI
 
 BATCH = 2000
@@ -67,6 +76,8 @@ class RowShape:
         self._make = RowRef._make
         self.currency = pos["currency"]
         self.amounts = [(name, pos[name]) for name in AMOUNT_COLUMNS if name in pos]
+        #: the first and last column of the amounts (what differs between a split row's parts)
+        self.amount_span = (min(i for _, i in self.amounts), max(i for _, i in self.amounts))
         self.shares: dict[tuple[str, tuple[str, ...], tuple[int, ...]], list[tuple[int, list[str]]]] = {}
 
     def ref(self, row: list[str]) -> RowRef:
@@ -76,20 +87,17 @@ class RowShape:
 
     def refs(self, rows: list[list[str]]) -> list[RowRef]:
         """``ref`` of each row (a batch at a time: one call instead of one per row)."""
-        make, ids = self._make, self._ids
+        new, ids = tuple.__new__, self._ids
         if self._complete:
-            return [make(ids(row)) for row in rows]
-        return [make(ids(row + EMPTY)) for row in rows]
+            return [new(RowRef, ids(row)) for row in rows]
+        return [new(RowRef, ids(row + EMPTY)) for row in rows]
 
 
 SHARES_KEPT = 20_000
 
 
-def expand_row(shape: RowShape, row: list[str], resolved: Resolved, label: str) -> list[list[str]]:
-    """The output rows of one input row (``label``: the file, for an error message)."""
-    parts = resolved.parts
-    if len(parts) < 2:
-        return [row + resolved.cells]
+def _shares_of(shape: RowShape, row: list[str], parts: tuple[Part, ...], label: str
+               ) -> list[tuple[int, list[str]]]:
     amounts = tuple(row[i] for _, i in shape.amounts)
     key = (row[shape.currency], amounts, tuple(p.weight for p in parts))
     shares = shape.shares.get(key)
@@ -98,6 +106,15 @@ def expand_row(shape: RowShape, row: list[str], resolved: Resolved, label: str) 
         if len(shape.shares) >= SHARES_KEPT:
             shape.shares.clear()
         shape.shares[key] = shares
+    return shares
+
+
+def expand_row(shape: RowShape, row: list[str], resolved: Resolved, label: str) -> list[list[str]]:
+    """The output rows of one input row (``label``: the file, for an error message)."""
+    parts = resolved.parts
+    if len(parts) < 2:
+        return [row + resolved.cells]
+    shares = _shares_of(shape, row, parts, label)
     out = []
     for k, part in enumerate(parts):
         cells = list(row)
@@ -105,6 +122,26 @@ def expand_row(shape: RowShape, row: list[str], resolved: Resolved, label: str) 
             cells[i] = texts[k]
         out.append(cells + part_cells(part, f"{k + 1}/{len(parts)}", resolved.match))
     return out
+
+
+def split_text(shape: RowShape, row: list[str], resolved: Resolved, label: str, newline: str) -> str:
+    """``expand_row`` of a split row as CSV text, as the csv module writes it: the cells
+    before and after the amounts, the same in every part, are encoded once."""
+    parts = resolved.parts
+    shares = _shares_of(shape, row, parts, label)
+    lo, hi = shape.amount_span
+    head = csv_text(row[:lo]) + "," if lo else ""
+    tail = "," + csv_text(row[hi + 1 :]) if hi + 1 < len(row) else ""
+    middle = row[lo : hi + 1]
+    count = len(parts)
+    lines = []
+    for k, part in enumerate(parts):
+        cells = list(middle)
+        for i, texts in shares:
+            cells[i - lo] = texts[k]
+        added = csv_text(part_cells(part, f"{k + 1}/{count}", resolved.match))
+        lines.append(f"{head}{csv_text(cells)}{tail},{added}{newline}")
+    return "".join(lines)
 
 
 def _shares(shape: RowShape, row: list[str], currency: str, weights: list[int], label: str
@@ -195,10 +232,8 @@ def enriched_text(reader: ReportReader, resolver: Resolver, result: EnrichResult
                 text.append(f"{raw}{outcome.text}{newline}")
                 result.rows_out += 1
                 continue
-            split = expand_row(shape, row, outcome, reader.label)
-            writer.writerows(split)
-            text.append(taken())
-            result.rows_out += len(split)
+            text.append(split_text(shape, row, outcome, reader.label, newline))
+            result.rows_out += len(outcome.parts)
         result.rows_in += len(chunk)
         result.requests = resolver.requests
         yield "".join(text)
@@ -208,6 +243,37 @@ def _write_enriched(reader: ReportReader, resolver: Resolver, result: EnrichResu
                     out: IO[str], batch: int) -> None:
     for text in enriched_text(reader, resolver, result, batch):
         out.write(text)
+
+
+#: The collector's first threshold while a file is enriched (Python's default: 700).
+GC_THRESHOLD = 50_000
+_gc_lock = threading.Lock()
+_gc_runs = 0
+_gc_saved = gc.get_threshold()
+
+
+@contextlib.contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Run the block with the cyclic collector's first threshold raised.
+
+    A batch holds a few thousand rows and their answers at once, and the collector, which
+    runs each time 700 more objects are alive, would pass over them dozens of times per batch
+    and move them into older generations whose passes walk every object of the process; yet
+    they form no cycles and reference counting frees them when the batch is written. Nested
+    and concurrent runs share one raise; the last to finish restores the thresholds."""
+    global _gc_runs, _gc_saved
+    with _gc_lock:
+        if _gc_runs == 0:
+            _gc_saved = gc.get_threshold()
+            gc.set_threshold(max(GC_THRESHOLD, _gc_saved[0]), *_gc_saved[1:])
+        _gc_runs += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_runs -= 1
+            if _gc_runs == 0:
+                gc.set_threshold(*_gc_saved)
 
 
 def open_resolver(engine: Engine, *, account: str = "",
@@ -232,7 +298,7 @@ def enrich(source: Path, target: Path | None, *, engine: Engine, account: str = 
     resolver = open_resolver(engine, account=account, api=api)
     result = EnrichResult()
     result.prefetched = prepare(source, resolver, label)
-    with ReportReader(source, label=label) as reader, atomic_output(target) as out:
+    with ReportReader(source, label=label) as reader, atomic_output(target) as out, _fewer_collections():
         _write_enriched(reader, resolver, result, out, batch)
     result.requests = resolver.requests
     return result

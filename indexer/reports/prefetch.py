@@ -8,9 +8,17 @@ and every transaction listed is kept in the index (``balance_transactions``): it
 and PaymentIntent never change, so the next enrichment of such a file asks nothing.
 
 A file with ``created_utc`` gives the range directly. One with only ``created`` (the report's
-timezone, which the file does not say) costs two requests more: its earliest and latest
-missing transactions, read to learn their UTC times (an hour of margin on each side covers a
-change of summer time in between).
+timezone, which the file does not say) costs one request more: its latest missing transaction,
+read to learn its UTC time and so the file's offset from UTC (an hour of margin on each side
+covers a change of summer time in between).
+
+The payments behind those transactions that the index does not hold are asked of Stripe one
+by one later (``Resolver``), but when many of them read like invoice payments (``Subscription
+creation``...), the invoice payments of the same range are listed first,
+``GET /v1/invoice_payments?created[...]&expand[]=data.invoice``, 100 a page with their invoices,
+instead of one ``invoice_payments`` request per payment: the invoices wanted are held for the
+run (``Resolver.listed_invoices``); a payment the listing missed (its invoice payment made
+before the range, a retried payment) is asked alone as before.
 """
 
 from __future__ import annotations
@@ -25,10 +33,15 @@ from indexer import db
 from indexer.answers import payments as answers
 from indexer.index import mapping, writes
 from indexer.reports.balance_csv import ReportReader, parse_time
-from indexer.reports.resolve import NO_PAYMENT_CATEGORIES, Resolver
+from indexer.reports.resolve import NO_PAYMENT_CATEGORIES, Resolver, says_invoice
+from indexer.stripe_api import StripeAPI
 
 BATCH = 5000
 MARGIN = 3600
+#: Invoice payments are listed when at least this many unindexed payments read like invoices'.
+INVOICE_LISTING_MIN = 100
+#: How long before its charge an invoice payment may have been made and still be listed.
+INVOICE_MARGIN = 86_400
 
 
 @dataclass
@@ -36,6 +49,9 @@ class Prefetched:
     missing: int = 0
     listed: int = 0
     pages: int = 0
+    #: pages of ``GET /v1/invoice_payments`` and the invoices kept from them for the run
+    invoice_pages: int = 0
+    invoices: int = 0
 
 
 def balance_row(account: str, livemode: bool, obj: dict[str, Any]) -> dict[str, Any]:
@@ -75,16 +91,20 @@ def prefetch(resolver: Resolver, reader: ReportReader) -> Prefetched:
     timing = header.time_column
     low: tuple[int, str] | None = None
     high: tuple[int, str] | None = None
-    batch: list[tuple[str, int | None]] = []
+    batch: list[tuple[str, int | None, bool]] = []
+    #: missing transactions whose row reads like an invoice payment's
+    invoice_like: set[str] = set()
 
     def settle() -> None:
         nonlocal low, high
-        ids = [t for t, _ in batch]
+        ids = [t for t, _, _ in batch]
         known = db.read(resolver.engine, lambda c: answers.balance_sources(c, resolver.account, ids))
-        for txn, when in batch:
+        for txn, when, invoice in batch:
             if txn in known:
                 continue
             done.missing += 1
+            if invoice:
+                invoice_like.add(txn)
             if when is not None:
                 low = min(low, (when, txn)) if low else (when, txn)
                 high = max(high, (when, txn)) if high else (when, txn)
@@ -94,7 +114,8 @@ def prefetch(resolver: Resolver, reader: ReportReader) -> Prefetched:
         txn = header.cell(row, "balance_transaction_id")
         if not txn or header.cell(row, "reporting_category") in NO_PAYMENT_CATEGORIES:
             continue
-        batch.append((txn, parse_time(header.cell(row, timing[0])) if timing else None))
+        batch.append((txn, parse_time(header.cell(row, timing[0])) if timing else None,
+                      says_invoice(header.cell(row, "description"))))
         if len(batch) >= BATCH:
             settle()
     if batch:
@@ -104,12 +125,49 @@ def prefetch(resolver: Resolver, reader: ReportReader) -> Prefetched:
     api = resolver.stripe()
     start, end = low[0], high[0]
     if not timing[1]:
-        first = api.retrieve(f"/v1/balance_transactions/{low[1]}", account=resolver.account)
         last = api.retrieve(f"/v1/balance_transactions/{high[1]}", account=resolver.account)
-        start, end = int(first["created"]) - MARGIN, int(last["created"]) + MARGIN
+        offset = high[0] - int(last["created"])
+        start, end = low[0] - offset - MARGIN, int(last["created"]) + MARGIN
+    intents: set[str] = set()
     for page in api.balance_transaction_pages(start, end, account=resolver.account):
         done.pages += 1
         rows = keep_balance_page(resolver.engine, resolver.account, api.livemode, page.data)
         resolver.fresh_txns.update(row["id"] for row in rows)
         done.listed += len(rows)
+        intents.update(row["payment_intent"] for row in rows
+                       if row["id"] in invoice_like and row["payment_intent"])
+    if len(intents) >= INVOICE_LISTING_MIN:
+        _list_invoices(resolver, api, intents, start - INVOICE_MARGIN, end, done)
     return done
+
+
+def _list_invoices(resolver: Resolver, api: StripeAPI, intents: set[str], start: int, end: int,
+                   done: Prefetched) -> None:
+    """Keep the invoices that paid ``intents`` (those the index lacks) from a listing of the
+    range's invoice payments; a listing that finds few of them stops (it costs a page per 100
+    invoice payments, and saves a request per payment found)."""
+    wanted = sorted(intents)
+    indexed: set[str] = set()
+    for at in range(0, len(wanted), BATCH):
+        chunk = wanted[at : at + BATCH]
+        indexed.update(db.read(resolver.engine,
+                               lambda c, chunk=chunk: answers.part_lines(c, resolver.account, "payment_intent", chunk)))
+    wanted_set = intents - indexed
+    if len(wanted_set) < INVOICE_LISTING_MIN:
+        return
+    found: dict[str, tuple[bool, dict[str, Any]]] = {}
+    params = {"created": {"gte": start, "lte": end}, "expand": ["data.invoice"]}
+    for page in api.pages("/v1/invoice_payments", params, account=resolver.account):
+        done.invoice_pages += 1
+        for payment in page.data:
+            intent = mapping.expand_id((payment.get("payment") or {}).get("payment_intent"))
+            invoice = payment.get("invoice")
+            if intent not in wanted_set or not isinstance(invoice, dict):
+                continue
+            paid = payment.get("status") == "paid"
+            if intent not in found or (paid and not found[intent][0]):
+                found[intent] = (paid, invoice)
+        if done.invoice_pages * 100 > 2 * (len(found) + 100):
+            break  # mostly others' invoice payments: ask the rest one by one
+    resolver.listed_invoices.update((intent, invoice) for intent, (_, invoice) in found.items())
+    done.invoices = len(found)

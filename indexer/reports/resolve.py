@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, cast
 
 from sqlalchemy import Connection, Engine
 
@@ -135,12 +135,13 @@ class _Line(Protocol):
     description: str | None
 
 
-def _one_part(line: answers.PaymentLine) -> Part:
-    """The part of a payment of one line (most payments), its product named by the index."""
-    product = line.product_id
-    return Part(product or "", (line.product_name or line.description or "") if product else "",
-                line.price_id or "", line.quantity, line.amount_total, line.customer_id or "",
-                line.email or "", line.name or "", line.checkout_session or "")
+def _indexed_one(line: answers.PartLine, names: dict[str, str]) -> Resolved:
+    """``_matched("index", parts_of([line], names))`` for a payment of one line (most
+    payments), in one step: it runs once per payment of a report."""
+    product, price, quantity, amount, customer, email, buyer, session, description = line
+    part = Part(product or "", (names.get(product, "") or description or "") if product else "",
+                price or "", quantity, amount, customer or "", email or "", buyer or "", session or "")
+    return Resolved.of("index" if product else "unmatched", (part,))
 
 
 def parts_of(lines: Sequence[_Line], names: dict[str, str]) -> tuple[Part, ...]:
@@ -156,10 +157,24 @@ def parts_of(lines: Sequence[_Line], names: dict[str, str]) -> tuple[Part, ...]:
             line.email or "", line.name or "", line.checkout_session or ""),)
     groups: dict[str | None, list[_Line]] = {}
     for line in lines:
-        groups.setdefault(line.product_id, []).append(line)
+        group = groups.get(line.product_id)
+        if group is None:
+            groups[line.product_id] = [line]
+        else:
+            group.append(line)
     first = lines[0] if lines else None
+    customer = (first.customer_id if first else None) or ""
+    email = (first.email if first else None) or ""
+    buyer = (first.name if first else None) or ""
     parts = []
     for product, group in groups.items():
+        if len(group) == 1:  # the usual case: each product on one line
+            line = group[0]
+            parts.append(Part(
+                product or "", (names.get(product, "") or line.description or "") if product else "",
+                line.price_id or "", line.quantity, line.amount_total, customer, email, buyer,
+                line.checkout_session or ""))
+            continue
         prices = list(dict.fromkeys(x.price_id for x in group if x.price_id))
         name = names.get(product, "") if product else ""
         if product and not name:
@@ -167,9 +182,7 @@ def parts_of(lines: Sequence[_Line], names: dict[str, str]) -> tuple[Part, ...]:
         parts.append(Part(
             product_id=product or "", product_name=name, price_id=" ".join(prices),
             quantity=sum(x.quantity for x in group), weight=sum(x.amount_total for x in group),
-            buyer_customer_id=(first.customer_id if first else None) or "",
-            buyer_email=(first.email if first else None) or "",
-            buyer_name=(first.name if first else None) or "",
+            buyer_customer_id=customer, buyer_email=email, buyer_name=buyer,
             checkout_session_id=next((x.checkout_session for x in group if x.checkout_session), ""),
         ))
     return tuple(parts)
@@ -202,7 +215,11 @@ class Resolver:
         self.asked: dict[Pointer, tuple[Part, ...] | None] = {}
         self.pointers: dict[Pointer, Pointer | None] = {}
         self.names: dict[str, str] = {}
+        #: product names the index holds ("" when none), read once per product for the run
+        self.index_names: dict[str, str] = {}
         self.fresh_txns: set[str] = set()
+        #: PaymentIntent -> the invoice it paid, listed beforehand (``prefetch``); taken once
+        self.listed_invoices: dict[str, dict[str, Any]] = {}
         #: whether the file has an ``invoice_id`` column (set by the reader of the file)
         self.rows_name_invoices = False
 
@@ -229,7 +246,7 @@ class Resolver:
         missing = [t for t in dict.fromkeys(txns) if t not in known]
         if missing:
             known.update(self._fetch_balance_transactions(missing))
-        for i, pointer in enumerate(pointers):
+        for i, pointer in enumerate(pointers if txns else ()):
             if pointer and pointer[0] == "txn":
                 source = known.get(pointer[1])
                 asked[i] = pointer[1] in self.fresh_txns
@@ -275,33 +292,39 @@ class Resolver:
         intents = {p[1] for p in pointers if p and p[0] == "intent"}
         invoices |= {p[1] for p in pointers if p and p[0] == "invoice"}
         intents |= {ref.intent for ref in refs if ref.intent}
-        def read(conn: Connection) -> tuple[dict[str, list[answers.PaymentLine]], ...]:
-            return (answers.lines_by_invoice(conn, self.account, sorted(invoices)),
-                    answers.lines_by_payment_intent(conn, self.account, sorted(intents)))
+        def read(conn: Connection) -> tuple[dict[str, list[answers.PartLine]], ...]:
+            by_invoice = answers.part_lines(conn, self.account, "invoice", list(invoices))
+            by_intent = answers.part_lines(conn, self.account, "payment_intent", list(intents))
+            products = {line.product_id for table in (by_invoice, by_intent)
+                        for lines in table.values() for line in lines}
+            unnamed = [pid for pid in products if pid and pid not in self.index_names]
+            if unnamed:
+                named = answers.product_names(conn, self.account, unnamed)
+                self.index_names.update((pid, named.get(pid, "")) for pid in unnamed)
+            return by_invoice, by_intent
 
         by_invoice, by_intent = db.read(self.engine, read)
         # each indexed payment resolved once, as ``index``; ``stripe`` only for a row whose
         # way to the payment went through Stripe (rare: made when met)
         indexed: dict[Pointer, Resolved] = {}
+        names = self.index_names
         for kind, table in (("invoice", by_invoice), ("intent", by_intent)):
             for key, lines in table.items():
-                if len(lines) == 1:
-                    parts: tuple[Part, ...] = (_one_part(lines[0]),)
-                else:
-                    names = {x.product_id: x.product_name for x in lines if x.product_id and x.product_name}
-                    parts = parts_of(lines, names)
-                indexed[(kind, key)] = _matched("index", parts)
+                indexed[(kind, key)] = (_indexed_one(lines[0], names) if len(lines) == 1
+                                        else _matched("index", parts_of(lines, names)))
         get = indexed.get
         known = [(get(("invoice", ref.invoice)) if ref.invoice else None)
                  or (get(("intent", ref.intent)) if ref.intent else None)
                  or (get(p) if p else None) for ref, p in zip(refs, pointers, strict=True)]
+        if None not in known and True not in asked:  # every row's payment indexed (the usual)
+            return cast(list[Resolved], known)
         unindexed: dict[Pointer, str] = {}
         for ref, p, found in zip(refs, pointers, known, strict=True):
             if found is None and p and p[0] in ("invoice", "intent") and p not in self.asked:
                 if self.rows_name_invoices:  # the row would name the invoice it paid
                     unindexed[p] = SESSION_ONLY
                 elif unindexed.get(p) != INVOICE_FIRST:
-                    unindexed[p] = INVOICE_FIRST if _says_invoice(ref.description) else SESSION_FIRST
+                    unindexed[p] = INVOICE_FIRST if says_invoice(ref.description) else SESSION_FIRST
         self._ask_payments(unindexed)
         out: list[Resolved] = []
         append = out.append
@@ -413,7 +436,7 @@ class Resolver:
         return list(mapping.session_purchase(as_paid, items, account=self.account).rows)
 
     def _invoice_rows(self, api: StripeAPI, intent: str) -> list[mapping.PurchaseRow] | None:
-        invoice = api.invoice_paid_by(intent, account=self.account)
+        invoice = self.listed_invoices.pop(intent, None) or api.invoice_paid_by(intent, account=self.account)
         if invoice is None:
             return None
         return _invoice_rows(invoice, api.invoice_lines(invoice, account=self.account), self.account)
@@ -447,7 +470,7 @@ INVOICE_DESCRIPTIONS = ("subscription creation", "subscription update", "payment
                         "invoice ")
 
 
-def _says_invoice(description: str) -> bool:
+def says_invoice(description: str) -> bool:
     """Whether a charge row's description is one Stripe gives invoice payments."""
     return description.strip().lower().startswith(INVOICE_DESCRIPTIONS)
 

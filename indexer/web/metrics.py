@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Flask, Response, current_app, request
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.exposition import choose_encoder
@@ -44,13 +44,13 @@ def _tally() -> counters.Tally:
     return _counting()[0]
 
 
-def _counting() -> tuple[counters.Tally, counters.Flusher]:
-    """This app's tally and flusher, made at its first use."""
-    extensions = current_app.extensions
+def _counting(app: Flask | None = None) -> tuple[counters.Tally, counters.Flusher]:
+    """This app's tally and flusher (``app`` or the current one), made at its first use."""
+    extensions = (app or current_app).extensions
     found = extensions.get(TALLY)
     if found is None:
         tally = counters.Tally()
-        found = extensions.setdefault(TALLY, (tally, counters.Flusher(tally, engine())))
+        found = extensions.setdefault(TALLY, (tally, counters.Flusher(tally, extensions["indexer.engine"])))
     return found  # type: ignore[no-any-return]
 
 
@@ -67,13 +67,18 @@ def _count_webhook(response: Response) -> Response:
     if request.endpoint != "webhooks.receive":
         return response
     status = response.status_code
-    duplicate = status < 300 and DUPLICATE in response.get_data()
-    tally, flusher = _counting()
+    count_webhook_answer(None, status, duplicate=status < 300 and DUPLICATE in response.get_data())
+    return response
+
+
+def count_webhook_answer(app: Flask | None, status: int, *, duplicate: bool) -> None:
+    """Count one answer of ``POST /webhooks/stripe`` in ``app`` (or the current app): the view's,
+    through the hook above, and ``webhooks.WebhookFastPath``'s, which answers without Flask."""
+    tally, flusher = _counting(app)
     tally.count("webhook_deliveries", webhook_outcome(status, duplicate))
     if status < 300:
         tally.latest("webhook_last_received_at", time.time())
     flusher.ensure_running()
-    return response
 
 
 @bp.get("/metrics")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import re
 import socket
 import subprocess
 import time
@@ -38,8 +39,8 @@ def procfile_web_command(port: int, workers: int = 2) -> str:
     """The ``Procfile``'s ``web`` line, bound to ``127.0.0.1:port`` with ``workers`` processes."""
     line = next(line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web:"))
     command = line.split(":", 1)[1].strip()
-    return command.replace("0.0.0.0:${PORT:-8000}", f"127.0.0.1:{port}").replace(
-        "${WEB_CONCURRENCY:-4}", str(workers))
+    return re.sub(r"\$\{WEB_CONCURRENCY:-\d+\}", str(workers),
+                  command.replace("0.0.0.0:${PORT:-8000}", f"127.0.0.1:{port}"))
 
 
 class Web:

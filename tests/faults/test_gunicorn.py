@@ -6,14 +6,17 @@ from __future__ import annotations
 import base64
 import json
 import re
+import runpy
 import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
-from indexer import db
+from indexer import create_app, db
+from indexer.config import Settings
 from tests.conftest import make_event, signed
 from tests.faults.conftest import Web, start_web, wait_ready
 
@@ -107,3 +110,40 @@ def test_a_signed_event_is_stored_and_a_long_id_gets_a_json_error(web: Web) -> N
     assert json.loads(answer)["error"]["type"] == "invalid_request_error"
     time.sleep(1.0)
     assert re.search(r"GET /v1/products/prod_x+/customers HTTP/1.1\" 40", web.log.read_text())
+
+
+def test_an_app_that_cannot_load_never_opens_the_port(tmp_path: Path) -> None:
+    """``preload_app``: the master loads the app before it listens, so a platform never routes
+    traffic to a port whose workers cannot answer (here a malformed secret stops the app)."""
+    web = start_web(f"sqlite:///{tmp_path / 'index.db'}", tmp_path / "gunicorn.log", STRIPE_WEBHOOK_SECRET="not-a-secret")
+    opened = False
+    try:
+        deadline = time.monotonic() + 60
+        while web.proc.poll() is None and time.monotonic() < deadline:
+            with socket.socket() as sock:
+                opened = opened or sock.connect_ex(("127.0.0.1", web.port)) == 0
+            time.sleep(0.01)
+    finally:
+        web.proc.terminate()
+        web.proc.wait(timeout=30)
+    assert web.proc.returncode not in (None, 0)
+    assert "STRIPE_WEBHOOK_SECRET" in web.log.read_text()
+    assert not opened
+
+
+def test_each_worker_forks_with_a_pool_of_its_own(tmp_path: Path) -> None:
+    """The config's ``post_fork`` drops what the master's engine pooled, without closing it."""
+    config = runpy.run_path(str(Path(__file__).resolve().parents[2] / "gunicorn.conf.py"))
+    assert config["preload_app"] is True
+    url = f"sqlite:///{tmp_path / 'index.db'}"
+    app = create_app(Settings(database_url=url, webhook_secrets=(SECRET,)))
+    engine = app.extensions["indexer.engine"]
+    with engine.connect() as conn:
+        raw = conn.connection.driver_connection
+    assert engine.pool.checkedin() == 1
+    config["post_fork"](SimpleNamespace(app=SimpleNamespace(callable=app)), None)
+    assert engine.pool.checkedin() == 0
+    raw.execute("SELECT 1")  # not closed: the master may still use it
+    config["post_fork"](SimpleNamespace(app=SimpleNamespace(callable=object())), None)  # another app: no-op
+    raw.close()
+    engine.dispose()

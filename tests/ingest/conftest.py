@@ -45,7 +45,7 @@ def run_worker(
     **api_options: Any,
 ) -> Worker:
     api = StripeAPI(key, api_base=url, rate=1000.0, **api_options)
-    worker = Worker(engine, api, batch_size=200, **(worker_options or {}))
+    worker = Worker(engine, api, **{"batch_size": 200, **(worker_options or {})})
     try:
         worker.run(once=True)
     finally:

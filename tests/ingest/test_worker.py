@@ -10,12 +10,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select, text, update
+from sqlalchemy import Engine, func, select, text, update
 
 from indexer import cli, db, models
 from indexer.ingest import event_store
 from indexer.ingest.event_store import event_row
-from indexer.ingest.worker import EventsWaiting, Worker
+from indexer.ingest.worker import FIRST_IDLE_POLL, EventsWaiting, Worker, next_idle_wait
 from indexer.stripe_api import StripeAPI
 from stripe_sandbox import generator
 from stripe_sandbox.server import SandboxServer
@@ -194,3 +194,96 @@ def test_a_worker_carries_on_after_a_database_restart(pg_cluster: Any) -> None:
     finally:
         worker.close()
         engine.dispose()
+
+
+def test_sessions_that_expired_or_failed_are_applied_from_the_payload_at_no_request(
+    seeded: SandboxServer, engine: Engine
+) -> None:
+    """A session that expired, or whose delayed payment failed, never becomes a purchase: the
+    payload says all there is, so its event costs no Stripe request, and an earlier row of it
+    (an out-of-order apply) is removed all the same."""
+    final = {"checkout.session.expired", "checkout.session.async_payment_failed"}
+    bodies = [b for b in event_bodies(seeded.store, live=False) if json.loads(b)["type"] in final]
+    assert {json.loads(b)["type"] for b in bodies} == final, "the seed has both kinds"
+    failed = next(json.loads(b)["data"]["object"]["id"] for b in bodies
+                  if json.loads(b)["type"] == "checkout.session.async_payment_failed")
+    with db.transaction(engine) as conn:  # a row the index must drop: the failed session's
+        conn.execute(models.purchases_t.insert().values(
+            account="", livemode=False, source_type="checkout.session", source_id=failed, line_item_id="li_x",
+            payment_key=failed, product_id="prod_x", customer_key="cus_x", customer_id="cus_x", quantity=1,
+            amount_subtotal=100, amount_total=100, currency="usd", purchased_at=1, updated_at=1,
+            checkout_session=failed))
+    deliver(engine, bodies)
+    seeded.reset_counts()
+    run_worker(engine, seeded.url)
+    assert event_status(engine) == {"done": len(bodies)}
+    assert not any(family.startswith("GET /v1/checkout") for family in seeded.request_count), seeded.request_count
+    with db.transaction(engine) as conn:
+        assert conn.execute(select(func.count()).select_from(models.purchases_t)).scalar_one() == 0
+
+
+def test_a_payload_that_claims_a_purchase_in_a_final_event_is_read_from_stripe(
+    seeded: SandboxServer, engine: Engine
+) -> None:
+    """Only a payload that is no purchase is trusted: one that says paid is read from Stripe."""
+    body = next(b for b in event_bodies(seeded.store, live=False)
+                if json.loads(b)["type"] == "checkout.session.async_payment_failed")
+    event = json.loads(body)
+    event["data"]["object"]["payment_status"] = "paid"
+    deliver(engine, [json.dumps(event)])
+    seeded.reset_counts()
+    run_worker(engine, seeded.url)
+    assert seeded.request_count.get("GET /v1/checkout/sessions/{id}") == 1
+    assert event_status(engine) == {"done": 1}
+    with db.transaction(engine) as conn:  # Stripe says unpaid: no purchase
+        assert conn.execute(select(func.count()).select_from(models.purchases_t)).scalar_one() == 0
+
+
+def test_an_empty_queue_is_polled_again_soon_after_a_batch_then_less_often() -> None:
+    waits = [next_idle_wait(None, 0.5)]
+    while len(waits) < 8:
+        waits.append(next_idle_wait(waits[-1], 0.5))
+    assert waits[0] == FIRST_IDLE_POLL < 0.1
+    assert waits == sorted(waits) and waits[-1] == 0.5, waits
+
+
+def test_a_backlog_spread_over_months_is_listed_page_by_page_not_object_by_object(
+    seeded: SandboxServer, engine: Engine
+) -> None:
+    """A year of events applied in one batch: the sessions, too far apart to cluster, come from
+    pages of ``/v1/checkout/sessions`` and the invoices' PaymentIntents from pages of
+    ``/v1/invoice_payments`` while a page holds enough of them; the rows are the same as when
+    each is read alone (the other tests' batches of 200)."""
+    bodies = event_bodies(seeded.store, live=False)
+    deliver(engine, bodies)
+    seeded.reset_counts()
+    run_worker(engine, seeded.url, worker_options={"batch_size": len(bodies)})
+    assert set(event_status(engine)) <= {"done", "skipped"}
+    for account in accounts(seeded):
+        assert index_customers(engine, live=False, account=account) == truth(seeded, live=False, account=account)
+    requests = seeded.request_count
+    sessions = {json.loads(b)["data"]["object"]["id"] for b in bodies if '"checkout.session.completed"' in b}
+    invoices = {json.loads(b)["data"]["object"]["id"] for b in bodies if '"invoice.paid"' in b}
+    assert requests.get("GET /v1/checkout/sessions/{id}", 0) + requests["GET /v1/checkout/sessions"] \
+        < len(sessions) / 4, requests
+    assert requests.get("GET /v1/invoice_payments", 0) < len(invoices) / 2, requests
+
+
+def test_a_sparse_listing_stops_at_the_first_page_that_does_not_pay(seeded: SandboxServer, engine: Engine) -> None:
+    """Wanted sessions lost among many others: one page is spent, then the caller retrieves them
+    one by one; the loss is bounded by that page."""
+    from indexer.ingest.apply import Applier
+
+    platform = sorted((s for s in seeded.store.sessions.values() if not s.live and s.account is None),
+                      key=lambda s: s.created)
+    assert len(platform) > 100, "the range holds more than a page"
+    oldest = platform[0]
+    applier = Applier(engine, StripeAPI(TEST_KEY, api_base=seeded.url, rate=1000.0))
+    seeded.reset_counts()
+    try:
+        listed = applier._list_range("", platform[0].created, platform[-1].created, {oldest.id}, page_pays=5)
+        assert listed == {} and seeded.request_count == {"GET /v1/checkout/sessions": 1}
+        listed = applier._list_range("", platform[0].created, platform[-1].created, {oldest.id})
+        assert set(listed) == {oldest.id}, "without page_pays the range is read to the session"
+    finally:
+        applier.close()

@@ -234,11 +234,12 @@ def test_default_columns_without_ids_then_again_from_the_index(
     first = enrich(source, out, engine=engine, api=lambda: api)
     rows = check_faithful(source, out)
     _expectations(shop, rows, indexed="stripe")
-    # one listing page (14 rows), the two lookups of a file with local times only, and each
-    # unindexed payment once: the late Checkout payment, the renewal (its row reads
-    # "Subscription update", so its invoice is asked first), the failed SEPA payment, and the
-    # bare PaymentIntent, twice (neither a session nor an invoice has it)
-    local_bounds = 0 if "created_utc" in header else 2
+    # one listing page (14 rows), the lookup of a file with local times only (its last
+    # transaction: the file's offset from UTC), and each unindexed payment once: the late
+    # Checkout payment, the renewal (its row reads "Subscription update", so its invoice is
+    # asked first), the failed SEPA payment, and the bare PaymentIntent, twice (neither a
+    # session nor an invoice has it)
+    local_bounds = 0 if "created_utc" in header else 1
     unindexed, bare = 4, 1
     assert first.prefetched.pages == math.ceil(len(rows_in) / 100) == 1
     assert first.requests == math.ceil(len(rows_in) / 100) + local_bounds + unindexed + bare
@@ -252,6 +253,31 @@ def test_default_columns_without_ids_then_again_from_the_index(
     payment_rows = [r for r in rows2 if r["reporting_category"] not in NO_PAYMENT_CATEGORIES]
     assert {r["match"] for r in payment_rows} == {"index", "stripe", "unmatched"}
     assert second.requests == unindexed + bare
+
+
+def test_many_invoice_payments_are_listed_with_their_invoices_not_asked_one_by_one(
+    engine: Engine, shop: Shop, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Past ``INVOICE_LISTING_MIN`` unindexed payments that read like invoices', the range's
+    invoice payments are listed with their invoices (here the threshold is one: the renewal),
+    and the rows come out the same as when each is asked."""
+    from indexer.reports import prefetch as module
+
+    monkeypatch.setattr(module, "INVOICE_LISTING_MIN", 1)
+    source = report_csv(shop, TYPES[6], None, timezone="Asia/Tokyo", path=tmp_path / "in.csv")
+    _, rows_in = read(source)
+    out = tmp_path / "out.csv"
+    api = shop.api()
+    asked: list[str] = []
+    real = api.get
+    api.get = lambda path, params=None, *, account="": asked.append(path) or real(path, params, account=account)  # type: ignore[method-assign]
+    result = enrich(source, out, engine=engine, api=lambda: api)
+    _expectations(shop, check_faithful(source, out), indexed="stripe")
+    assert (result.prefetched.invoice_pages, result.prefetched.invoices) == (1, 1)
+    # as in the test above, less the renewal's invoice_payments lookup, plus the listing page
+    unindexed, bare = 4, 1
+    assert result.requests == math.ceil(len(rows_in) / 100) + 1 + 1 + (unindexed - 1) + bare
+    assert asked.count("/v1/invoice_payments") == 1 + bare
 
 
 def test_bad_input_writes_nothing(engine: Engine, tmp_path: Path) -> None:
@@ -289,3 +315,56 @@ def test_crlf_bom_and_line_breaks_in_cells_are_kept(engine: Engine, sandbox: Any
     assert written.count(b"\r\n") == len(rows) + 1 + 3  # each row, the header, the cells' own breaks
     first = text.splitlines()[1]
     assert (first + ",prod_Course,Video Course,").encode() in written
+
+
+def test_the_collectors_thresholds_are_raised_while_enriching_and_restored_after() -> None:
+    import gc
+
+    from indexer.reports import enrich as module
+
+    before = gc.get_threshold()
+    seen: list[tuple[int, int, int]] = []
+    with module._fewer_collections():
+        seen.append(gc.get_threshold())
+        with module._fewer_collections():  # a second run at the same time
+            seen.append(gc.get_threshold())
+        seen.append(gc.get_threshold())
+    assert seen == [(module.GC_THRESHOLD, *before[1:])] * 3
+    assert gc.get_threshold() == before
+    with pytest.raises(RuntimeError), module._fewer_collections():
+        raise RuntimeError("a run that fails")
+    assert gc.get_threshold() == before
+
+
+@pytest.mark.parametrize("columns", [
+    ["balance_transaction_id", "description", "currency", "gross", "fee", "net", "reporting_category"],
+    ["gross", "currency", "reporting_category", "description", "net"],  # amounts first and last
+    ["description", "gross", "currency", "reporting_category"],
+])
+def test_split_rows_written_as_text_are_what_the_csv_module_writes(columns: list[str]) -> None:
+    """``split_text`` encodes the cells around the amounts once per row: the same bytes as
+    ``expand_row`` through ``csv.writer``, whatever the cells hold."""
+    import io
+
+    from indexer.reports.balance_csv import ReportHeader
+    from indexer.reports.enrich import RowShape, expand_row, split_text
+    from indexer.reports.resolve import Part, Resolved
+
+    shape = RowShape(ReportHeader.parse(columns, "test"))
+    values = {"balance_transaction_id": "", "currency": "usd", "gross": "10.00", "fee": "0.59",
+              "net": "9.41", "reporting_category": "charge"}
+    parts = (Part("prod_a", '=A "1", x', "price_a", 1, 700, "", "a@example.com", "Ann\nB", "cs_1"),
+             Part("prod_b", "B", "", 2, 300, "cus_1", "", "", ""))
+    resolved = Resolved.of("index", parts)
+    for description in ("", "plain", 'Order 7, "gift"', "two\r\nlines", " "):
+        row = [values.get(c, description) for c in columns]
+        for newline in ("\n", "\r\n"):
+            expected = io.StringIO()
+            csv.writer(expected, lineterminator=newline).writerows(expand_row(shape, row, resolved, "test"))
+            assert split_text(shape, row, resolved, "test", newline) == expected.getvalue()
+    # a payment of one part: its cells after the input's own text, a line break kept in its cell
+    one = Resolved.of("index", parts[:1])
+    written = io.StringIO()
+    csv.writer(written, lineterminator="\n").writerow(["x", *one.cells])
+    assert "x" + one.text + "\n" == written.getvalue()
+    assert '"Ann\nB"' in one.text

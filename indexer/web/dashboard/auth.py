@@ -41,7 +41,8 @@ CONTENT_SECURITY_POLICY = (
 @bp.record_once
 def _configure(state: BlueprintSetupState) -> None:
     """The session cookie's settings and the key that signs it, set as the app registers the
-    dashboard: ``INDEXER_SECRET_KEY``, or a random key for this process only."""
+    dashboard: ``INDEXER_SECRET_KEY``, or a random key made once per server (gunicorn loads the app
+    before it forks, so its workers share the key)."""
     app: Flask = state.app
     configured = app.config["INDEXER_SETTINGS"]
     key = configured.secret_key
@@ -53,7 +54,7 @@ def _configure(state: BlueprintSetupState) -> None:
         if configured.sign_in_tokens:
             log.warning(
                 "INDEXER_SECRET_KEY is not set: dashboard sessions are signed with a random key of this "
-                "process, so they end when it restarts and do not carry over between gunicorn workers"
+                "server, so they end when it restarts and do not carry over to another machine"
             )
     app.config.update(
         SECRET_KEY=key,
