@@ -11,8 +11,8 @@ then for each system (ours, and each peer with and without line items):
    invoices paid without Checkout, refunds), 10% of them delivered a second time a few events
    later, POSTed in order over 16 keep-alive connections by one Node load generator
    (``sync_engine.cjs post``, the same for every system) and signed at send time, with the
-   sandbox at 0 ms and at 150 ms. Ours runs as the ``Procfile`` runs it (gunicorn gthread, 4
-   workers x 4 threads, beside one ``indexer worker``); a peer is its ``processWebhook`` behind a
+   sandbox at 0 ms and at 150 ms. Ours runs the ``Procfile``'s own ``web:`` line (gunicorn,
+   as configured there, beside one ``indexer worker``); a peer is its ``processWebhook`` behind a
    bare Node HTTP server, which applies the event before it answers. Like for like: the sandbox
    allows every system the same ``--stripe-limit`` requests/s (default 100, Stripe's live-mode
    limit; each client meets 429s above it as it would at Stripe) and our worker runs with
@@ -49,6 +49,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from bench import backfill as ours_backfill  # noqa: E402
+from bench import http_load  # noqa: E402
 from bench.peer import spec  # noqa: E402
 from stripe_sandbox import generator  # noqa: E402
 from stripe_sandbox.store import Store  # noqa: E402
@@ -409,10 +410,16 @@ def drain(dsn: str, cap: float) -> float:
     return time.monotonic() - started
 
 
+#: The row of a burst with our worker running beside the web, as in production.
+ALONG = "ours, worker along"
+
+
 def webhook_ours(store: Store, events: Path, latency: float, npm: Path, cap: float, truth: Truth,
-                 rate: float | None = None, limit: float = STRIPE_LIMIT) -> dict[str, Any]:
+                 rate: float | None = None, limit: float = STRIPE_LIMIT, along: bool = False) -> dict[str, Any]:
     """Without ``rate``: the burst is acknowledged with no worker running (the web's own
-    figures), then one worker applies it (the worker's). With ``rate``: the worker runs all
+    figures), then one worker applies it (the worker's); with ``along`` the worker runs
+    during the burst, as the ``Procfile`` runs both, and "applied" is from the first
+    delivery until nothing is pending. With ``rate``: the worker runs all
     along, and each paid session's freshness is measured. The sandbox allows ``limit``
     requests/s (0: no limit) and the worker paces at that, as it would be run against Stripe."""
     pid, sandbox = serve(store, latency_ms=latency, rate_limit=limit or None)
@@ -423,12 +430,11 @@ def webhook_ours(store: Store, events: Path, latency: float, npm: Path, cap: flo
     venv = ROOT / ".venv" / "bin"
     subprocess.run([str(venv / "indexer"), "migrate"], env=env, check=True, capture_output=True)
     port = free_port()
-    # The Procfile's web line, with its bind address; the access log goes nowhere.
-    web = subprocess.Popen([str(venv / "gunicorn"), "--config", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}",
-                            "--workers", "4", "--worker-class", "gthread", "--threads", "4",
-                            "--access-logfile", "/dev/null", "indexer.wsgi:app"],
-                           cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                           start_new_session=True)
+    # The Procfile's own web line, bound to a free port; the access log goes to /dev/null.
+    web_line = http_load.procfile_web(ROOT / "Procfile", port).replace("--access-logfile -", "--access-logfile /dev/null")
+    web = subprocess.Popen(["bash", "-c", f"exec {web_line}"], cwd=ROOT,
+                           env={**env, "PATH": f"{venv}:{env.get('PATH', '')}"},
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     workers: list[subprocess.Popen] = []
 
     def worker() -> None:  # the Procfile's worker line, paced at the sandbox's limit
@@ -447,6 +453,10 @@ def webhook_ours(store: Store, events: Path, latency: float, npm: Path, cap: flo
                 load = post(f"http://127.0.0.1:{port}/webhooks/stripe", events, npm, cap, rate, ack_log)
                 applied = time.monotonic() + drain(dsn, cap) - started
             out.update(fresh.figures(ack_log))
+        elif along:
+            worker()
+            load = post(f"http://127.0.0.1:{port}/webhooks/stripe", events, npm, cap)
+            applied = load["seconds"] + drain(dsn, cap * 3)
         else:
             load = post(f"http://127.0.0.1:{port}/webhooks/stripe", events, npm, cap)
             worker()
@@ -605,7 +615,8 @@ def ratios(results: dict[str, Any]) -> list[str]:
     out = []
     for key, rows in results["webhook"].items():
         ours = rows["ours"]
-        peers = {k: v for k, v in rows.items() if k != "ours"}
+        mine = {k: v for k, v in rows.items() if k.startswith("ours")}
+        peers = {k: v for k, v in rows.items() if k not in mine}
         if not peers:  # --peers '': ours alone
             out.append(f"{key}: ours alone: applied {ours['applied_eps']} ev/s"
                        + (f", freshness p99 {ours['fresh_p99_s']} s (target < 2 s)" if "fresh_p99_s" in ours else ""))
@@ -616,8 +627,9 @@ def ratios(results: dict[str, Any]) -> list[str]:
                 f"({best_ack[0]}; target >= 1.25x at 0 ms)")
         if with_lines:
             best = max(with_lines.items(), key=lambda kv: kv[1]["applied_eps"])
-            line += (f"; applied {ours['applied_eps'] / max(best[1]['applied_eps'], 0.1):.2f}x the best peer with "
-                     f"line items ({best[0]}; target >= 3x at 0 ms, >= 10x at 150 ms)")
+            for name, r in mine.items():
+                line += (f"; {name} applied {r['applied_eps'] / max(best[1]['applied_eps'], 0.1):.2f}x the best peer "
+                         f"with line items ({best[0]}; target >= 3x at 0 ms, >= 10x at 150 ms)")
         if "fresh_p99_s" in ours:
             line += f"; our freshness p99 {ours['fresh_p99_s']} s (target < 2 s)"
         out.append(line)
@@ -641,7 +653,8 @@ def table(results: dict[str, Any]) -> str:
              f"like-for-like: {results['like_for_like']}",
              "(capped) = some requests went unanswered for 30 s or the run hit --peer-cap; "
              "payments = distinct payments summed over (product, customer) pairs, against the truth; "
-             "ours' applied = deliveries / (acknowledging + applying), the worker's own rate in brackets"]
+             "ours' applied = deliveries / (acknowledging, then applying), the worker's own rate in brackets; "
+             f"{ALONG!r}: the worker runs during the burst, as the Procfile runs both"]
     cols = ["system", "ack ev/s", "ack p50 ms", "ack p99 ms", "applied ev/s", "fresh p99 s", "Stripe req", "429s",
             "missed", "extra", "payments", "guests", "11-100 lines", ">100 lines", "right", "load"]
     stream = results.get("stream", {})
@@ -750,6 +763,11 @@ def main() -> None:
                                               args.stripe_limit),
                                 "load": os.getloadavg()[0]}
                 print(f"webhook {key} ours: {rows['ours']}", flush=True)
+                if rate is None:
+                    rows[ALONG] = {**webhook_ours(store, events, latency, npm, args.peer_cap, truth, None,
+                                                  args.stripe_limit, along=True),
+                                   "load": os.getloadavg()[0]}
+                    print(f"webhook {key} {ALONG}: {rows[ALONG]}", flush=True)
                 for p, expand in systems:
                     rows[label(p, expand)] = {**webhook_peer(p, expand, store, events, latency, npm, args.peer_cap,
                                                              truth, spec_path, rate, args.stripe_limit),
