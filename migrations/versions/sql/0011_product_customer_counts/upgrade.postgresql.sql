@@ -18,6 +18,11 @@ FROM product_customer_totals
 GROUP BY product_id, account, livemode
 ;
 
+-- Statistics for the filled table: without them the planner scans it whole for a page's
+-- hundred products instead of reading their keys.
+ANALYZE product_customer_counts
+;
+
 CREATE OR REPLACE FUNCTION rollups_settle() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     tx bigint := txid_current();
