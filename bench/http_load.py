@@ -64,10 +64,13 @@ def describe(args: argparse.Namespace) -> str:
 
 @contextmanager
 def gunicorn(app: str, port: int, env: dict[str, str], args: argparse.Namespace,
-             probe: str = "/healthz") -> Iterator[subprocess.Popen]:
-    """``app`` served on ``port`` until the block ends; ready once ``probe`` answers at all."""
+             probe: str = "/healthz", config: bool = True) -> Iterator[subprocess.Popen]:
+    """``app`` served on ``port`` until the block ends, with the ``Procfile``'s config file
+    (``gunicorn.conf.py``) unless ``config`` is false (plain gunicorn); ready once ``probe``
+    answers at all."""
+    settings = ["--config", str(ROOT / "gunicorn.conf.py")] if config else []
     proc = subprocess.Popen(
-        [str(ROOT / ".venv/bin/gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers),
+        [str(ROOT / ".venv/bin/gunicorn"), *settings, "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers),
          "--worker-class", args.worker_class, "--threads", str(args.threads), "--log-level", "warning", app],
         cwd=ROOT, env={**os.environ, **env},
     )

@@ -209,7 +209,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as servers:
         procs = {}
         procs["minimal"] = servers.enter_context(http_load.gunicorn("bench.minimal_receiver:app", port_minimal,
-                                                 {**env, "MINIMAL_DSN": dsns["minimal"]}, minimal_options, "/"))
+                                                 {**env, "MINIMAL_DSN": dsns["minimal"]}, minimal_options, "/",
+                                                 config=False))
         for name in ours:
             app = None if name == "indexer" or name in others else f"'bench.webhook_ingest:variant_app(\"{name}\")'"
             database = {"DATABASE_URL": urls[name]} if name in urls else {"MINIMAL_DSN": dsns[name]}

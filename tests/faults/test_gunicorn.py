@@ -4,6 +4,7 @@ no query token reaches its logs however it is sent, and oversized input is refus
 from __future__ import annotations
 
 import base64
+import gc
 import json
 import re
 import runpy
@@ -147,3 +148,15 @@ def test_each_worker_forks_with_a_pool_of_its_own(tmp_path: Path) -> None:
     config["post_fork"](SimpleNamespace(app=SimpleNamespace(callable=object())), None)  # another app: no-op
     raw.close()
     engine.dispose()
+
+
+def test_each_worker_keeps_what_it_inherited_out_of_full_collections() -> None:
+    """After ``post_fork`` the objects a worker was forked with are frozen, so a full garbage
+    collection does not walk the whole loaded app on some request."""
+    config = runpy.run_path(str(Path(__file__).resolve().parents[2] / "gunicorn.conf.py"))
+    gc.unfreeze()
+    try:
+        config["post_fork"](SimpleNamespace(app=None), None)
+        assert gc.get_freeze_count() > 1000
+    finally:
+        gc.unfreeze()
