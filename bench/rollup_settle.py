@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import Connection, create_engine, text  # noqa: E402
+from sqlalchemy import Connection, create_engine, inspect, text  # noqa: E402
 
 from indexer import db  # noqa: E402
 
@@ -77,7 +77,8 @@ def load(conn: Connection, day_sales: int) -> None:
     conn.execute(BULK, {"product": "prod_quiet", "day": DAY, "first": 1, "last": 100})
     conn.commit()
     for table in db.WRITTEN_TABLES:
-        conn.exec_driver_sql(f"ANALYZE {table}")
+        if inspect(conn).has_table(table):  # --revision may predate it
+            conn.exec_driver_sql(f"ANALYZE {table}")
     conn.commit()
     conn.execute(BULK, {"product": "prod_hot", "day": DAY, "first": 1001, "last": day_sales})
     conn.commit()
