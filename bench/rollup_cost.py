@@ -41,7 +41,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import Connection, Engine, create_engine, text  # noqa: E402
+from sqlalchemy import Connection, Engine, create_engine, inspect, text  # noqa: E402
 
 from bench.query_api import LOAD_PURCHASES, T0, sa_url  # noqa: E402
 from indexer import db  # noqa: E402
@@ -181,7 +181,8 @@ def load(sides: list[Side], args: argparse.Namespace) -> None:
     for n in range(args.rounds):
         for side in sides[n % len(sides):] + sides[: n % len(sides)]:
             with db.transaction(side.engine) as conn:
-                conn.execute(text("TRUNCATE purchases, product_customer_totals, product_totals, product_daily_totals"))
+                rollups = [t for t in db.WRITTEN_TABLES if t.startswith("product_") and inspect(conn).has_table(t)]
+                conn.execute(text(f"TRUNCATE purchases, {', '.join(rollups)}"))
             db.refresh_statistics(side.engine)
 
             def run(side: Side = side) -> None:

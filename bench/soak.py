@@ -108,8 +108,7 @@ def start_web(args: argparse.Namespace, database_url: str, logdir: Path) -> tupl
     port = args.port_base + 1
     line = next(line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web:"))
     command = line.split(":", 1)[1].strip().replace("0.0.0.0:${PORT:-8000}", f"127.0.0.1:{port}")
-    command = command.replace("${WEB_CONCURRENCY:-4}", "2")
-    env = {**os.environ, "DATABASE_URL": database_url, "STRIPE_WEBHOOK_SECRET": SECRET,
+    env = {**os.environ, "DATABASE_URL": database_url, "STRIPE_WEBHOOK_SECRET": SECRET, "WEB_CONCURRENCY": "2",
            "PATH": f"{ROOT / '.venv' / 'bin'}:{os.environ.get('PATH', '')}"}
     out = (logdir / "web.log").open("ab")
     proc = subprocess.Popen(["bash", "-c", f"exec {command}"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
