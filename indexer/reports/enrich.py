@@ -35,8 +35,9 @@ from indexer.reports.balance_csv import (
     csv_text,
 )
 from indexer.reports.money import allocate, format_minor, parse_amount
+from indexer.reports.parts import Part, Resolved, RowRef, part_cells
 from indexer.reports.prefetch import Prefetched, prefetch
-from indexer.reports.resolve import Part, Resolved, Resolver, RowRef, part_cells
+from indexer.reports.resolve import Resolver
 from indexer.stripe_api import StripeAPI
 
 BATCH = 2000

@@ -348,7 +348,7 @@ def test_split_rows_written_as_text_are_what_the_csv_module_writes(columns: list
 
     from indexer.reports.balance_csv import ReportHeader
     from indexer.reports.enrich import RowShape, expand_row, split_text
-    from indexer.reports.resolve import Part, Resolved
+    from indexer.reports.parts import Part, Resolved
 
     shape = RowShape(ReportHeader.parse(columns, "test"))
     values = {"balance_transaction_id": "", "currency": "usd", "gross": "10.00", "fee": "0.59",
