@@ -25,7 +25,7 @@ from indexer.answers.lists import (
     trim_extra_key,
     walk_pages,
 )
-from indexer.db import transaction
+from indexer.db import among, transaction
 from indexer.models import customer_counts_t, product_totals_t, products_t, purchases_t
 
 p = purchases_t.c
@@ -200,7 +200,7 @@ def several_currency_customers(conn: Connection, account: str, livemode: bool, p
         product_id: int(count)
         for product_id, count in conn.execute(
             select(cc.product_id, cc.customers)
-            .where(cc.account == account, cc.livemode == livemode, cc.product_id.in_(several))
+            .where(cc.account == account, cc.livemode == livemode, among(conn, cc.product_id, several))
         )
     }
 
