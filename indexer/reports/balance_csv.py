@@ -136,10 +136,14 @@ class ReportReader:
             pass
 
     def _next(self) -> list[str] | None:
+        with self._read_errors():
+            return next(self._reader, None)
+
+    @contextlib.contextmanager
+    def _read_errors(self) -> Iterator[None]:
+        """A file that is not UTF-8 or not CSV, as one line naming the file (and the line)."""
         try:
-            return next(self._reader)
-        except StopIteration:
-            return None
+            yield
         except UnicodeDecodeError:
             raise BadInput(f"{self.label} is not UTF-8 text: not a CSV report") from None
         except csv.Error as exc:
@@ -150,17 +154,13 @@ class ReportReader:
         self._copy = None  # not read: let the lines go as the reader passes them
         width = len(self.header.columns)
         reader = self._reader
-        try:
+        with self._read_errors():
             for row in reader:
                 if len(row) != width:
                     if not row:
                         continue
                     self._wrong_width(row)
                 yield row
-        except UnicodeDecodeError:
-            raise BadInput(f"{self.label} is not UTF-8 text: not a CSV report") from None
-        except csv.Error as exc:
-            raise BadInput(f"{self.label}, line {reader.line_num}: {exc}") from None
         self.line = reader.line_num
 
     def rows_with_text(self) -> Iterator[tuple[list[str], str]]:
@@ -173,7 +173,7 @@ class ReportReader:
         width = len(self.header.columns)
         reader = self._reader
         taken = self._taken
-        try:
+        with self._read_errors():
             for row in reader:
                 upto = reader.line_num
                 text = take() if upto == taken + 1 else "".join(itertools.islice(copy, upto - taken))
@@ -183,10 +183,6 @@ class ReportReader:
                         continue
                     self._wrong_width(row)
                 yield row, text.rstrip("\r\n")
-        except UnicodeDecodeError:
-            raise BadInput(f"{self.label} is not UTF-8 text: not a CSV report") from None
-        except csv.Error as exc:
-            raise BadInput(f"{self.label}, line {reader.line_num}: {exc}") from None
         self.line = reader.line_num
 
     def _wrong_width(self, row: list[str]) -> None:
