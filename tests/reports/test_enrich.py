@@ -299,6 +299,20 @@ def test_bad_input_writes_nothing(engine: Engine, tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.csv", "people.csv"]
 
 
+def test_a_file_that_is_not_utf8_is_one_line_and_writes_nothing(engine: Engine, tmp_path: Path) -> None:
+    """In the header or in a row (read for the prefetch, then for the output): the same one line."""
+    out = tmp_path / "out.csv"
+    cases = {
+        "header.csv": (b"\xff\xfe\x00b\x00a\x00d\n", "is not UTF-8 text: not a CSV report"),
+        "row.csv": (SAMPLE.read_bytes() + "Caf\u00e9,\n".encode("latin-1"), "is not UTF-8 text: not a CSV report"),
+    }
+    for name, (content, message) in cases.items():
+        (tmp_path / name).write_bytes(content)
+        with pytest.raises(BadInput, match=f"{name}.*{message}"):
+            enrich(tmp_path / name, out, engine=engine)
+    assert not out.exists()
+
+
 def test_crlf_bom_and_line_breaks_in_cells_are_kept(engine: Engine, sandbox: Any, tmp_path: Path) -> None:
     """A file saved by a spreadsheet: a byte-order mark, CRLF line ends, a description with a
     line break; rows that are not split come out byte for byte, with CRLF."""
