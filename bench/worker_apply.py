@@ -1,7 +1,7 @@
 """Worker throughput: a burst of checkout events applied against a sandbox with Stripe's latency.
 
 Usage: .venv/bin/python bench/worker_apply.py [--sessions 5000] [--latency-ms 150] [--rate-limit 25]
-       [--database-url URL] [--threads 8] [--history 300]
+       [--database-url URL] [--threads 8] [--history 300 [--rounds 3] [--now T]]
 
 The sandbox runs in its own process (bench/sandbox_burst.py). Its ``checkout.session.completed``
 events are stored in a fresh index exactly as the webhook stores them, then ``Worker.run(once=True)``
@@ -15,6 +15,7 @@ far apart, every event family, both invoice shapes) and judges the answer agains
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import subprocess
@@ -23,6 +24,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -78,16 +80,51 @@ def requests_by_family(url: str) -> list[tuple[str, int]]:
     return sorted(((f, n) for f, n in stats["requests"].items() if " /v1" in f), key=lambda fn: -fn[1])
 
 
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process has used, from ``/proc/<pid>/stat``; 0 once gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def backend_pids(engine: Any) -> set[int]:
+    """The PostgreSQL backends serving this database (the worker's pool and this bench's own)."""
+    with db.transaction(engine) as conn:
+        return {pid for (pid,) in conn.execute(text(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend'"
+        ))}
+
+
+def purchase_rows_digest(engine: Any) -> str:
+    """A digest of every purchase, refund, dispute and product row but their ids and write
+    times: two runs that wrote the same rows, row for row, print the same digest."""
+    digest = hashlib.sha256()
+    with db.transaction(engine) as conn:
+        for table in (models.purchases_t, models.refunds_t, models.disputes_t, models.products_t):
+            columns = [c for c in table.c if not (c.name == "updated_at" or (c.name == "id" and table is models.purchases_t))]
+            for row in conn.execute(select(*columns).order_by(*columns)):
+                digest.update(repr(tuple(row)).encode())
+    return digest.hexdigest()[:16]
+
+
 def history(args: argparse.Namespace) -> None:
     """Every test-mode event of a generated history, stored as the webhook stores them, applied
-    by one worker; the requests by route and the answer judged as the peer bench judges it."""
+    by one worker; the requests by route and the answer judged as the peer bench judges it.
+
+    With ``--rounds N`` the same stream is applied N times into an emptied index, each round by
+    a new worker. CPU per event is the worker's (this process, where nothing else runs during
+    the apply) and that of the database's backends (PostgreSQL only): on a machine whose cores
+    the web, the worker and PostgreSQL share, it bounds applied throughput more than wall time.
+    """
     from bench import backfill
     from bench.peer import run as peer
     from stripe_sandbox import generator
     from stripe_sandbox.store import Store
 
     store = Store()
-    generator.generate(store, args.history, 0)
+    generator.generate(store, args.history, 0, now=args.now)
     tmp = tempfile.TemporaryDirectory()
     pid, url = backfill.serve(store, latency_ms=args.latency_ms, rate_limit=args.rate_limit)
     try:
@@ -96,28 +133,43 @@ def history(args: argparse.Namespace) -> None:
         bodies = stream.read_text().splitlines()
         engine = db.make_engine(args.database_url or f"sqlite:///{tmp.name}/bench.db")
         db.migrate(engine)
-        with db.transaction(engine) as conn:
-            for table in (models.purchases_t, models.events_t):
-                conn.execute(table.delete())
-            stored = sum(store_event(conn, body, source="webhook") for body in bodies)
-        api = StripeAPI(KEY, api_base=url, rate=args.rate_limit or 10_000.0)
-        worker = Worker(engine, api, threads=args.threads)
-        started = time.perf_counter()
-        stats = worker.run(once=True)
-        elapsed = time.perf_counter() - started
-        worker.close()
-        with db.transaction(engine) as conn:
-            found = {(prod, who): int(n) for prod, who, n in conn.execute(text(peer.OURS_SQL))}
-        judged = peer.Truth(store).judge(found)
+        postgres = db.is_postgres(engine)
         limit = f"rate limit {args.rate_limit:g}/s" if args.rate_limit else "no rate limit"
-        print(f"worker apply, history of {args.history} sessions: {stored} events ({len(bodies) - stored} "
-              f"duplicates not stored), sandbox latency {args.latency_ms} ms, {limit}, {engine.dialect.name}, "
-              f"{args.threads} threads, load average {os.getloadavg()[0]:.1f}")
-        print(f"  {stored / elapsed:8.1f} events/s   ({elapsed:.1f} s)   {stats}")
-        print(f"  Stripe requests {api.request_count} ({api.request_count / max(1, stored):.3f} per event, "
-              f"{api.retries} retries)   answer right: {judged['right']} (missed {judged['missed']}, "
-              f"extra {judged['extra']}, payments {judged['payments']}/{judged['payments true']})")
-        print("  where the requests went: " + ", ".join(f"{n} {family}" for family, n in requests_by_family(url)))
+        for round_ in range(1, args.rounds + 1):
+            with db.transaction(engine) as conn:
+                for table in (models.purchases_t, models.refunds_t, models.disputes_t, models.products_t,
+                              models.events_t):
+                    conn.execute(table.delete())
+                stored = sum(store_event(conn, body, source="webhook") for body in bodies)
+            api = StripeAPI(KEY, api_base=url, rate=args.rate_limit or 10_000.0)
+            requests_before = dict(requests_by_family(url))
+            worker = Worker(engine, api, threads=args.threads)
+            backends = backend_pids(engine) if postgres else set()
+            db_cpu = {b: process_cpu(b) for b in backends}
+            cpu = time.process_time()
+            started = time.perf_counter()
+            stats = worker.run(once=True)
+            elapsed = time.perf_counter() - started
+            cpu = time.process_time() - cpu
+            if postgres:
+                backends |= backend_pids(engine)
+            db_seconds = sum(process_cpu(b) - db_cpu.get(b, 0.0) for b in backends)
+            worker.close()
+            with db.transaction(engine) as conn:
+                found = {(prod, who): int(n) for prod, who, n in conn.execute(text(peer.OURS_SQL))}
+            judged = peer.Truth(store).judge(found)
+            load = Path("/proc/loadavg").read_text().split()[0]
+            print(f"worker apply, history of {args.history} sessions, round {round_}/{args.rounds}: {stored} events "
+                  f"({len(bodies) - stored} duplicates not stored), sandbox latency {args.latency_ms} ms, {limit}, "
+                  f"{engine.dialect.name}, {args.threads} threads, load average {load}")
+            print(f"  {stored / elapsed:8.1f} events/s   ({elapsed:.2f} s)   {stats}")
+            print(f"  CPU per event: worker {1000 * cpu / stored:.3f} ms + database {1000 * db_seconds / stored:.3f} ms"
+                  f" = {1000 * (cpu + db_seconds) / stored:.3f} ms   rows digest {purchase_rows_digest(engine)}")
+            print(f"  Stripe requests {api.request_count} ({api.request_count / max(1, stored):.3f} per event, "
+                  f"{api.retries} retries)   answer right: {judged['right']} (missed {judged['missed']}, "
+                  f"extra {judged['extra']}, payments {judged['payments']}/{judged['payments true']})")
+            went = [(family, n - requests_before.get(family, 0)) for family, n in requests_by_family(url)]
+            print("  where the requests went: " + ", ".join(f"{n} {family}" for family, n in went if n))
     finally:
         backfill.stop(pid)
         tmp.cleanup()
@@ -132,6 +184,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
     parser.add_argument("--history", type=int, default=0, help="the peer bench's stream of a history of N sessions")
+    parser.add_argument("--rounds", type=int, default=1, help="with --history: apply the stream this many times")
+    parser.add_argument("--now", type=int, default=None,
+                        help="with --history: the history ends at this Unix time (default: now), so that two "
+                             "runs, of two versions of the worker, can compare their rows digests")
     args = parser.parse_args()
     if args.history:
         history(args)
