@@ -97,6 +97,13 @@ def backend_pids(engine: Any) -> set[int]:
         ))}
 
 
+def vacuum(engine: Any) -> None:
+    """Clear what the last round left dead, so that each round starts from the same tables: the
+    claim walks the pending events' index entries, dead ones included, until a vacuum."""
+    with engine.connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM")
+
+
 def purchase_rows_digest(engine: Any) -> str:
     """A digest of every purchase, refund, dispute and product row but their ids and write
     times: two runs that wrote the same rows, row for row, print the same digest."""
@@ -140,10 +147,13 @@ def history(args: argparse.Namespace) -> None:
                 for table in (models.purchases_t, models.refunds_t, models.disputes_t, models.products_t,
                               models.events_t):
                     conn.execute(table.delete())
+            if postgres:
+                vacuum(engine)
+            with db.transaction(engine) as conn:
                 stored = sum(store_event(conn, body, source="webhook") for body in bodies)
             api = StripeAPI(KEY, api_base=url, rate=args.rate_limit or 10_000.0)
             requests_before = dict(requests_by_family(url))
-            worker = Worker(engine, api, threads=args.threads)
+            worker = Worker(engine, api, threads=args.threads, batch_size=args.batch_size)
             backends = backend_pids(engine) if postgres else set()
             db_cpu = {b: process_cpu(b) for b in backends}
             cpu = time.process_time()
@@ -161,7 +171,7 @@ def history(args: argparse.Namespace) -> None:
             load = Path("/proc/loadavg").read_text().split()[0]
             print(f"worker apply, history of {args.history} sessions, round {round_}/{args.rounds}: {stored} events "
                   f"({len(bodies) - stored} duplicates not stored), sandbox latency {args.latency_ms} ms, {limit}, "
-                  f"{engine.dialect.name}, {args.threads} threads, load average {load}")
+                  f"{engine.dialect.name}, {args.threads} threads, batches of {args.batch_size}, load average {load}")
             print(f"  {stored / elapsed:8.1f} events/s   ({elapsed:.2f} s)   {stats}")
             print(f"  CPU per event: worker {1000 * cpu / stored:.3f} ms + database {1000 * db_seconds / stored:.3f} ms"
                   f" = {1000 * (cpu + db_seconds) / stored:.3f} ms   rows digest {purchase_rows_digest(engine)}")
@@ -182,6 +192,7 @@ def main() -> None:
     parser.add_argument("--rate-limit", type=float, default=None)
     parser.add_argument("--port", type=int, default=12190)
     parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--batch-size", type=int, default=500, help="the worker's batch (the `indexer worker` default: 500)")
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
     parser.add_argument("--history", type=int, default=0, help="the peer bench's stream of a history of N sessions")
     parser.add_argument("--rounds", type=int, default=1, help="with --history: apply the stream this many times")
