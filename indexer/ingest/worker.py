@@ -179,7 +179,9 @@ class Worker:
         self.applier.close()
 
     def run_batch(self) -> int:
-        """Claim and apply one batch; returns how many events were claimed.
+        """Claim and apply one batch; returns how many events were claimed. Events of types the
+        index does not apply come back already ``skipped`` (``event_store.claim_events``): they
+        count as applied, as nothing is left to do for them.
 
         A batch cut off by a database outage leaves its unfinished events leased to this worker;
         the next batch, once the database answers, first gives them back (due at once), so they
@@ -194,11 +196,17 @@ class Worker:
             )
         if not rows:
             return 0
-        self.leases.hold(rows)
+        claimed = [row for row in rows if row.status == "pending"]
+        skipped = len(rows) - len(claimed)
+        self.stats.applied += skipped
+        self.statistics.wrote(skipped)
+        if not claimed:
+            return len(rows)
+        self.leases.hold(claimed)
         try:
-            return self._apply_batch(rows)
+            return skipped + self._apply_batch(claimed)
         except DatabaseUnavailable:
-            self._dropped = {row.id: row.attempts for row in rows}
+            self._dropped = {row.id: row.attempts for row in claimed}
             raise
         finally:
             self.leases.release()

@@ -34,6 +34,26 @@ def test_claims_are_leased_oldest_first_and_not_handed_out_twice(engine: Engine)
     assert all(r.attempts == 1 for r in first + second)
 
 
+def test_a_claim_settles_the_events_the_index_skips_and_sends_no_payload_of_theirs(engine: Engine) -> None:
+    """An event of a type the index does not apply is claimed and marked ``skipped`` in the
+    claim itself (attempts counted, ``processed_at`` set, no lease), comes back without its
+    payload, and is never handed out again; an applied type's event is leased with its payload."""
+    store(engine, "evt_product", 10)
+    other = make_event("evt_customer", obj={"id": "cus_x", "object": "customer"}, type="customer.created", created=5)
+    with db.transaction(engine) as conn:
+        event_store.insert_event(conn, event_row(other, json.dumps(other), source="webhook"))
+        claimed = event_store.claim_events(conn, limit=10, lease_seconds=60)
+    assert [(r.id, r.status, r.attempts, r.payload is None) for r in claimed] == [
+        ("evt_customer", "skipped", 1, True), ("evt_product", "pending", 1, False)]
+    assert json.loads(claimed[1].payload)["id"] == "evt_product"
+    with db.transaction(engine) as conn:
+        rows = {r.id: r for r in conn.execute(select(events_t))}
+        assert event_store.claim_events(conn, limit=10, lease_seconds=60) == []
+    assert rows["evt_customer"].status == "skipped" and rows["evt_customer"].processed_at is not None
+    assert rows["evt_customer"].available_at == 0 and rows["evt_customer"].last_error is None
+    assert rows["evt_product"].processed_at is None and rows["evt_product"].available_at > time.time()
+
+
 def test_failed_events_are_requeued_by_id_or_all(engine: Engine) -> None:
     for i in range(3):
         store(engine, f"evt_{i}", i)
