@@ -77,6 +77,28 @@ def test_a_source_that_stops_counting_loses_its_rows(engine: Engine) -> None:
     assert purchases(engine) == []
 
 
+def test_sources_that_stop_counting_together_lose_their_rows_and_their_payments_are_reconciled(
+    engine: Engine,
+) -> None:
+    """Removed in one write (the worker's batch of expired sessions): each source's rows go, the
+    others' stay, and a refund of a payment shared with a source that stays is spread over what
+    is left of that payment."""
+    shared = [source("cs_1", [row("cs_1", "li_1", amount_total=600)]),
+              source("cs_2", [row("cs_2", "li_2", amount_total=400)]),
+              source("cs_3", [row("cs_3", "li_3", payment_intent="pi_3")])]
+    kept = source("cs_4", [row("cs_4", "li_4", amount_total=1000, payment_intent="pi_4")])
+    with db.transaction(engine) as conn:
+        writes.write_sources(conn, [*shared, kept])
+        writes.write_refunds(conn, [REFUND])
+    assert [r["amount_refunded"] for r in purchases(engine)] == [300, 200, 0, 0]
+    with db.transaction(engine) as conn:
+        writes.write_sources(conn, [source("cs_1", [], is_purchase=False), source("cs_3", [], is_purchase=False),
+                                    source("cs_9", [], is_purchase=False)])
+    rows = purchases(engine)
+    assert [(r["source_id"], r["amount_refunded"]) for r in rows] == [("cs_2", 400), ("cs_4", 0)]
+    assert rows[0]["refunded"] and not rows[1]["refunded"]
+
+
 def test_lines_that_disappear_from_a_source_are_removed(engine: Engine) -> None:
     apply(engine, source("cs_1", [row("cs_1", "li_1"), row("cs_1", "li_2")]), source("cs_1", [row("cs_1", "li_2")]))
     assert [r["line_item_id"] for r in purchases(engine)] == ["li_2"]
