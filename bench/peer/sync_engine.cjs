@@ -9,6 +9,8 @@
 //     paces it, else full speed; stops sending after `capSeconds`; a request unanswered after
 //     `timeoutMs` is given up. `ackLog`: a file for [index, epoch ms] of each 200. Prints one
 //     JSON line.
+//   node sync_engine.cjs sink <json config>: the generator ceiling, no peer: a bare http server on
+//     `port` that reads each body and answers 200 at once; prints "ready <port>".
 // config: {package, databaseUrl, specPath, key, account, secret, autoExpandLists, objects,
 //          workers, rate, port, schema}
 'use strict';
@@ -17,7 +19,7 @@ const path = require('path');
 
 const [mode, raw] = process.argv.slice(2);
 const cfg = JSON.parse(raw);
-const lib = mode === 'post' ? null : require(require.resolve(cfg.package, { paths: [process.env.PEER_NODE_MODULES] }));
+const lib = mode === 'post' || mode === 'sink' ? null : require(require.resolve(cfg.package, { paths: [process.env.PEER_NODE_MODULES] }));
 const quiet = { info() {}, warn() {}, debug() {}, trace() {}, fatal() {},
                 error(...a) { if (process.env.PEER_DEBUG) console.error(...a); } };
 quiet.child = () => quiet;
@@ -94,6 +96,18 @@ async function serve() {
   server.listen(cfg.port, '127.0.0.1', () => console.log(`ready ${cfg.port}`));
 }
 
+async function sink() {
+  const server = http.createServer((req, res) => {
+    req.on('data', () => {});
+    req.on('end', () => {
+      res.writeHead(200, { 'Content-Length': '0' });
+      res.end();
+    });
+  });
+  server.keepAliveTimeout = 60000;
+  server.listen(cfg.port, '127.0.0.1', () => console.log(`ready ${cfg.port}`));
+}
+
 async function post() {
   const crypto = require('crypto');
   const fs = require('fs');
@@ -152,7 +166,7 @@ async function post() {
   agent.destroy();
 }
 
-({ migrate, backfill, serve, post })[mode]().catch((err) => {
+({ migrate, backfill, serve, post, sink })[mode]().catch((err) => {
   console.error(err && err.stack || String(err));
   process.exit(1);
 });
