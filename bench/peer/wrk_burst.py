@@ -55,10 +55,14 @@ def write_requests(events: Path, out: Path, secret: str, timestamp: int | None =
     return count
 
 
-def load_figures(thread: dict[str, Any] | None, done: dict[str, Any] | None) -> dict[str, Any]:
+def load_figures(thread: dict[str, Any] | None, done: dict[str, Any] | None,
+                 gave_up: float | None = None) -> dict[str, Any]:
     """The figures ``sync_engine.cjs post`` prints, from what ``burst.lua`` wrote: ``thread``
     (the file written at the last answer; None if it never came) and ``done`` (wrk's latency
-    percentiles and the thread's counters when interrupted; None if wrk never got that far)."""
+    percentiles and the thread's counters when interrupted; None if wrk never got that far).
+    When some delivery was never answered, the burst lasted until ``gave_up`` (the monotonic
+    clock, which ``burst.lua`` reads too), as the Node generator's lasts until its last request
+    times out: a system that leaves a request hanging is not timed as if it had answered it."""
     if thread is None and done is None:
         raise RuntimeError("wrk wrote no result")
     source = thread if thread is not None else done
@@ -73,6 +77,8 @@ def load_figures(thread: dict[str, Any] | None, done: dict[str, Any] | None) -> 
         assert done is not None
         first = done.get("first")
         seconds = float(done["last"]) - float(first) if first is not None and done.get("last") else 0.0
+        if gave_up is not None and first is not None:
+            seconds = max(seconds, gave_up - float(first))
         last_ack = float(done["last_ok"]) - float(first) if first is not None and done.get("last_ok") else 0.0
     latency = done or {}
     return {"sent": sent, "total": int(source["total"]), "seconds": seconds, "lastAck": last_ack,
@@ -106,6 +112,7 @@ def burst(url: str, events: Path, secret: str, workdir: Path, cap: float, connec
             if sent_all.exists():
                 deadline = min(deadline, time.monotonic() + request_timeout)
             time.sleep(0.01)
+        gave_up = None if result.exists() else time.monotonic()
         if proc.poll() is None:
             proc.send_signal(signal.SIGINT)
         try:
@@ -121,4 +128,4 @@ def burst(url: str, events: Path, secret: str, workdir: Path, cap: float, connec
     done = json.loads(done_file.read_text()) if done_file.exists() else None
     if thread is None and done is None:
         raise RuntimeError(f"wrk exited with {proc.returncode} and wrote nothing: {err[-2000:]}")
-    return load_figures(thread, done)
+    return load_figures(thread, done, gave_up)
