@@ -118,12 +118,13 @@ def test_the_lua_figures_read_as_the_node_generator_prints_them() -> None:
     thread = {"total": 10, "sent": 10, "answered": 9, "lost": 1, "seconds": 2.0, "lastAck": 1.5,
               "statuses": {"200.000000": 8, "400.000000": 1}, "complete": True}
     done = {"p50": 4.2, "p99": 31.0, "max": 40.0, "total": 10, "sent": 10, "answered": 9, "lost": 1}
-    load = wrk_burst.load_figures(thread, done)
+    load = wrk_burst.load_figures(thread, done, cpu_seconds=0.5)
     assert load == {"sent": 10, "total": 10, "seconds": 2.0, "lastAck": 1.5,
                     "statuses": {"200": 8, "400": 1, "error": 1}, "timeouts": 0,
-                    "p50": 4.2, "p99": 31.0, "max": 40.0, "generator": "wrk"}
+                    "p50": 4.2, "p99": 31.0, "max": 40.0, "cpuSeconds": 0.5, "generator": "wrk"}
     row = run.summarize_load(load)
     assert (row["acked"], row["not_acked"], row["ack_eps"], row["capped"]) == (8, 2, 5.3, False)
+    assert row["generator_cpu_pct"] == 25
 
     # never finished: wrk interrupted at the deadline, the counters come from done()
     unfinished = {**done, "answered": 7, "lost": 0, "statuses": {"200.000000": 7},
@@ -133,6 +134,7 @@ def test_the_lua_figures_read_as_the_node_generator_prints_them() -> None:
     load = wrk_burst.load_figures(None, unfinished, gave_up=135.0)  # the harness waited for them
     assert (load["seconds"], load["lastAck"]) == (35.0, 2.5)
     assert run.summarize_load(load)["capped"] is True
+    assert run.summarize_load(load)["generator_cpu_pct"] is None
     with pytest.raises(RuntimeError):
         wrk_burst.load_figures(None, None)
 
@@ -190,5 +192,6 @@ def test_the_wrk_burst_sends_each_delivery_once_and_counts_every_answer(tmp_path
     assert 0 < load["lastAck"] < load["seconds"] and 1 <= load["seconds"] < 4
     assert run.summarize_load(load)["capped"] is True
     assert load["p50"] is not None and 0 < load["p50"] <= load["p99"] <= load["max"]
+    assert load["cpuSeconds"] is not None and load["cpuSeconds"] >= 0
     assert not (tmp_path / "burst.requests").exists()
 

@@ -569,7 +569,10 @@ def summarize_load(load: dict[str, Any]) -> dict[str, Any]:
             "ack_eps": round(ok / load["lastAck"], 1) if load["lastAck"] else 0.0,
             "ack_p50_ms": round(load["p50"] or 0, 1), "ack_p99_ms": round(load["p99"] or 0, 1),
             "capped": load["sent"] < load["total"] or load["timeouts"] > 0,
-            "generator": load.get("generator", "node")}
+            "generator": load.get("generator", "node"),
+            # the generator's CPU over the burst, in % of one core: near 100 it was the bound
+            "generator_cpu_pct": round(100 * load["cpuSeconds"] / load["seconds"])
+            if load.get("cpuSeconds") is not None and load["seconds"] else None}
 
 
 def peer_config(peer: str, dsn: str, spec_path: Path, expand: bool) -> dict[str, Any]:
@@ -703,14 +706,16 @@ def table(results: dict[str, Any]) -> str:
              f"load: {results['load_generator']}",
              *(f"generator ceiling ({g}): the same burst against a bare Node server answering 200 at once: "
                f"{c['ack_eps']} ev/s, p50 {c['ack_p50_ms']} ms, p99 {c['ack_p99_ms']} ms, "
-               f"{c['acked']}/{c['deliveries']} answered 200, load {c['load']:.1f}"
+               f"{c['acked']}/{c['deliveries']} answered 200, the generator at {c['generator_cpu_pct']}% of a core, "
+               f"load {c['load']:.1f}"
                for g, c in results.get("ceiling", {}).items()),
              "(capped) = some requests went unanswered for 30 s or the run hit --peer-cap; "
              "payments = distinct payments summed over (product, customer) pairs, against the truth; "
              "ours' applied = deliveries / (acknowledging, then applying), the worker's own rate in brackets; "
-             f"{ALONG!r}: the worker runs during the burst, as the Procfile runs both"]
+             f"{ALONG!r}: the worker runs during the burst, as the Procfile runs both; "
+             "gen CPU % = the load generator's CPU over the run, in % of one core (near 100: it was the bound)"]
     cols = ["system", "ack ev/s", "ack p50 ms", "ack p99 ms", "applied ev/s", "fresh p99 s", "Stripe req", "429s",
-            "missed", "extra", "payments", "guests", "11-100 lines", ">100 lines", "right", "load"]
+            "missed", "extra", "payments", "guests", "11-100 lines", ">100 lines", "right", "gen CPU %", "load"]
     stream = results.get("stream", {})
     for key, rows in results["webhook"].items():
         gen = next(iter(rows.values()), {}).get("generator", "node")
@@ -724,7 +729,8 @@ def table(results: dict[str, Any]) -> str:
                 r.get("fresh_p99_s", "-"), r["stripe_requests"], r.get("429s", "-"),
                 r["missed"], r["extra"],
                 f"{r['payments']}/{r['payments true']}", r["guests"], r["sessions 11-100 lines"],
-                r["session >100 lines"], "yes" if r["right"] else "NO", f"{r['load']:.1f}")))
+                r["session >100 lines"], "yes" if r["right"] else "NO", r.get("generator_cpu_pct", "-"),
+                f"{r['load']:.1f}")))
     cols = ["system", "run", "seconds", "finished", "Stripe req", "429s", "missed", "extra", "payments", "right",
             "load"]
     for run, rows in results["backfill"].items():

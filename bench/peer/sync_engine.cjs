@@ -8,7 +8,8 @@
 //     `connections` keep-alive connections, signed at send time as Stripe signs; `rate` (events/s)
 //     paces it, else full speed; stops sending after `capSeconds`; a request unanswered after
 //     `timeoutMs` is given up. `ackLog`: a file for [index, epoch ms] of each 200. Prints one
-//     JSON line.
+//     JSON line (cpuSeconds: this process's CPU from the first send, to tell whether it was the
+//     bound).
 //   node sync_engine.cjs sink <json config>: the generator ceiling, no peer: a bare http server on
 //     `port` that reads each body and answers 200 at once; prints "ready <port>".
 // config: {package, databaseUrl, specPath, key, account, secret, autoExpandLists, objects,
@@ -120,6 +121,7 @@ async function post() {
   let next = 0;
   let timeouts = 0;
   let lastAck = 0;
+  const cpuAtStart = process.cpuUsage();
   const started = process.hrtime.bigint();
   const elapsed = () => Number(process.hrtime.bigint() - started) / 1e9;
   function one(body, index) {
@@ -160,8 +162,10 @@ async function post() {
   const seconds = elapsed();
   latencies.sort((a, b) => a - b);
   const pct = (q) => latencies.length ? latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] : null;
+  const cpu = process.cpuUsage(cpuAtStart);
   console.log(JSON.stringify({ sent: next, total: bodies.length, seconds, lastAck, statuses, timeouts,
-                               p50: pct(0.5), p99: pct(0.99), max: pct(1) }));
+                               p50: pct(0.5), p99: pct(0.99), max: pct(1),
+                               cpuSeconds: (cpu.user + cpu.system) / 1e6 }));
   if (cfg.ackLog) fs.writeFileSync(cfg.ackLog, JSON.stringify(acks));
   agent.destroy();
 }

@@ -25,6 +25,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench import http_load
+
 HERE = Path(__file__).resolve().parent
 SCRIPT = HERE / "burst.lua"
 #: Stripe's (and our) signature tolerance is 300 s: nothing is sent after this, so the last
@@ -56,13 +58,14 @@ def write_requests(events: Path, out: Path, secret: str, timestamp: int | None =
 
 
 def load_figures(thread: dict[str, Any] | None, done: dict[str, Any] | None,
-                 gave_up: float | None = None) -> dict[str, Any]:
+                 gave_up: float | None = None, cpu_seconds: float | None = None) -> dict[str, Any]:
     """The figures ``sync_engine.cjs post`` prints, from what ``burst.lua`` wrote: ``thread``
     (the file written at the last answer; None if it never came) and ``done`` (wrk's latency
     percentiles and the thread's counters when interrupted; None if wrk never got that far).
     When some delivery was never answered, the burst lasted until ``gave_up`` (the monotonic
     clock, which ``burst.lua`` reads too), as the Node generator's lasts until its last request
-    times out: a system that leaves a request hanging is not timed as if it had answered it."""
+    times out: a system that leaves a request hanging is not timed as if it had answered it.
+    ``cpu_seconds``: what wrk used, reading the file included (``cpuSeconds``, as Node prints)."""
     if thread is None and done is None:
         raise RuntimeError("wrk wrote no result")
     source = thread if thread is not None else done
@@ -84,7 +87,7 @@ def load_figures(thread: dict[str, Any] | None, done: dict[str, Any] | None,
     return {"sent": sent, "total": int(source["total"]), "seconds": seconds, "lastAck": last_ack,
             "statuses": statuses, "timeouts": max(0, sent - answered - lost),
             "p50": latency.get("p50"), "p99": latency.get("p99"), "max": latency.get("max"),
-            "generator": "wrk"}
+            "cpuSeconds": cpu_seconds, "generator": "wrk"}
 
 
 def burst(url: str, events: Path, secret: str, workdir: Path, cap: float, connections: int = 16,
@@ -113,6 +116,7 @@ def burst(url: str, events: Path, secret: str, workdir: Path, cap: float, connec
                 deadline = min(deadline, time.monotonic() + request_timeout)
             time.sleep(0.01)
         gave_up = None if result.exists() else time.monotonic()
+        cpu = http_load.process_tree_cpu(proc.pid)
         if proc.poll() is None:
             proc.send_signal(signal.SIGINT)
         try:
@@ -128,4 +132,4 @@ def burst(url: str, events: Path, secret: str, workdir: Path, cap: float, connec
     done = json.loads(done_file.read_text()) if done_file.exists() else None
     if thread is None and done is None:
         raise RuntimeError(f"wrk exited with {proc.returncode} and wrote nothing: {err[-2000:]}")
-    return load_figures(thread, done, gave_up)
+    return load_figures(thread, done, gave_up, cpu)
