@@ -18,9 +18,10 @@ then for each system (ours, and each peer with and without line items):
    sends it (``sync_engine.cjs post``), the generator of the runs before, which bound every
    system near the same figure; ``wrk,node`` runs each system under both, back to back. A
    "generator ceiling" line is the same burst against a bare Node server that answers 200 at
-   once: how far above every system's figure the generator goes. The steady mode needs a pace
-   and each acknowledgement's time, so it keeps the Node generator. Ours runs the ``Procfile``'s own ``web:`` line (gunicorn,
-   as configured there, beside one ``indexer worker``); a peer is its ``processWebhook`` behind a
+   once: how far above every system's figure the generator goes, and each row says how much of
+   a core its generator used. The steady mode needs a pace and each acknowledgement's time, so it
+   keeps the Node generator. Ours runs the ``Procfile``'s own ``web:`` line (gunicorn, as
+   configured there, beside one ``indexer worker``); a peer is its ``processWebhook`` behind a
    bare Node HTTP server, which applies the event before it answers. Like for like: the sandbox
    allows every system the same ``--stripe-limit`` requests/s (default 100, Stripe's live-mode
    limit; each client meets 429s above it as it would at Stripe) and our worker runs with
