@@ -105,9 +105,14 @@ async def _no_more_body() -> Message:
 
 def _handing_over(wsgi_app: WSGIApplication) -> WSGIApplication:
     """``wsgi_app`` with a failed delivery's exception moved from the ASGI scope (where
-    ``WebhookFront`` put it) to the WSGI environ (where the view looks)."""
+    ``WebhookFront`` put it) to the WSGI environ (where the view looks).
+
+    The adapter's input ends where the request's body ends, chunked or not, and says so as
+    gunicorn did (``wsgi.input_terminated``): without it Werkzeug reads a body sent without a
+    ``Content-Length`` as empty."""
 
     def app(environ: WSGIEnvironment, start_response: StartResponse) -> Any:
+        environ.setdefault("wsgi.input_terminated", True)
         failure = environ.get("asgi.scope", {}).pop(webhooks.HANDED_OVER, None)
         if failure is not None:
             environ[webhooks.HANDED_OVER] = failure
@@ -123,7 +128,7 @@ def front(wsgi_app: Any, threads: int) -> Any:
     fast_path = getattr(wsgi_app, "wsgi_app", None)
     if isinstance(wsgi_app, Flask) and isinstance(fast_path, webhooks.WebhookFastPath):
         return WebhookFront(wsgi_app, fast_path, threads)
-    return WSGIMiddleware(wsgi_app, workers=threads)
+    return WSGIMiddleware(_handing_over(wsgi_app), workers=threads)  # type: ignore[arg-type]
 
 
 class AccessLogFilter(logging.Filter):
