@@ -1,10 +1,10 @@
 """What one more sale costs to commit on a product that already sold a lot that day.
 
 Usage: BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/rollup_settle.py
-       [--day-sales 50000] [--commits 300] [--revision head] [--sqlite]
+       [--day-sales 50000] [--commits 300] [--revision head] [--sqlite] [--database bench_settle]
 
-Builds a database ``bench_settle`` beside the given one (with ``--sqlite``, a file in a
-temporary folder) at ``--revision`` (``0004_rollups`` for the settle that summed a touched day
+Builds a database ``--database`` (dropped first if it exists) beside the given one (with
+``--sqlite``, a file in a temporary folder) at ``--revision`` (``0004_rollups`` for the settle that summed a touched day
 again), writes ``--day-sales`` purchases of ``prod_hot`` in one UTC day and 100 of
 ``prod_quiet``, then times single-purchase transactions (insert and commit, the rollup triggers
 settling) on each product, alternating. A settle that costs what the transaction wrote shows
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import statistics
 import sys
 import tempfile
@@ -53,20 +54,26 @@ FROM purchases WHERE NOT refunded GROUP BY product_id, purchased_at - purchased_
 """)
 
 
+def _database_name(name: str) -> str:
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", name):
+        raise argparse.ArgumentTypeError(f"{name!r} is not a plain database name (a-z, 0-9, _)")
+    return name
+
+
 def database(args: argparse.Namespace) -> str:
     if args.sqlite:
         return f"sqlite:///{tempfile.mkdtemp(prefix='bench_settle_')}/index.db"
     admin_url = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
     if not admin_url:
-        sys.exit("set BENCH_DATABASE_URL to a PostgreSQL URL (a database bench_settle is created beside it), "
-                 "or pass --sqlite")
+        sys.exit(f"set BENCH_DATABASE_URL to a PostgreSQL URL (a database {args.database} is created beside "
+                 "it), or pass --sqlite")
     admin_url = admin_url.replace("postgresql://", "postgresql+psycopg://", 1)
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text("DROP DATABASE IF EXISTS bench_settle"))
-        conn.execute(text("CREATE DATABASE bench_settle"))
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{args.database}"'))
+        conn.execute(text(f'CREATE DATABASE "{args.database}"'))
     admin.dispose()
-    return admin_url.rsplit("/", 1)[0] + "/bench_settle"
+    return admin_url.rsplit("/", 1)[0] + "/" + args.database
 
 
 def load(conn: Connection, day_sales: int) -> None:
@@ -90,6 +97,8 @@ def main() -> None:
     parser.add_argument("--commits", type=int, default=300)
     parser.add_argument("--revision", default="head")
     parser.add_argument("--sqlite", action="store_true", help="an embedded SQLite file, not PostgreSQL")
+    parser.add_argument("--database", default="bench_settle", type=_database_name,
+                        help="the PostgreSQL database to build (dropped first if it exists)")
     args = parser.parse_args()
     engine = create_engine(database(args))
     revision = db.migrate(engine, args.revision)

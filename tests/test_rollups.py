@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import random
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -90,28 +90,40 @@ def test_a_random_history_keeps_them_equal(engine: Engine) -> None:
     assert_rollups_match(engine)
 
 
-def test_concurrent_writers_keep_them_equal_and_never_deadlock(postgres_engine: Engine) -> None:
-    """Eight threads write and refund purchases of the same products and buyers at once."""
+def _run_at_once(writer: Callable[[int, threading.Barrier], None], threads: int) -> None:
+    """Runs ``writer(n, barrier)`` for n in ``range(threads)``, each in its own thread, all
+    sharing one barrier to meet at; fails with the first thread's error. A thread that fails
+    breaks the barrier, so the others stop waiting for it rather than time out."""
+    barrier = threading.Barrier(threads, timeout=30)
     errors: list[BaseException] = []
 
-    def writer(seed: int) -> None:
-        rng = random.Random(seed)
-        shop = Shop(postgres_engine, counter=itertools.count(seed * 10_000))
+    def run(n: int) -> None:
         try:
-            for _ in range(40):
-                lines = [(f"prod_{rng.randrange(3)}", rng.randrange(100, 900)) for _ in range(rng.randrange(1, 4))]
-                session = shop.checkout(*lines, customer=f"cus_{rng.randrange(4)}", created=T0 + rng.randrange(2) * 86_400)
-                if rng.random() < 0.3:
-                    shop.refund(session, rng.choice([100, 10_000]))
-        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            writer(n, barrier)
+        except BaseException as exc:  # noqa: BLE001 - reported by the calling thread
             errors.append(exc)
+            barrier.abort()
 
-    threads = [threading.Thread(target=writer, args=(seed,)) for seed in range(8)]
-    for thread in threads:
+    started = [threading.Thread(target=run, args=(n,)) for n in range(threads)]
+    for thread in started:
         thread.start()
-    for thread in threads:
+    for thread in started:
         thread.join()
     assert errors == []
+
+
+def test_concurrent_writers_keep_them_equal_and_never_deadlock(postgres_engine: Engine) -> None:
+    """Eight threads write and refund purchases of the same products and buyers at once."""
+    def writer(seed: int, _: threading.Barrier) -> None:
+        rng = random.Random(seed)
+        shop = Shop(postgres_engine, counter=itertools.count(seed * 10_000))
+        for _ in range(40):
+            lines = [(f"prod_{rng.randrange(3)}", rng.randrange(100, 900)) for _ in range(rng.randrange(1, 4))]
+            session = shop.checkout(*lines, customer=f"cus_{rng.randrange(4)}", created=T0 + rng.randrange(2) * 86_400)
+            if rng.random() < 0.3:
+                shop.refund(session, rng.choice([100, 10_000]))
+
+    _run_at_once(writer, 8)
     assert_rollups_match(postgres_engine)
     assert _rows(postgres_engine, "SELECT COUNT(*) FROM rollup_dirty") == [(0,)]
 
@@ -308,35 +320,23 @@ def test_two_transactions_writing_overlapping_products_in_opposite_orders_never_
     statements, the statements interleaved, and both commit at once, many times over: each settle
     locks its products only at commit and in one order, so neither waits while holding what the
     other needs, and the rollups (new keys inserted, known ones updated) stay exact."""
-    barrier = threading.Barrier(2, timeout=30)
-    errors: list[BaseException] = []
-
-    def writer(side: int) -> None:
+    def writer(side: int, barrier: threading.Barrier) -> None:
         order = ["prod_A", "prod_B"] if side == 0 else ["prod_B", "prod_A"]
-        try:
-            for round_ in range(15):
-                with db.transaction(postgres_engine) as conn:
-                    for n, product in enumerate(order):
-                        source = f"cs_{side}_{round_}_{n}"
-                        conn.execute(_INSERT, [
-                            _line(source, "li_0", product, f"cus_{round_ % 3}", 100 + round_, T0 + round_ * 3_600),
-                            _line(source, "li_1", product, f"cus_new_{side}_{round_}", 10, T0 + round_ * 3_600,
-                                  payment=f"pi_{source}_new")])
-                        barrier.wait()
-                    if round_ % 4 == 3:
-                        conn.execute(text("UPDATE purchases SET refunded = true, amount_refunded = amount_total "
-                                          "WHERE source_id = :s"), {"s": f"cs_{side}_{round_ - 1}_0"})
+        for round_ in range(15):
+            with db.transaction(postgres_engine) as conn:
+                for n, product in enumerate(order):
+                    source = f"cs_{side}_{round_}_{n}"
+                    conn.execute(_INSERT, [
+                        _line(source, "li_0", product, f"cus_{round_ % 3}", 100 + round_, T0 + round_ * 3_600),
+                        _line(source, "li_1", product, f"cus_new_{side}_{round_}", 10, T0 + round_ * 3_600,
+                              payment=f"pi_{source}_new")])
                     barrier.wait()
-        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
-            errors.append(exc)
-            barrier.abort()
+                if round_ % 4 == 3:
+                    conn.execute(text("UPDATE purchases SET refunded = true, amount_refunded = amount_total "
+                                      "WHERE source_id = :s"), {"s": f"cs_{side}_{round_ - 1}_0"})
+                barrier.wait()
 
-    threads = [threading.Thread(target=writer, args=(side,)) for side in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    _run_at_once(writer, 2)
     assert_rollups_match(postgres_engine)
     assert _rows(postgres_engine, "SELECT product_id, customers FROM product_summary ORDER BY product_id") == [
         ("prod_A", 30), ("prod_B", 30)]  # 3 returning buyers, 30 new, 3 of them refunded
@@ -393,32 +393,20 @@ def test_one_buyer_written_in_two_currencies_at_once_counts_once(postgres_engine
     together, many times over, adding and then removing them: each settle takes the product's
     count lock (across currencies) before reading the buyer's rows, so the second sees the first's
     row and neither counts a buyer twice, nor takes one away twice."""
-    barrier = threading.Barrier(2, timeout=30)
-    errors: list[BaseException] = []
-
-    def writer(side: int) -> None:
+    def writer(side: int, barrier: threading.Barrier) -> None:
         currency = ["usd", "eur"][side]
-        try:
-            for round_ in range(12):
-                with db.transaction(postgres_engine) as conn:
-                    source = f"cs_{side}_{round_}"
-                    if round_ % 3 == 2:  # both take the buyer of the round before away, each its currency
-                        conn.execute(text("DELETE FROM purchases WHERE customer_key = :c AND currency = :cur"),
-                                     {"c": f"cus_{round_ - 1}", "cur": currency})
-                    else:
-                        conn.execute(_INSERT, [_line(source, "li_0", "prod_A", f"cus_{round_}", 100, T0 + round_,
-                                                     currency=currency)])
-                    barrier.wait()
-        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
-            errors.append(exc)
-            barrier.abort()
+        for round_ in range(12):
+            with db.transaction(postgres_engine) as conn:
+                source = f"cs_{side}_{round_}"
+                if round_ % 3 == 2:  # both take the buyer of the round before away, each its currency
+                    conn.execute(text("DELETE FROM purchases WHERE customer_key = :c AND currency = :cur"),
+                                 {"c": f"cus_{round_ - 1}", "cur": currency})
+                else:
+                    conn.execute(_INSERT, [_line(source, "li_0", "prod_A", f"cus_{round_}", 100, T0 + round_,
+                                                 currency=currency)])
+                barrier.wait()
 
-    threads = [threading.Thread(target=writer, args=(side,)) for side in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    _run_at_once(writer, 2)
     assert_rollups_match(postgres_engine)
     assert _counts(postgres_engine) == [(4,)]  # cus_0, 3, 6, 9 stay; cus_1, 4, 7, 10 were removed
 

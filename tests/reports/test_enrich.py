@@ -313,6 +313,20 @@ def test_a_file_that_is_not_utf8_is_one_line_and_writes_nothing(engine: Engine, 
     assert not out.exists()
 
 
+
+def test_a_cell_too_large_for_a_csv_reader_is_one_line_naming_the_line(engine: Engine, tmp_path: Path) -> None:
+    """Python's csv reader refuses a cell over its field limit (16 MiB here): no report has one,
+    so it is a file that is not a report, told in one line with the line it is on."""
+    source = tmp_path / "huge.csv"
+    with source.open("wb") as f:
+        f.write(SAMPLE.read_bytes())
+        f.write(b'txn_huge,"' + b"x" * (16 * 1024 * 1024 + 1) + b'"\n')
+    out = tmp_path / "out.csv"
+    with pytest.raises(BadInput, match=r"huge\.csv, line 18: field larger than field limit") as raised:
+        enrich(source, out, engine=engine)
+    assert "\n" not in str(raised.value)
+    assert not out.exists()
+
 def test_crlf_bom_and_line_breaks_in_cells_are_kept(engine: Engine, sandbox: Any, tmp_path: Path) -> None:
     """A file saved by a spreadsheet: a byte-order mark, CRLF line ends, a description with a
     line break; rows that are not split come out byte for byte, with CRLF."""
