@@ -25,7 +25,7 @@ from tests.conftest import WEBHOOK_SECRET, Shop, engine_url, many_buyers, signed
 from tests.web.conftest import API_TOKEN, TOKEN, csrf_of, make_app
 from tests.web.test_webhooks_fast_path import CASES, deliveries, event, view_only
 
-SIGNED_OUT = "indexer_dashboard"
+SESSION_COOKIE = "indexer_dashboard"
 
 
 class Answer:
@@ -176,13 +176,13 @@ def test_the_dashboard_signs_in_and_streams_the_csv_through_the_front(engine: En
                          {"content-type": "application/x-www-form-urlencoded", "cookie": cookie})
         assert signed_in.status == 302 and signed_in.header("location") == "/dashboard/"
         session = (signed_in.header("set-cookie") or "").split(";", 1)[0]
-        assert session.startswith(f"{SIGNED_OUT}=")
+        assert session.startswith(f"{SESSION_COOKIE}=")
         assert call(front, "GET", "/dashboard/", headers={"cookie": session}).status == 200
         assert call(front, "GET", "/dashboard/").status == 302
 
         download = call(front, "GET", "/dashboard/products/prod_A/customers.csv", headers={"cookie": session})
         reference = app.test_client()
-        reference.set_cookie(SIGNED_OUT, session.split("=", 1)[1])
+        reference.set_cookie(SESSION_COOKIE, session.split("=", 1)[1])
         expected = reference.get("/dashboard/products/prod_A/customers.csv")
         assert download.status == 200 and download.header("content-type") == expected.headers["Content-Type"]
         assert download.body == expected.data and download.body.count(b"\n") == 1201
