@@ -2,6 +2,7 @@
 
 Usage: .venv/bin/python bench/peer/run.py [--quick] [--json PATH] [--peers stripe,supabase]
        [--stripe-limit 100] [--backfill-sessions 20000] [--webhook-sessions 1000] [--peer-cap 300] [--npm-dir DIR]
+       [--generator wrk|node|wrk,node] [--latencies 0,150] [--skip webhook,freshness,backfill,interrupted]
 
 Installs the peers from the npm registry into a temporary folder (``--npm-dir`` to reuse one),
 then for each system (ours, and each peer with and without line items):
@@ -9,10 +10,18 @@ then for each system (ours, and each peer with and without line items):
 1. Webhook path: the test-mode events of one generated history (checkout sessions with several
    line items and one with more than 100, guests, subscription sessions and their invoices,
    invoices paid without Checkout, refunds), 10% of them delivered a second time a few events
-   later, POSTed in order over 16 keep-alive connections by one Node load generator
-   (``sync_engine.cjs post``, the same for every system) and signed at send time, with the
-   sandbox at 0 ms and at 150 ms. Ours runs the ``Procfile``'s own ``web:`` line (gunicorn,
-   as configured there, beside one ``indexer worker``); a peer is its ``processWebhook`` behind a
+   later, POSTed in order, each once, over 16 keep-alive connections by the same load generator
+   for every system, with the sandbox at 0 ms and at 150 ms. A burst's generator (``--generator``)
+   is by default ``wrk -t1 -c16`` replaying deliveries all signed just before the burst
+   (``wrk_burst.py``, ``burst.lua``: first send to last answer timed in wrk, which is stopped as
+   soon as the last is answered); ``node`` is the one Node process that signs each delivery as it
+   sends it (``sync_engine.cjs post``), the generator of the runs before, which bound every
+   system near the same figure; ``wrk,node`` runs each system under both, back to back. A
+   "generator ceiling" line is the same burst against a bare Node server that answers 200 at
+   once: how far above every system's figure the generator goes, and each row says how much of
+   a core its generator used. The steady mode needs a pace and each acknowledgement's time, so it
+   keeps the Node generator. Ours runs the ``Procfile``'s own ``web:`` line (gunicorn, as
+   configured there, beside one ``indexer worker``); a peer is its ``processWebhook`` behind a
    bare Node HTTP server, which applies the event before it answers. Like for like: the sandbox
    allows every system the same ``--stripe-limit`` requests/s (default 100, Stripe's live-mode
    limit; each client meets 429s above it as it would at Stripe) and our worker runs with
@@ -50,7 +59,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench import backfill as ours_backfill  # noqa: E402
 from bench import http_load  # noqa: E402
-from bench.peer import spec  # noqa: E402
+from bench.peer import spec, wrk_burst  # noqa: E402
 from stripe_sandbox import generator  # noqa: E402
 from stripe_sandbox.store import Store  # noqa: E402
 from stripe_sandbox.webhooks import WebhookSender  # noqa: E402
@@ -239,7 +248,7 @@ def answer(dsn: str, sql: str) -> dict[tuple[str, str], int]:
 def node(mode: str, config: dict[str, Any], npm: Path, sandbox: str | None = None, **popen: Any
          ) -> subprocess.Popen:
     env = {**os.environ, "PEER_NODE_MODULES": str(npm), "STRIPE_API_BASE": sandbox or "http://127.0.0.1:1"}
-    preload = [] if mode == "post" else ["-r", str(HERE / "stripe_host.cjs")]  # the load generator: no peer
+    preload = [] if mode in ("post", "sink") else ["-r", str(HERE / "stripe_host.cjs")]  # no peer in these
     cmd = ["node", "--max-old-space-size=2048", *preload, str(HERE / "sync_engine.cjs"), mode, json.dumps(config)]
     return subprocess.Popen(cmd, env=env, text=True, **popen)
 
@@ -341,10 +350,49 @@ def event_stream(store: Store, path: Path, seed: int = 7) -> dict[str, int]:
 
 def post(url: str, file: Path, npm: Path, cap: float, rate: float | None = None,
          ack_log: Path | None = None) -> dict[str, Any]:
+    """The Node generator (``sync_engine.cjs post``), signing each delivery as it sends it: the
+    steady mode's (it paces at a rate and logs each acknowledgement), and the burst's with
+    ``--generator node``."""
     return node_json("post", {"url": url, "secret": SECRET, "file": str(file), "connections": CONNECTIONS,
                               "timeoutMs": REQUEST_TIMEOUT_S * 1000, "capSeconds": cap, "rate": rate,
                               "ackLog": str(ack_log) if ack_log else None},
                      npm, timeout=cap + REQUEST_TIMEOUT_S + 60)
+
+
+#: How each burst generator (``--generator``) loads a system; the first is the default.
+GENERATORS = {
+    "wrk": (f"wrk -t1 -c{CONNECTIONS} (burst.lua): every delivery signed just before the burst, posted in order, "
+            "each once, timed first send to last answer"),
+    "node": (f"one Node process (sync_engine.cjs post), {CONNECTIONS} keep-alive connections, each delivery "
+             "signed as it is sent"),
+}
+
+
+def burst(generator: str, url: str, file: Path, npm: Path, cap: float) -> dict[str, Any]:
+    """Every delivery of ``file`` posted once, in order, over 16 connections, by ``generator``."""
+    if generator == "wrk":
+        with tempfile.TemporaryDirectory(prefix="peer-burst-") as work:
+            return wrk_burst.burst(url, file, SECRET, Path(work), cap, CONNECTIONS, REQUEST_TIMEOUT_S)
+    return {**post(url, file, npm, cap), "generator": "node"}
+
+
+def burst_key(latency: float, generator: str) -> str:
+    """The webhook table of a burst: the default generator's keeps the name it always had."""
+    return f"{latency:g} ms, burst" + ("" if generator == next(iter(GENERATORS)) else f", {generator} generator")
+
+
+def ceiling(generator: str, events: Path, npm: Path, cap: float) -> dict[str, Any]:
+    """The same burst against a bare Node server that answers 200 at once (``sync_engine.cjs
+    sink``): how fast ``generator`` can go on this machine, above every system's figure."""
+    port = free_port()
+    server = node("sink", {"port": port}, npm, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                  start_new_session=True)
+    try:
+        wait_port(port, server)
+        load = burst(generator, f"http://127.0.0.1:{port}/webhooks/stripe", events, npm, cap)
+    finally:
+        stop(server)
+    return {**summarize_load(load), "load": os.getloadavg()[0]}
 
 
 class Freshness:
@@ -415,7 +463,8 @@ ALONG = "ours, worker along"
 
 
 def webhook_ours(store: Store, events: Path, latency: float, npm: Path, cap: float, truth: Truth,
-                 rate: float | None = None, limit: float = STRIPE_LIMIT, along: bool = False) -> dict[str, Any]:
+                 rate: float | None = None, limit: float = STRIPE_LIMIT, along: bool = False,
+                 generator: str = "wrk") -> dict[str, Any]:
     """Without ``rate``: the burst is acknowledged with no worker running (the web's own
     figures), then one worker applies it (the worker's); with ``along`` the worker runs
     during the burst, as the ``Procfile`` runs both, and "applied" is from the first
@@ -455,10 +504,10 @@ def webhook_ours(store: Store, events: Path, latency: float, npm: Path, cap: flo
             out.update(fresh.figures(ack_log))
         elif along:
             worker()
-            load = post(f"http://127.0.0.1:{port}/webhooks/stripe", events, npm, cap)
+            load = burst(generator, f"http://127.0.0.1:{port}/webhooks/stripe", events, npm, cap)
             applied = load["seconds"] + drain(dsn, cap * 3)
         else:
-            load = post(f"http://127.0.0.1:{port}/webhooks/stripe", events, npm, cap)
+            load = burst(generator, f"http://127.0.0.1:{port}/webhooks/stripe", events, npm, cap)
             worker()
             applied = load["seconds"] + drain(dsn, cap * 3)
             out["worker_eps"] = round(load["sent"] / (applied - load["seconds"]), 1)
@@ -480,7 +529,7 @@ def webhook_ours(store: Store, events: Path, latency: float, npm: Path, cap: flo
 
 def webhook_peer(peer: str, expand: bool, store: Store, events: Path, latency: float, npm: Path,
                  cap: float, truth: Truth, spec_path: Path, rate: float | None = None,
-                 limit: float = STRIPE_LIMIT) -> dict[str, Any]:
+                 limit: float = STRIPE_LIMIT, generator: str = "wrk") -> dict[str, Any]:
     """A peer applies each event before it answers: acknowledged is applied. The sandbox allows
     it ``limit`` requests/s (0: no limit), as it allows ours."""
     pid, sandbox = serve(store, latency_ms=latency, rate_limit=limit or None)
@@ -502,7 +551,7 @@ def webhook_peer(peer: str, expand: bool, store: Store, events: Path, latency: f
                 time.sleep(0.2)
             out.update(fresh.figures(ack_log))
         else:
-            load = post(target, events, npm, cap)
+            load = burst(generator, target, events, npm, cap)
         requests, limited = sandbox_requests(sandbox)
         judged = truth.judge(answer(dsn, PEER_ANSWER[peer]))
     finally:
@@ -520,7 +569,11 @@ def summarize_load(load: dict[str, Any]) -> dict[str, Any]:
             "not_acked": load["total"] - ok, "timeouts": load["timeouts"],
             "ack_eps": round(ok / load["lastAck"], 1) if load["lastAck"] else 0.0,
             "ack_p50_ms": round(load["p50"] or 0, 1), "ack_p99_ms": round(load["p99"] or 0, 1),
-            "capped": load["sent"] < load["total"] or load["timeouts"] > 0}
+            "capped": load["sent"] < load["total"] or load["timeouts"] > 0,
+            "generator": load.get("generator", "node"),
+            # the generator's CPU over the burst, in % of one core: near 100 it was the bound
+            "generator_cpu_pct": round(100 * load["cpuSeconds"] / load["seconds"])
+            if load.get("cpuSeconds") is not None and load["seconds"] else None}
 
 
 def peer_config(peer: str, dsn: str, spec_path: Path, expand: bool) -> dict[str, Any]:
@@ -651,16 +704,24 @@ def table(results: dict[str, Any]) -> str:
     lines = [f"machine: {results['machine']}; load average {results['load_start']:.1f} at the start",
              f"command: {results['command']}", f"how the peers ran: {results['how_peers_ran']}",
              f"like-for-like: {results['like_for_like']}",
+             f"load: {results['load_generator']}",
+             *(f"generator ceiling ({g}): the same burst against a bare Node server answering 200 at once: "
+               f"{c['ack_eps']} ev/s, p50 {c['ack_p50_ms']} ms, p99 {c['ack_p99_ms']} ms, "
+               f"{c['acked']}/{c['deliveries']} answered 200, the generator at {c['generator_cpu_pct']}% of a core, "
+               f"load {c['load']:.1f}"
+               for g, c in results.get("ceiling", {}).items()),
              "(capped) = some requests went unanswered for 30 s or the run hit --peer-cap; "
              "payments = distinct payments summed over (product, customer) pairs, against the truth; "
              "ours' applied = deliveries / (acknowledging, then applying), the worker's own rate in brackets; "
-             f"{ALONG!r}: the worker runs during the burst, as the Procfile runs both"]
+             f"{ALONG!r}: the worker runs during the burst, as the Procfile runs both; "
+             "gen CPU % = the load generator's CPU over the run, in % of one core (near 100: it was the bound)"]
     cols = ["system", "ack ev/s", "ack p50 ms", "ack p99 ms", "applied ev/s", "fresh p99 s", "Stripe req", "429s",
-            "missed", "extra", "payments", "guests", "11-100 lines", ">100 lines", "right", "load"]
+            "missed", "extra", "payments", "guests", "11-100 lines", ">100 lines", "right", "gen CPU %", "load"]
     stream = results.get("stream", {})
     for key, rows in results["webhook"].items():
+        gen = next(iter(rows.values()), {}).get("generator", "node")
         lines.append(f"\nwebhook path, sandbox latency {key}: {stream['deliveries']} deliveries "
-                     f"({stream['duplicates']} duplicates), 16 connections")
+                     f"({stream['duplicates']} duplicates), {CONNECTIONS} connections, {gen} generator")
         lines.append(" | ".join(cols))
         for name, r in rows.items():
             lines.append(" | ".join(str(x) for x in (
@@ -669,7 +730,8 @@ def table(results: dict[str, Any]) -> str:
                 r.get("fresh_p99_s", "-"), r["stripe_requests"], r.get("429s", "-"),
                 r["missed"], r["extra"],
                 f"{r['payments']}/{r['payments true']}", r["guests"], r["sessions 11-100 lines"],
-                r["session >100 lines"], "yes" if r["right"] else "NO", f"{r['load']:.1f}")))
+                r["session >100 lines"], "yes" if r["right"] else "NO", r.get("generator_cpu_pct", "-"),
+                f"{r['load']:.1f}")))
     cols = ["system", "run", "seconds", "finished", "Stripe req", "429s", "missed", "extra", "payments", "right",
             "load"]
     for run, rows in results["backfill"].items():
@@ -700,6 +762,10 @@ def main() -> None:
                         help="requests/s the webhook path's sandbox allows every system (Stripe's live-mode "
                              "limit); our worker runs with --rate at it; 0: no limit for anyone, our worker unpaced")
     parser.add_argument("--peer-cap", type=float, default=300.0, help="seconds a peer's run may take")
+    parser.add_argument("--generator", default=next(iter(GENERATORS)),
+                        help="comma-separated burst load generators: wrk (pre-signed, the default), node (signs "
+                             "as it sends, the generator of the runs before); with both, each system meets "
+                             "both back to back; the steady mode always uses node")
     parser.add_argument("--skip", default="", help="comma-separated: webhook, freshness, backfill, interrupted")
     parser.add_argument("--npm-dir", help="install the peers here (default: a temporary folder)")
     parser.add_argument("--json", default=str(Path(tempfile.gettempdir()) / "peer_bench.json"))
@@ -709,6 +775,9 @@ def main() -> None:
         args.peer_cap = 60.0
     peers = [p for p in args.peers.split(",") if p]
     skip = set(args.skip.split(","))
+    generators = [g for g in args.generator.split(",") if g]
+    if not generators or set(generators) - set(GENERATORS):
+        parser.error(f"--generator: comma-separated, of {', '.join(GENERATORS)}")
     tmp = tempfile.TemporaryDirectory(prefix="peer-bench-")
     npm = Path(args.npm_dir or Path(tmp.name) / "npm")
     versions = install_peers(npm, peers)
@@ -734,8 +803,11 @@ def main() -> None:
         ) + f" and --threads {CONNECTIONS} (a peer has up to {CONNECTIONS} webhook requests, each making its "
             "Stripe requests, in flight); backfill: sandbox --rate-limit 25 for everyone, ours at its default pacing, the peers at "
             "theirs (fullSync rate 25)",
+        "load_generator": "; ".join(f"burst ({g}): {GENERATORS[g]}" for g in generators) + (
+            f"; steady {args.fresh_rate:g}/s: {GENERATORS['node']}, paced, logging each acknowledgement"
+            if "freshness" not in skip else ""),
         "stripe_limit": args.stripe_limit,
-        "webhook": {}, "backfill": {}, "backfill_sessions": args.backfill_sessions,
+        "webhook": {}, "ceiling": {}, "backfill": {}, "backfill_sessions": args.backfill_sessions,
         "load_start": os.getloadavg()[0],
     }
     # @supabase/stripe-sync-engine fetches every session's line items whatever autoExpandLists
@@ -753,27 +825,39 @@ def main() -> None:
         results["stream"] = event_stream(store, events)
         print(f"stream: {results['stream']}", flush=True)
         print(results["like_for_like"], flush=True)
+        for gen in generators:
+            results["ceiling"][gen] = ceiling(gen, events, npm, args.peer_cap)
+            print(f"generator ceiling, {gen}: {results['ceiling'][gen]}", flush=True)
         for latency in [float(x) for x in args.latencies.split(",")]:
-            for mode, rate in (("burst", None), (f"steady {args.fresh_rate:g}/s", args.fresh_rate)):
-                if rate and "freshness" in skip:
-                    continue
-                rows: dict[str, Any] = {}
-                key = f"{latency:g} ms, {mode}"
-                rows["ours"] = {**webhook_ours(store, events, latency, npm, args.peer_cap, truth, rate,
-                                              args.stripe_limit),
-                                "load": os.getloadavg()[0]}
-                print(f"webhook {key} ours: {rows['ours']}", flush=True)
-                if rate is None:
-                    rows[ALONG] = {**webhook_ours(store, events, latency, npm, args.peer_cap, truth, None,
-                                                  args.stripe_limit, along=True),
-                                   "load": os.getloadavg()[0]}
-                    print(f"webhook {key} {ALONG}: {rows[ALONG]}", flush=True)
-                for p, expand in systems:
-                    rows[label(p, expand)] = {**webhook_peer(p, expand, store, events, latency, npm, args.peer_cap,
-                                                             truth, spec_path, rate, args.stripe_limit),
-                                           "load": os.getloadavg()[0]}
-                    print(f"webhook {key} {label(p, expand)}: {rows[label(p, expand)]}", flush=True)
-                results["webhook"][key] = rows
+            # Each system meets every generator back to back, so a change of the machine's load
+            # between systems does not read as a difference between generators.
+            bursts = {gen: burst_key(latency, gen) for gen in generators}
+            for key in bursts.values():
+                results["webhook"][key] = {}
+            names = ["ours", ALONG, *(label(p, expand) for p, expand in systems)]
+            for name, (p, expand) in zip(names, [(None, False), (None, True), *systems], strict=True):
+                for gen, key in bursts.items():
+                    if p is None:
+                        row = webhook_ours(store, events, latency, npm, args.peer_cap, truth, None,
+                                           args.stripe_limit, along=expand, generator=gen)
+                    else:
+                        row = webhook_peer(p, expand, store, events, latency, npm, args.peer_cap, truth,
+                                           spec_path, None, args.stripe_limit, gen)
+                    results["webhook"][key][name] = {**row, "load": os.getloadavg()[0]}
+                    print(f"webhook {key} {name}: {results['webhook'][key][name]}", flush=True)
+            if "freshness" in skip:
+                continue
+            key = f"{latency:g} ms, steady {args.fresh_rate:g}/s"
+            rows: dict[str, Any] = {}
+            rows["ours"] = {**webhook_ours(store, events, latency, npm, args.peer_cap, truth, args.fresh_rate,
+                                          args.stripe_limit), "load": os.getloadavg()[0]}
+            print(f"webhook {key} ours: {rows['ours']}", flush=True)
+            for p, expand in systems:
+                rows[label(p, expand)] = {**webhook_peer(p, expand, store, events, latency, npm, args.peer_cap,
+                                                         truth, spec_path, args.fresh_rate, args.stripe_limit),
+                                          "load": os.getloadavg()[0]}
+                print(f"webhook {key} {label(p, expand)}: {rows[label(p, expand)]}", flush=True)
+            results["webhook"][key] = rows
         del store
     if "backfill" not in skip:
         store = Store()

@@ -8,7 +8,10 @@
 //     `connections` keep-alive connections, signed at send time as Stripe signs; `rate` (events/s)
 //     paces it, else full speed; stops sending after `capSeconds`; a request unanswered after
 //     `timeoutMs` is given up. `ackLog`: a file for [index, epoch ms] of each 200. Prints one
-//     JSON line.
+//     JSON line (cpuSeconds: this process's CPU from the first send, to tell whether it was the
+//     bound).
+//   node sync_engine.cjs sink <json config>: the generator ceiling, no peer: a bare http server on
+//     `port` that reads each body and answers 200 at once; prints "ready <port>".
 // config: {package, databaseUrl, specPath, key, account, secret, autoExpandLists, objects,
 //          workers, rate, port, schema}
 'use strict';
@@ -17,7 +20,7 @@ const path = require('path');
 
 const [mode, raw] = process.argv.slice(2);
 const cfg = JSON.parse(raw);
-const lib = mode === 'post' ? null : require(require.resolve(cfg.package, { paths: [process.env.PEER_NODE_MODULES] }));
+const lib = mode === 'post' || mode === 'sink' ? null : require(require.resolve(cfg.package, { paths: [process.env.PEER_NODE_MODULES] }));
 const quiet = { info() {}, warn() {}, debug() {}, trace() {}, fatal() {},
                 error(...a) { if (process.env.PEER_DEBUG) console.error(...a); } };
 quiet.child = () => quiet;
@@ -94,6 +97,18 @@ async function serve() {
   server.listen(cfg.port, '127.0.0.1', () => console.log(`ready ${cfg.port}`));
 }
 
+async function sink() {
+  const server = http.createServer((req, res) => {
+    req.on('data', () => {});
+    req.on('end', () => {
+      res.writeHead(200, { 'Content-Length': '0' });
+      res.end();
+    });
+  });
+  server.keepAliveTimeout = 60000;
+  server.listen(cfg.port, '127.0.0.1', () => console.log(`ready ${cfg.port}`));
+}
+
 async function post() {
   const crypto = require('crypto');
   const fs = require('fs');
@@ -106,6 +121,7 @@ async function post() {
   let next = 0;
   let timeouts = 0;
   let lastAck = 0;
+  const cpuAtStart = process.cpuUsage();
   const started = process.hrtime.bigint();
   const elapsed = () => Number(process.hrtime.bigint() - started) / 1e9;
   function one(body, index) {
@@ -146,13 +162,15 @@ async function post() {
   const seconds = elapsed();
   latencies.sort((a, b) => a - b);
   const pct = (q) => latencies.length ? latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] : null;
+  const cpu = process.cpuUsage(cpuAtStart);
   console.log(JSON.stringify({ sent: next, total: bodies.length, seconds, lastAck, statuses, timeouts,
-                               p50: pct(0.5), p99: pct(0.99), max: pct(1) }));
+                               p50: pct(0.5), p99: pct(0.99), max: pct(1),
+                               cpuSeconds: (cpu.user + cpu.system) / 1e6 }));
   if (cfg.ackLog) fs.writeFileSync(cfg.ackLog, JSON.stringify(acks));
   agent.destroy();
 }
 
-({ migrate, backfill, serve, post })[mode]().catch((err) => {
+({ migrate, backfill, serve, post, sink })[mode]().catch((err) => {
   console.error(err && err.stack || String(err));
   process.exit(1);
 });
