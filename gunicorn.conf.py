@@ -3,16 +3,21 @@ the workers and where the access log goes.
 
 The access log names no user and no query string: gunicorn's default format logs ``%(u)s``,
 the user of HTTP Basic auth, so a query API token sent that way reached the log, and a token
-or an email address could ride in a query string. No header is logged either.
+or an email address could ride in a query string. No header is logged either. Under the
+Procfile's worker (``indexer.web.asgi.Worker``) uvicorn writes the access line in its own format
+(client, request line, status) and ``indexer.web.asgi.AccessLogFilter`` drops its query string;
+``access_log_format`` serves gunicorn's own workers (the benches' yardsticks).
 """
 
 import gc
 
 access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms "%(a)s"'
 
-# The longest request line gunicorn takes (its maximum): a longer one gets gunicorn's own
-# 414, before the app could answer in Stripe's error shape. The query API refuses ids over
-# 512 characters with a JSON 400 well below this.
+# The longest request line gunicorn's own workers take (their maximum): a longer one gets
+# gunicorn's 414, before the app could answer in Stripe's error shape. The Procfile's worker
+# (``indexer.web.asgi.Worker``) parses with uvicorn's httptools instead, which has no such line
+# limit: a 9,000-character line reaches the app (the query API refuses ids over 512 characters
+# with a JSON 400), a 100,000-character one gets httptools' plain-text 400.
 limit_request_line = 8190
 
 # The app is loaded once, in the master, before it opens the port; the workers are forked from

@@ -22,7 +22,10 @@ processes only (``variant_app``); every other step of the request is ours. Besid
 each server's CPU per event (its processes, and PostgreSQL's backends for its database) is
 read from ``/proc``: a machine shared with other work blurs throughput far more than it.
 ``--variants view`` runs our app without ``webhooks.WebhookFastPath`` (every webhook through the
-Flask view): what the fast path saves. ``--variants minimal-procfile`` runs the minimal receiver
+Flask view; under the ``Procfile``'s worker, ``indexer.web.asgi.Worker``, that also means without
+its ``WebhookFront``: every request through the WSGI adapter): what the fast path saves. To compare
+with the threaded worker it replaced, ``--also`` a Procfile whose ``web:`` line says
+``--worker-class gthread``. ``--variants minimal-procfile`` runs the minimal receiver
 under the ``Procfile`` command too: what the settings cost, apart from what our code costs.
 ``--also FILE`` (repeatable) runs our app once more under the ``web:`` line of another Procfile,
 named after the file, in the same alternating rounds: how settings are compared on a machine

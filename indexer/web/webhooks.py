@@ -48,7 +48,13 @@ def receive() -> tuple[Response, int]:
         raise failure
     stored = accept(settings(), engine(), request.stream, request.content_length,
                     request.headers.get("Stripe-Signature"))
-    return Response(_RECEIVED if stored else _DUPLICATE, mimetype="application/json"), 200
+    return Response(answer_body(stored), mimetype="application/json"), 200
+
+
+def answer_body(stored: bool) -> bytes:
+    """The body of a 200: the same bytes whoever answers (the view, ``WebhookFastPath``,
+    ``indexer.web.asgi.WebhookFront``), which ``/metrics`` reads to count duplicates."""
+    return _RECEIVED if stored else _DUPLICATE
 
 
 def accept(config: Settings, db_engine: Engine, stream: IO[bytes], length: int | None,
@@ -114,7 +120,7 @@ class WebhookFastPath:
         except Exception as exc:  # noqa: BLE001 - handed to the view, which raises it again
             environ[HANDED_OVER] = exc
             return self.wsgi_app(environ, start_response)
-        body = _RECEIVED if stored else _DUPLICATE
+        body = answer_body(stored)
         start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
         return [body]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import gc
+import http.client
 import json
 import re
 import runpy
@@ -19,7 +20,7 @@ import pytest
 from indexer import create_app, db
 from indexer.config import Settings
 from tests.conftest import make_event, signed
-from tests.faults.conftest import Web, start_web, wait_ready
+from tests.faults.conftest import Web, procfile_web_command, start_web, wait_ready
 
 TOKEN = "tok_LogMustNeverShowThis_0123456789"
 SECRET = "whsec_gunicorn_test"
@@ -160,3 +161,57 @@ def test_each_worker_keeps_what_it_inherited_out_of_full_collections() -> None:
         assert gc.get_freeze_count() > 1000
     finally:
         gc.unfreeze()
+
+
+def test_a_delivery_in_flight_when_told_to_stop_is_answered_and_kept(tmp_path: Path) -> None:
+    """SIGTERM to gunicorn while a delivery's body is half sent: the worker stops taking
+    connections, the delivery is still answered 200 and stored, and gunicorn exits 0."""
+    url = f"sqlite:///{tmp_path / 'index.db'}"
+    engine = db.make_engine(url)
+    db.migrate(engine)
+    web = start_web(url, tmp_path / "gunicorn.log", workers=1, STRIPE_WEBHOOK_SECRET=SECRET)
+    try:
+        wait_ready(web, timeout=30)
+        body = json.dumps(make_event("evt_in_flight", obj={"id": "prod_1", "object": "product"},
+                                     type="product.created", created=1)).encode()
+        head = "".join(f"{k}: {v}\r\n" for k, v in signed(body, SECRET).items())
+        sock = socket.create_connection(("127.0.0.1", web.port), timeout=30)
+        with sock:
+            sock.sendall(f"POST /webhooks/stripe HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n{head}\r\n".encode()
+                         + body[:100])
+            time.sleep(0.5)
+            web.proc.terminate()
+            time.sleep(1.0)
+            assert web.proc.poll() is None  # waiting for the delivery
+            sock.sendall(body[100:])
+            answer = b""
+            while b"}\n" not in answer:
+                data = sock.recv(65536)
+                if not data:
+                    break
+                answer += data
+        assert answer.startswith(b"HTTP/1.1 200"), answer[:300]
+        assert b'"duplicate": false' in answer
+        assert web.proc.wait(timeout=30) == 0
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT count(*) FROM stripe_events WHERE id = 'evt_in_flight'").scalar() == 1
+    finally:
+        if web.proc.poll() is None:
+            web.proc.kill()
+            web.proc.wait()
+        engine.dispose()
+
+
+def test_the_procfile_serves_through_the_asgi_front(web: Web) -> None:
+    """The ``Procfile``'s worker class is ``indexer.web.asgi.Worker`` (uvicorn with httptools and
+    uvloop), and gunicorn's own header is gone with it."""
+    assert "--worker-class indexer.web.asgi.Worker" in procfile_web_command(8000)
+    conn = http.client.HTTPConnection("127.0.0.1", web.port, timeout=30)
+    try:
+        conn.request("GET", "/healthz")
+        response = conn.getresponse()
+        response.read()
+    finally:
+        conn.close()
+    assert response.status == 200 and response.getheader("Server") is None
+    assert "Using worker: indexer.web.asgi.Worker" in web.log.read_text()
