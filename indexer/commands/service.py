@@ -69,11 +69,7 @@ def _require_free_port(host: str, port: int) -> None:
 @click.option("--threads", type=params.POSITIVE, default=8, help="Concurrent Stripe requests.")
 @click.option("--rate", type=params.RATE, default=None, show_default="23 in test mode, 90 in live mode",
               help="Stripe requests per second.")
-@click.option("--linger-ms", type=params.Count(0), default=None, show_default="200",
-              help="While events flow, how long after a partial batch began the next claim waits for "
-                   "more (0: claim again at once); a full batch is claimed at once and a lone event "
-                   "is not delayed.")
-def worker(once: bool, batch_size: int, threads: int, rate: float | None, linger_ms: int | None) -> None:
+def worker(once: bool, batch_size: int, threads: int, rate: float | None) -> None:
     """Apply stored webhook events to the index.
 
     Runs until interrupted (SIGTERM: after the batch in hand, exit 0). With --once it drains what is pending (it waits for events leased
@@ -82,12 +78,11 @@ def worker(once: bool, batch_size: int, threads: int, rate: float | None, linger
     run and counted on stderr; events parked as failed are in `indexer events --failed`. Run as
     many as you like on PostgreSQL: they share the queue. Reads DATABASE_URL, STRIPE_API_KEY
     and STRIPE_API_BASE."""
-    from indexer.ingest.worker import LINGER_SECONDS, EventsWaiting, Worker
+    from indexer.ingest.worker import EventsWaiting, Worker
 
     api = stripe_client(rate=rate)
     engine = open_index()
-    linger = LINGER_SECONDS if linger_ms is None else linger_ms / 1000
-    runner = Worker(engine, api, batch_size=batch_size, threads=threads, linger=linger)
+    runner = Worker(engine, api, batch_size=batch_size, threads=threads)
     on_main_thread = threading.current_thread() is threading.main_thread()
     if on_main_thread:
         # SIGTERM (a platform's restart, `kill`): finish the batch in hand, then exit 0.

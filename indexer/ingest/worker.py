@@ -40,11 +40,6 @@ ONCE_RETRY_PATIENCE = 30
 #: to ``run``'s ``idle_sleep``: an event that arrives while events flow waits for a poll of a
 #: few tens of milliseconds, not half a second, and an idle worker still polls twice a second.
 FIRST_IDLE_POLL = 0.05
-#: After a partial batch the next claim waits until this long after the last one began, so the
-#: events that keep arriving are applied together: a batch of tens costs a Stripe request per
-#: session and invoice, one of hundreds lists them in pages. A full batch is claimed again at
-#: once, and a lone event after a quiet spell is claimed at the next idle poll, not delayed.
-LINGER_SECONDS = 0.2
 MAX_ERROR_LENGTH = 2000
 
 
@@ -70,12 +65,6 @@ def next_idle_wait(previous: float | None, most: float, first: float = FIRST_IDL
     """The sleep before polling an empty queue again: ``first`` after a batch (``previous`` is
     None), then doubling up to ``most``."""
     return min(most, first if previous is None else previous * 2)
-
-
-def linger_wait(started: float, now: float, linger: float) -> float:
-    """The sleep before the claim that follows a partial batch begun at ``started``: what is
-    left of ``linger`` since then, none when applying the batch took longer."""
-    return max(0.0, started + linger - now)
 
 
 def error_text(error: BaseException) -> str:
@@ -164,7 +153,6 @@ class Worker:
         self, engine: Engine, api: StripeAPI, *, batch_size: int = 500, threads: int = 8,
         max_attempts: int = MAX_ATTEMPTS, lease_seconds: int = LEASE_SECONDS,
         once_retry_patience: float = ONCE_RETRY_PATIENCE, outage_retry_seconds: float = 5.0,
-        linger: float = LINGER_SECONDS,
     ) -> None:
         self.engine = engine
         self.applier = Applier(engine, api, threads=threads)
@@ -173,7 +161,6 @@ class Worker:
         self.lease_seconds = lease_seconds
         self.once_retry_patience = once_retry_patience
         self.outage_retry_seconds = outage_retry_seconds
-        self.linger = linger
         self.leases = LeaseKeeper(engine, lease_seconds)
         self.stats = Stats()
         self.statistics = db.GrowthStatistics(engine)
@@ -262,10 +249,6 @@ class Worker:
     def run(self, *, once: bool = False, idle_sleep: float = 0.5) -> Stats:
         """Apply events until stopped; with ``once``, until nothing pending is left to wait for.
 
-        While events flow, a batch that came back partial is followed by a linger (``linger``
-        seconds from the start of its claim) so the next one gathers what arrives meanwhile;
-        ``once`` drains a backlog and does not linger.
-
         ``once`` waits for events leased to other workers (a live one renews its lease and
         finishes them; a dead one's lease runs out within ``LEASE_SECONDS`` and this worker
         applies them) and for retries due within ``once_retry_patience`` seconds. It returns
@@ -296,10 +279,8 @@ class Worker:
                 self.meter.batch(time.monotonic() - started, self.stats)
                 log.info("batch of %d: %s", claimed, self.stats)
                 idle = None
-                if not once and claimed < self.batch_size:
-                    self.stopping.wait(linger_wait(started, time.monotonic(), self.linger))
                 continue
-            if not once and claimed < self.batch_size:
+            if not once:
                 idle = next_idle_wait(idle, idle_sleep)
                 self.stopping.wait(idle)
                 continue

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import random
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,13 +15,7 @@ from sqlalchemy import Engine, func, select, text, update
 from indexer import cli, db, models
 from indexer.ingest import event_store
 from indexer.ingest.event_store import event_row
-from indexer.ingest.worker import (
-    FIRST_IDLE_POLL,
-    EventsWaiting,
-    Worker,
-    linger_wait,
-    next_idle_wait,
-)
+from indexer.ingest.worker import FIRST_IDLE_POLL, EventsWaiting, Worker, next_idle_wait
 from indexer.stripe_api import StripeAPI
 from stripe_sandbox import generator
 from stripe_sandbox.server import SandboxServer
@@ -157,6 +149,8 @@ def test_several_workers_share_the_queue_on_postgresql(seeded: SandboxServer, en
     """SKIP LOCKED claims: three workers at once apply every event exactly once."""
     if engine.dialect.name != "postgresql":
         pytest.skip("one worker at a time on SQLite")
+    import threading
+
     deliver(engine, event_bodies(seeded.store, live=False))
     workers = [Worker(engine, StripeAPI(TEST_KEY, api_base=seeded.url, rate=1000.0), batch_size=50)
                for _ in range(3)]
@@ -293,99 +287,3 @@ def test_a_sparse_listing_stops_at_the_first_page_that_does_not_pay(seeded: Sand
         assert set(listed) == {oldest.id}, "without page_pays the range is read to the session"
     finally:
         applier.close()
-
-
-class BatchRecorder(Worker):
-    """A worker that notes the size of each batch it claims and when the claim began."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.batches: list[tuple[int, float]] = []
-
-    def run_batch(self) -> int:
-        began = time.monotonic()
-        claimed = super().run_batch()
-        if claimed:
-            self.batches.append((claimed, began))
-        return claimed
-
-
-def product_events(first: int, count: int) -> list[str]:
-    """``product.updated`` events: applied from their payload, at no Stripe request."""
-    product = product_object("prod_linger", "Lingered")
-    return [json.dumps(make_event(f"evt_linger_{n}", obj=product, type="product.updated", created=n))
-            for n in range(first, first + count)]
-
-
-def wait_until(condition: Any, seconds: float) -> float:
-    """Poll ``condition`` until true; the time it took (fails after ``seconds``)."""
-    began = time.monotonic()
-    while not condition():
-        assert time.monotonic() - began < seconds, "timed out"
-        time.sleep(0.005)
-    return time.monotonic() - began
-
-
-@pytest.fixture
-def lingering(engine: Engine) -> Iterator[Any]:
-    """Start a ``BatchRecorder`` running (not ``once``) with the options given; stopped after."""
-    started: list[tuple[BatchRecorder, threading.Thread]] = []
-
-    def start(**options: Any) -> BatchRecorder:
-        worker = BatchRecorder(engine, StripeAPI(TEST_KEY, api_base="http://127.0.0.1:9", rate=1000.0), **options)
-        thread = threading.Thread(target=worker.run, daemon=True)
-        thread.start()
-        started.append((worker, thread))
-        return worker
-
-    yield start
-    for worker, thread in started:
-        worker.stop()
-        thread.join(timeout=10)
-        worker.close()
-
-
-def claimed(worker: BatchRecorder) -> int:
-    """Events of the batches ``worker`` has finished (a batch is noted once it is settled)."""
-    return sum(size for size, _ in worker.batches)
-
-
-def test_events_that_arrive_while_the_worker_lingers_are_applied_as_one_batch(
-    engine: Engine, lingering: Any
-) -> None:
-    """After a partial batch the worker waits out its linger before claiming again, so a trickle
-    of events becomes one batch, claimed no later than the linger after the previous one began."""
-    worker = lingering(batch_size=50, linger=1.5)
-    deliver(engine, product_events(0, 1))
-    wait_until(lambda: worker.batches, 5)
-    for body in product_events(1, 6):
-        deliver(engine, [body])
-        time.sleep(0.03)
-    wait_until(lambda: claimed(worker) == 7, 10)
-    assert event_status(engine) == {"done": 7}
-    assert [size for size, _ in worker.batches] == [1, 6], worker.batches
-    gap = worker.batches[1][1] - worker.batches[0][1]
-    assert 1.45 <= gap < 1.5 + FIRST_IDLE_POLL + 0.5, gap
-
-
-def test_a_lone_event_after_a_quiet_spell_is_applied_without_waiting_the_linger(
-    engine: Engine, lingering: Any
-) -> None:
-    worker = lingering(batch_size=50, linger=3.0)
-    time.sleep(0.8)  # quiet: the worker is polling an empty queue at its slowest
-    deliver(engine, product_events(0, 1))
-    assert wait_until(lambda: claimed(worker) == 1, 3.0) < 1.0
-    assert [size for size, _ in worker.batches] == [1] and event_status(engine) == {"done": 1}
-
-
-def test_full_batches_are_claimed_again_at_once(engine: Engine, lingering: Any) -> None:
-    deliver(engine, product_events(0, 7))
-    worker = lingering(batch_size=3, linger=5.0)
-    assert wait_until(lambda: claimed(worker) == 7, 10) < 2.5
-    assert [size for size, _ in worker.batches] == [3, 3, 1] and event_status(engine) == {"done": 7}
-
-
-def test_the_linger_counts_from_the_start_of_the_batch() -> None:
-    assert linger_wait(10.0, 10.05, 0.2) == pytest.approx(0.15)
-    assert linger_wait(10.0, 10.5, 0.2) == 0.0, "a batch that took longer than the linger: claim at once"
-    assert linger_wait(10.0, 10.0, 0.0) == 0.0
