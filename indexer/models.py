@@ -58,7 +58,7 @@ class StripeEvent(Base):
     __table_args__ = (
         Index(None, "status", "available_at"),
         Index(None, "account", "livemode", "created"),
-        Index("ix_stripe_events_pending_created_id", "created", "id",
+        Index("ix_stripe_events_pending_claim_order", "created", "id", "available_at",
               postgresql_where=text("status = 'pending'"), sqlite_where=text("status = 'pending'")),
     )
 
