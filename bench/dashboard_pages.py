@@ -2,13 +2,14 @@
 
 Usage: BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/dashboard_pages.py
        [--database bench_dashboard] [--port 18211] [--reuse] [--samples 200] [--rows 1000000]
-       [--products 10000] [--big 200000] [--events 200000]
+       [--products 10000] [--big 200000] [--events 200000] [--worker-class sync] [--threads 1]
 
 Builds a database ``--database`` beside the given one (``--reuse`` keeps a loaded one) with
 the same rows as ``bench/query_api.py`` (built by its ``prepare``: one product, ``prod_big``, with
 ``--big`` buyers; the rest spread over ``--products`` products) plus ``--events`` stored webhook
 events (1% failed with an error, 0.5% pending, 4% skipped, the rest done). Then it serves the
-app under gunicorn (one sync worker, so requests are sequential), signs in once over HTTP as a
+app under gunicorn (one worker, ``--worker-class`` sync by default; ``indexer.web.asgi.Worker``
+with ``--threads 4`` is the ``Procfile``'s; requests are sent one at a time), signs in once over HTTP as a
 browser does, and prints p50/p99 latency (ms) of each page with 100 rows where it lists rows:
 the products list (first page, sorted by name from the middle, by revenue, by customers, by id
 backwards, a search, a search sorted by purchases), the product page of ``prod_big`` (first,
@@ -150,6 +151,9 @@ def main() -> None:
     parser.add_argument("--database", default="bench_dashboard", help="the database to build beside the given one")
     parser.add_argument("--port", type=int, default=18211, help="the port gunicorn serves the app on")
     parser.add_argument("--reuse", action="store_true", help="keep an already loaded --database")
+    parser.add_argument("--worker-class", default="sync",
+                        help="gunicorn worker class (the Procfile's: indexer.web.asgi.Worker)")
+    parser.add_argument("--threads", type=int, default=1, help="threads of that worker")
     args = parser.parse_args()
     admin = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
     if not admin:
@@ -181,10 +185,11 @@ def main() -> None:
     print(f"prod_big: {c['buyers']:,} customers; typical product {c['typical']}")
     env = {"DATABASE_URL": url, "INDEXER_DASHBOARD_TOKENS": TOKEN, "INDEXER_API_TOKENS": TOKEN,
            "INDEXER_SECRET_KEY": SECRET_KEY}
-    options = argparse.Namespace(workers=1, worker_class="sync", threads=1)
+    options = argparse.Namespace(workers=1, worker_class=args.worker_class, threads=args.threads)
     with http_load.gunicorn("indexer.wsgi:app", args.port, env, options):
         cookie = sign_in(args.port)
-        print(f"\n1. sequential requests to gunicorn (1 sync worker), {args.samples} each, signed in (p99 target < 50 ms)")
+        print(f"\n1. sequential requests to gunicorn (1 {args.worker_class} worker, {args.threads} threads), "
+              f"{args.samples} each, signed in (p99 target < 50 ms)")
         for name, path in pages.items():
             p50, p99, size = timed(args.port, path, {"Cookie": cookie}, args.samples)
             print(f"   {name:<36} p50 {p50:6.2f} ms  p99 {p99:6.2f} ms  ({size:,} bytes)")

@@ -1,15 +1,20 @@
-"""What a ``/metrics`` scrape costs the database as the event store grows, and the counts it avoids.
+"""What a ``/metrics`` scrape and a worker's claim cost the database as the event store grows.
 
 Usage: BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/metrics_scrape.py
-       [--events 1000000] [--backlogs 0,10000,100000] [--scrapes 50]
+       [--events 1000000] [--backlogs 0,10000,100000] [--scrapes 50] [--claims 20] [--batch 500] [--leased 1000]
+       [--database bench_metrics]
 
-Builds a database ``bench_metrics`` beside the given one, stores ``--events`` applied events
+Builds a database ``bench_metrics`` (``--database``) beside the given one, stores ``--events`` applied events
 (``done``, about 1 KB of payload each), then for each backlog size adds that many ``pending``
 events and times, ``--scrapes`` times each after a warm-up:
 
 * ``GET /metrics`` through the app (the event store's pending and failed rows, the counters);
 * the queries the counters table spares: events per status over the whole table, and the
-  newest ``received_at``.
+  newest ``received_at``;
+* a worker's claim of ``--batch`` due events (``event_store.claim_events``, undone after each
+  one so the backlog stays), with ``--leased`` of the oldest pending events leased (not due) in
+  front, with and without the pending index of migration 0012 (dropped inside the undone
+  transaction: the schema of 0011), ``--claims`` times each, alternating.
 
 Prints p50 and p99 in milliseconds per backlog.
 """
@@ -27,10 +32,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy import Engine, create_engine, text  # noqa: E402
 
 from indexer import create_app, db  # noqa: E402
 from indexer.config import Settings, normalize_database_url  # noqa: E402
+from indexer.ingest import event_store  # noqa: E402
+
+#: Migration 0012's index; without it a claim can only read ``(status, available_at)``.
+PENDING_INDEX = "ix_stripe_events_pending_claim_order"
+UNLEASE = text("UPDATE stripe_events SET available_at = 0 WHERE status = 'pending' AND available_at > 0")
+LEASE = text("""
+UPDATE stripe_events SET available_at = :until
+WHERE id IN (SELECT id FROM stripe_events WHERE status = 'pending' ORDER BY created, id LIMIT :count)
+""")
 
 FILL = text("""
 INSERT INTO stripe_events (id, type, api_version, created, livemode, account, object_id, payload, source,
@@ -41,13 +55,13 @@ FROM generate_series(1, :count) AS i
 """)
 
 
-def database(admin_url: str) -> str:
+def database(admin_url: str, name: str) -> str:
     admin = create_engine(normalize_database_url(admin_url), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text("DROP DATABASE IF EXISTS bench_metrics"))
-        conn.execute(text("CREATE DATABASE bench_metrics"))
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
-    return db.make_engine(normalize_database_url(admin_url)).url.set(database="bench_metrics").render_as_string(
+    return db.make_engine(normalize_database_url(admin_url)).url.set(database=name).render_as_string(
         hide_password=False)
 
 
@@ -62,16 +76,47 @@ def timed(fn: Callable[[], object], runs: int) -> tuple[float, float]:
     return statistics.median(samples), samples[min(len(samples) - 1, int(len(samples) * 0.99))]
 
 
+def claim_ms(engine: Engine, batch: int, *, index: bool) -> tuple[float, int]:
+    """One claim's time and the events it claimed, undone; ``index=False`` claims as under 0011."""
+    with engine.connect() as conn, conn.begin() as transaction:
+        if not index:
+            conn.execute(text(f"DROP INDEX {PENDING_INDEX}"))
+        started = time.perf_counter()
+        claimed = event_store.claim_events(conn, limit=batch, lease_seconds=30)
+        elapsed = (time.perf_counter() - started) * 1000
+        transaction.rollback()
+    return elapsed, len(claimed)
+
+
+def claims(engine: Engine, batch: int, runs: int) -> dict[bool, tuple[float, float, int]]:
+    """p50, p99 and events claimed, without (False) and with (True) the pending index, the two
+    alternating claim by claim after a warm-up of each."""
+    samples: dict[bool, list[float]] = {False: [], True: []}
+    claimed = {index: claim_ms(engine, batch, index=index)[1] for index in samples}
+    for _ in range(runs):
+        for index, times in samples.items():
+            times.append(claim_ms(engine, batch, index=index)[0])
+    figures = {}
+    for index, times in samples.items():
+        times.sort()
+        figures[index] = statistics.median(times), times[min(len(times) - 1, int(len(times) * 0.99))], claimed[index]
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--backlogs", default="0,10000,100000")
     parser.add_argument("--scrapes", type=int, default=50)
+    parser.add_argument("--database", default="bench_metrics", help="the database built (dropped first)")
+    parser.add_argument("--claims", type=int, default=20, help="claims timed per backlog and index (0: none)")
+    parser.add_argument("--batch", type=int, default=500, help="events per claim (the worker's default)")
+    parser.add_argument("--leased", type=int, default=1000, help="oldest pending events leased in front")
     args = parser.parse_args()
     admin_url = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
     if not admin_url:
         sys.exit("set BENCH_DATABASE_URL to a PostgreSQL database this script may create databases beside")
-    url = database(admin_url)
+    url = database(admin_url, args.database)
     engine = db.make_engine(url)
     db.migrate(engine)
     now = int(time.time())
@@ -89,6 +134,9 @@ def main() -> None:
                 conn.execute(FILL, {"prefix": f"evt_pending_{backlog}_", "now": now, "status": "pending",
                                     "count": backlog - total_pending, "processed": None})
             total_pending = backlog
+            with db.transaction(engine) as conn:
+                conn.execute(UNLEASE)
+                conn.execute(LEASE, {"until": now + 86_400, "count": args.leased})
             db.refresh_statistics(engine, ("stripe_events",))
 
         def scrape() -> None:
@@ -109,6 +157,14 @@ def main() -> None:
         print(f"backlog {backlog:,} pending of {args.events + backlog:,} events:")
         for name, (p50, p99) in figures:
             print(f"  {name:<30} p50 {p50:8.2f} ms   p99 {p99:8.2f} ms")
+        if args.claims:
+            by_index = claims(engine, args.batch, args.claims)
+            for index, label in ((False, "0011: (status, available_at)"), (True, "0012: pending claim order")):
+                p50, p99, claimed = by_index[index]
+                print(f"  claim {args.batch} via {label:<29} p50 {p50:8.2f} ms   p99 {p99:8.2f} ms"
+                      f"   ({claimed} claimed, {min(args.leased, backlog)} leased in front)")
+            print(f"  claim p50 ratio 0011/0012 {by_index[False][0] / by_index[True][0]:.1f}x"
+                  f"   load average {Path('/proc/loadavg').read_text().split()[0]}")
 
 
 if __name__ == "__main__":

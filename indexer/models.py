@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -57,6 +58,8 @@ class StripeEvent(Base):
     __table_args__ = (
         Index(None, "status", "available_at"),
         Index(None, "account", "livemode", "created"),
+        Index("ix_stripe_events_pending_claim_order", "created", "id", "available_at",
+              postgresql_where=text("status = 'pending'"), sqlite_where=text("status = 'pending'")),
     )
 
 

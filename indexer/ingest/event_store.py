@@ -270,9 +270,11 @@ def claim_events(
     """
     now = int(time.time())
     e = events_t.c
+    # Inline, as the partial index names it: a plan made for a parameter could not use the index.
+    pending = literal("pending", literal_execute=True)
     due = (
         select(e.id)
-        .where(e.status == "pending", e.available_at <= now)
+        .where(e.status == pending, e.available_at <= now)
         .order_by(e.created, e.id)
         .limit(limit)
     )

@@ -1,0 +1,105 @@
+"""A claim reads about one batch of the event store, whatever the backlog (migration 0012's
+partial index ``(created, id, available_at) WHERE status = 'pending'``), on both databases."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import Engine, event, text
+
+from indexer import db
+from indexer.ingest import event_store
+
+INDEX = "ix_stripe_events_pending_claim_order"
+BACKLOG = 20_000
+LEASED = 150
+APPLIED = 5_000
+LIMIT = 100
+
+FILL = text("""
+INSERT INTO stripe_events (id, type, api_version, created, livemode, account, object_id, payload, source,
+                           status, attempts, available_at, received_at, processed_at)
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :count)
+SELECT :prefix || i, 'checkout.session.completed', NULL, :created + i, false, '', 'cs_' || i, '{}', 'webhook',
+       :status, 0, :available_at, :created + i, NULL
+FROM n
+""")
+
+
+def fill(engine: Engine, now: int) -> None:
+    """Applied events, then leased ones (oldest of the pending, not due: a worker holds them),
+    then the due backlog after them."""
+    with db.transaction(engine) as conn:
+        for prefix, status, count, created, available_at in [
+            ("evt_done_", "done", APPLIED, 0, 0),
+            ("evt_leased_", "pending", LEASED, 100_000, now + 3600),
+            ("evt_due_", "pending", BACKLOG, 200_000, 0),
+        ]:
+            conn.execute(FILL, {"prefix": prefix, "status": status, "count": count, "created": created,
+                                "available_at": available_at})
+    db.refresh_statistics(engine, ("stripe_events",))
+
+
+def claim_statement(engine: Engine) -> tuple[str, Any]:
+    """The UPDATE a claim sends, with its parameters, and the claim undone."""
+    sent: list[tuple[str, Any]] = []
+
+    def record(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+        if statement.lstrip().upper().startswith("UPDATE STRIPE_EVENTS"):
+            sent.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        with engine.connect() as conn, conn.begin() as transaction:
+            claimed = event_store.claim_events(conn, limit=LIMIT, lease_seconds=60)
+            transaction.rollback()
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert [row.id for row in claimed] == [f"evt_due_{i}" for i in range(1, LIMIT + 1)]
+    assert len(sent) == 1
+    return sent[0]
+
+
+def scans(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    if plan.get("Relation Name") == "stripe_events" and "Scan" in plan["Node Type"]:
+        yield plan
+    for child in plan.get("Plans", []):
+        yield from scans(child)
+
+
+def test_a_claim_reads_one_batch_not_the_backlog_on_postgres(engine: Engine) -> None:
+    """EXPLAIN ANALYZE of the claim's own statement: the due events are found by walking the
+    pending index in claim order, the leased events in front stepped over in the index without a
+    visit to their rows, and every read of ``stripe_events`` stops near the batch instead of
+    reading the backlog."""
+    if not db.is_postgres(engine):
+        return
+    fill(engine, int(time.time()))
+    statement, parameters = claim_statement(engine)
+    with engine.connect() as conn, conn.begin() as transaction:
+        explained = conn.exec_driver_sql(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {statement}", parameters).scalar()
+        transaction.rollback()
+    plan = (explained if isinstance(explained, list) else json.loads(explained))[0]["Plan"]
+    found = list(scans(plan))
+    assert INDEX in {scan.get("Index Name") for scan in found}, json.dumps(plan, indent=1)
+    read = sum(scan["Actual Rows"] * scan["Actual Loops"] + scan.get("Rows Removed by Filter", 0) for scan in found)
+    assert read <= 3 * (LIMIT + LEASED), json.dumps(plan, indent=1)
+    walk = next(scan for scan in found if scan.get("Index Name") == INDEX)
+    assert walk.get("Rows Removed by Filter", 0) == 0, json.dumps(walk, indent=1)  # leased: skipped in the index
+    assert walk["Shared Hit Blocks"] + walk["Shared Read Blocks"] <= LIMIT, json.dumps(walk, indent=1)
+
+
+def test_a_claim_walks_the_pending_index_on_sqlite(engine: Engine) -> None:
+    """SQLite uses a partial index only where the query names its condition as written: the
+    claim's plan searches the pending index, in claim order, with no sort of the backlog."""
+    if db.is_postgres(engine):
+        return
+    fill(engine, int(time.time()))
+    statement, parameters = claim_statement(engine)
+    with engine.connect() as conn:
+        plan = [row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)]
+    assert any(INDEX in step for step in plan), plan
+    assert not any("TEMP B-TREE FOR ORDER BY" in step for step in plan), plan
