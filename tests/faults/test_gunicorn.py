@@ -41,6 +41,16 @@ def web(tmp_path: Path) -> Iterator[Web]:
         web.proc.wait(timeout=30)
 
 
+def _read_until(sock: socket.socket, marker: bytes) -> bytes:
+    """What the server sends until ``marker`` has arrived or it closes the connection."""
+    answer = b""
+    while marker not in answer:
+        data = sock.recv(65536)
+        if not data:
+            break
+        answer += data
+    return answer
+
 def test_no_token_reaches_the_log_however_it_is_sent(web: Web) -> None:
     basic_user = base64.b64encode(f"{TOKEN}:".encode()).decode()
     basic_password = base64.b64encode(f"me:{TOKEN}".encode()).decode()
@@ -67,18 +77,13 @@ def test_a_huge_chunked_webhook_body_is_refused_without_being_held(web: Web) -> 
         sock.sendall(b"POST /webhooks/stripe HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
                      b"Stripe-Signature: t=1,v1=00\r\n\r\n")
         chunk = b"x" * 65536
-        answer = b""
         try:
             for _ in range(320):
                 sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
         except OSError:
             pass  # the server answered and closed while we were still sending
         sock.settimeout(10)
-        while b"\r\n\r\n" not in answer:
-            data = sock.recv(65536)
-            if not data:
-                break
-            answer += data
+        answer = _read_until(sock, b"\r\n\r\n")
     finally:
         sock.close()
     assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
@@ -89,12 +94,7 @@ def test_a_body_over_the_limit_is_refused_from_its_content_length_alone(web: Web
     try:
         sock.sendall(b"POST /webhooks/stripe HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n"
                      b"Stripe-Signature: t=1,v1=00\r\n\r\n{")
-        answer = b""
-        while b'"}}' not in answer:
-            data = sock.recv(65536)
-            if not data:
-                break
-            answer += data
+        answer = _read_until(sock, b'"}}')
     finally:
         sock.close()
     assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
@@ -184,12 +184,7 @@ def test_a_delivery_in_flight_when_told_to_stop_is_answered_and_kept(tmp_path: P
             time.sleep(1.0)
             assert web.proc.poll() is None  # waiting for the delivery
             sock.sendall(body[100:])
-            answer = b""
-            while b"}\n" not in answer:
-                data = sock.recv(65536)
-                if not data:
-                    break
-                answer += data
+            answer = _read_until(sock, b"}\n")
         assert answer.startswith(b"HTTP/1.1 200"), answer[:300]
         assert b'"duplicate": false' in answer
         assert web.proc.wait(timeout=30) == 0
