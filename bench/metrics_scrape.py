@@ -14,7 +14,10 @@ events and times, ``--scrapes`` times each after a warm-up:
 * a worker's claim of ``--batch`` due events (``event_store.claim_events``, undone after each
   one so the backlog stays), with ``--leased`` of the oldest pending events leased (not due) in
   front, with and without the pending index of migration 0012 (dropped inside the undone
-  transaction: the schema of 0011), ``--claims`` times each, alternating.
+  transaction: the schema of 0011), ``--claims`` times each, alternating;
+* what a scrape reads of the event store (``event_store.queue_summary``: the pending and failed
+  counts, the oldest pending arrival) with and without the arrival index of migration 0013
+  (dropped the same way: the schema of 0012), ``--scrapes`` times each, alternating.
 
 Prints p50 and p99 in milliseconds per backlog.
 """
@@ -32,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import Engine, create_engine, text  # noqa: E402
+from sqlalchemy import Connection, Engine, create_engine, text  # noqa: E402
 
 from indexer import create_app, db  # noqa: E402
 from indexer.config import Settings, normalize_database_url  # noqa: E402
@@ -40,6 +43,8 @@ from indexer.ingest import event_store  # noqa: E402
 
 #: Migration 0012's index; without it a claim can only read ``(status, available_at)``.
 PENDING_INDEX = "ix_stripe_events_pending_claim_order"
+#: Migration 0013's index; without it the oldest pending arrival reads every pending row.
+AGE_INDEX = "ix_stripe_events_pending_received_at"
 UNLEASE = text("UPDATE stripe_events SET available_at = 0 WHERE status = 'pending' AND available_at > 0")
 LEASE = text("""
 UPDATE stripe_events SET available_at = :until
@@ -76,30 +81,32 @@ def timed(fn: Callable[[], object], runs: int) -> tuple[float, float]:
     return statistics.median(samples), samples[min(len(samples) - 1, int(len(samples) * 0.99))]
 
 
-def claim_ms(engine: Engine, batch: int, *, index: bool) -> tuple[float, int]:
-    """One claim's time and the events it claimed, undone; ``index=False`` claims as under 0011."""
+def undone_ms(engine: Engine, work: Callable[[Connection], object], drop: str | None) -> tuple[float, object]:
+    """``work``'s time and result in a transaction that is then undone, with the index ``drop``
+    dropped inside it first (the schema before the migration that made it)."""
     with engine.connect() as conn, conn.begin() as transaction:
-        if not index:
-            conn.execute(text(f"DROP INDEX {PENDING_INDEX}"))
+        if drop is not None:
+            conn.execute(text(f"DROP INDEX {drop}"))
         started = time.perf_counter()
-        claimed = event_store.claim_events(conn, limit=batch, lease_seconds=30)
+        result = work(conn)
         elapsed = (time.perf_counter() - started) * 1000
         transaction.rollback()
-    return elapsed, len(claimed)
+    return elapsed, result
 
 
-def claims(engine: Engine, batch: int, runs: int) -> dict[bool, tuple[float, float, int]]:
-    """p50, p99 and events claimed, without (False) and with (True) the pending index, the two
-    alternating claim by claim after a warm-up of each."""
+def with_and_without(engine: Engine, work: Callable[[Connection], object], index: str,
+                     runs: int) -> dict[bool, tuple[float, float, object]]:
+    """p50, p99 and the result of ``work``, without (False) and with (True) ``index``, the two
+    alternating run by run after a warm-up of each."""
     samples: dict[bool, list[float]] = {False: [], True: []}
-    claimed = {index: claim_ms(engine, batch, index=index)[1] for index in samples}
+    results = {has: undone_ms(engine, work, None if has else index)[1] for has in samples}
     for _ in range(runs):
-        for index, times in samples.items():
-            times.append(claim_ms(engine, batch, index=index)[0])
+        for has, times in samples.items():
+            times.append(undone_ms(engine, work, None if has else index)[0])
     figures = {}
-    for index, times in samples.items():
+    for has, times in samples.items():
         times.sort()
-        figures[index] = statistics.median(times), times[min(len(times) - 1, int(len(times) * 0.99))], claimed[index]
+        figures[has] = statistics.median(times), times[min(len(times) - 1, int(len(times) * 0.99))], results[has]
     return figures
 
 
@@ -157,8 +164,17 @@ def main() -> None:
         print(f"backlog {backlog:,} pending of {args.events + backlog:,} events:")
         for name, (p50, p99) in figures:
             print(f"  {name:<30} p50 {p50:8.2f} ms   p99 {p99:8.2f} ms")
+        ages = with_and_without(engine, event_store.queue_summary, AGE_INDEX, args.scrapes)
+        for index, label in ((False, "0012: every pending row read"), (True, "0013: pending arrival index")):
+            p50, p99, _ = ages[index]
+            print(f"  the scrape's reads, {label:<29} p50 {p50:8.2f} ms   p99 {p99:8.2f} ms")
+        print(f"  the scrape's reads, p50 ratio 0012/0013 {ages[False][0] / ages[True][0]:.1f}x"
+              f"   load average {Path('/proc/loadavg').read_text().split()[0]}")
         if args.claims:
-            by_index = claims(engine, args.batch, args.claims)
+            def claim(conn: Connection) -> int:
+                return len(event_store.claim_events(conn, limit=args.batch, lease_seconds=30))
+
+            by_index = with_and_without(engine, claim, PENDING_INDEX, args.claims)
             for index, label in ((False, "0011: (status, available_at)"), (True, "0012: pending claim order")):
                 p50, p99, claimed = by_index[index]
                 print(f"  claim {args.batch} via {label:<29} p50 {p50:8.2f} ms   p99 {p99:8.2f} ms"

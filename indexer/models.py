@@ -60,6 +60,8 @@ class StripeEvent(Base):
         Index(None, "account", "livemode", "created"),
         Index("ix_stripe_events_pending_claim_order", "created", "id", "available_at",
               postgresql_where=text("status = 'pending'"), sqlite_where=text("status = 'pending'")),
+        Index("ix_stripe_events_pending_received_at", "received_at",
+              postgresql_where=text("status = 'pending'"), sqlite_where=text("status = 'pending'")),
     )
 
 

@@ -1,19 +1,22 @@
-"""A claim reads about one batch of the event store, whatever the backlog (migration 0012's
-partial index ``(created, id, available_at) WHERE status = 'pending'``), on both databases."""
+"""The pending events' partial indexes, on both databases: a claim reads about one batch of the
+event store whatever the backlog (migration 0012, ``(created, id, available_at) WHERE status =
+'pending'``), and the backlog's age is one index entry (0013, ``(received_at) WHERE status =
+'pending'``)."""
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Connection, Engine, event, text
 
 from indexer import db
 from indexer.ingest import event_store
 
 INDEX = "ix_stripe_events_pending_claim_order"
+AGE_INDEX = "ix_stripe_events_pending_received_at"
 BACKLOG = 20_000
 LEASED = 150
 APPLIED = 5_000
@@ -43,24 +46,41 @@ def fill(engine: Engine, now: int) -> None:
     db.refresh_statistics(engine, ("stripe_events",))
 
 
-def claim_statement(engine: Engine) -> tuple[str, Any]:
-    """The UPDATE a claim sends, with its parameters, and the claim undone."""
+def sent_statement(engine: Engine, read: Callable[[Connection], Any]) -> tuple[Any, tuple[str, Any]]:
+    """What ``read`` returns, and the one statement it sent with its parameters (SQLite's
+    ``BEGIN IMMEDIATE`` aside); whatever it wrote is undone."""
     sent: list[tuple[str, Any]] = []
 
     def record(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
-        if statement.lstrip().upper().startswith("UPDATE STRIPE_EVENTS"):
+        if not statement.startswith("BEGIN"):
             sent.append((statement, parameters))
 
     event.listen(engine, "before_cursor_execute", record)
     try:
         with engine.connect() as conn, conn.begin() as transaction:
-            claimed = event_store.claim_events(conn, limit=LIMIT, lease_seconds=60)
+            result = read(conn)
             transaction.rollback()
     finally:
         event.remove(engine, "before_cursor_execute", record)
+    assert len(sent) == 1, sent
+    return result, sent[0]
+
+
+def claim_statement(engine: Engine) -> tuple[str, Any]:
+    """The UPDATE a claim sends, with its parameters, and the claim undone."""
+    claimed, sent = sent_statement(engine, lambda conn: event_store.claim_events(conn, limit=LIMIT, lease_seconds=60))
     assert [row.id for row in claimed] == [f"evt_due_{i}" for i in range(1, LIMIT + 1)]
-    assert len(sent) == 1
-    return sent[0]
+    assert sent[0].lstrip().upper().startswith("UPDATE STRIPE_EVENTS")
+    return sent
+
+
+def explained_scans(engine: Engine, statement: str, parameters: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """PostgreSQL's EXPLAIN ANALYZE of ``statement`` (rolled back), and its reads of ``stripe_events``."""
+    with engine.connect() as conn, conn.begin() as transaction:
+        explained = conn.exec_driver_sql(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {statement}", parameters).scalar()
+        transaction.rollback()
+    plan = (explained if isinstance(explained, list) else json.loads(explained))[0]["Plan"]
+    return plan, list(scans(plan))
 
 
 def scans(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -78,12 +98,7 @@ def test_a_claim_reads_one_batch_not_the_backlog_on_postgres(engine: Engine) -> 
     if not db.is_postgres(engine):
         return
     fill(engine, int(time.time()))
-    statement, parameters = claim_statement(engine)
-    with engine.connect() as conn, conn.begin() as transaction:
-        explained = conn.exec_driver_sql(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {statement}", parameters).scalar()
-        transaction.rollback()
-    plan = (explained if isinstance(explained, list) else json.loads(explained))[0]["Plan"]
-    found = list(scans(plan))
+    plan, found = explained_scans(engine, *claim_statement(engine))
     assert INDEX in {scan.get("Index Name") for scan in found}, json.dumps(plan, indent=1)
     read = sum(scan["Actual Rows"] * scan["Actual Loops"] + scan.get("Rows Removed by Filter", 0) for scan in found)
     assert read <= 3 * (LIMIT + LEASED), json.dumps(plan, indent=1)
@@ -103,3 +118,31 @@ def test_a_claim_walks_the_pending_index_on_sqlite(engine: Engine) -> None:
         plan = [row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)]
     assert any(INDEX in step for step in plan), plan
     assert not any("TEMP B-TREE FOR ORDER BY" in step for step in plan), plan
+
+
+def oldest_statement(engine: Engine) -> tuple[str, Any]:
+    """The read of the oldest pending event's arrival, as ``/metrics`` sends it."""
+    oldest, sent = sent_statement(engine, event_store.oldest_pending_received_at)
+    assert oldest == 100_001  # the first leased event: pending, though not due
+    return sent
+
+
+def test_the_backlogs_age_is_one_index_entry_on_postgres(engine: Engine) -> None:
+    """EXPLAIN ANALYZE of ``oldest_pending_received_at``: the oldest pending arrival is the first
+    entry of the pending events' arrival index, not a read of every pending row."""
+    if not db.is_postgres(engine):
+        return
+    fill(engine, int(time.time()))
+    plan, found = explained_scans(engine, *oldest_statement(engine))
+    assert [scan.get("Index Name") for scan in found] == [AGE_INDEX], json.dumps(plan, indent=1)
+    assert sum(scan["Actual Rows"] * scan["Actual Loops"] for scan in found) <= 1, json.dumps(plan, indent=1)
+
+
+def test_the_backlogs_age_is_one_index_entry_on_sqlite(engine: Engine) -> None:
+    if db.is_postgres(engine):
+        return
+    fill(engine, int(time.time()))
+    statement, parameters = oldest_statement(engine)
+    with engine.connect() as conn:
+        plan = [row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)]
+    assert any(AGE_INDEX in step for step in plan), plan
