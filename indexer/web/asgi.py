@@ -28,7 +28,7 @@ from a2wsgi import WSGIMiddleware
 from flask import Flask
 from uvicorn_worker import UvicornWorker
 
-from indexer.web import metrics, webhooks
+from indexer.web import webhooks
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -67,7 +67,7 @@ class WebhookFront:
         body = b"" if length is not None and length > limit else await _read_at_most(receive, limit + 1)
         try:
             stored = await asyncio.get_running_loop().run_in_executor(
-                self.steps, self._accept, body, length, signature)
+                self.steps, webhooks.accept_counted, self.app, io.BytesIO(body), length, signature)
         except Exception as exc:  # noqa: BLE001 - handed to the view, which raises it again
             scope[webhooks.HANDED_OVER] = exc
             return await self.flask(scope, _no_more_body, send)  # type: ignore[arg-type]
@@ -75,13 +75,6 @@ class WebhookFront:
         await send({"type": "http.response.start", "status": 200,
                     "headers": [*_HEADERS, (b"content-length", str(len(answer)).encode())]})
         await send({"type": "http.response.body", "body": answer})
-
-    def _accept(self, body: bytes, length: int | None, signature: str | None) -> bool:
-        app = self.app
-        stored = webhooks.accept(app.config["INDEXER_SETTINGS"], app.extensions["indexer.engine"],
-                                 io.BytesIO(body), length, signature)
-        metrics.count_webhook_answer(app, 200, duplicate=not stored)
-        return stored
 
 
 async def _read_at_most(receive: Receive, limit: int) -> bytes:

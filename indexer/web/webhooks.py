@@ -91,6 +91,14 @@ def _too_large(limit: int) -> str:
     return f"The request body is larger than {limit} bytes (INDEXER_WEBHOOK_MAX_BYTES); Stripe's events are far smaller."
 
 
+def accept_counted(app: Flask, stream: IO[bytes], length: int | None, signature: str | None) -> bool:
+    """``accept`` with ``app``'s settings and engine, a stored delivery counted in ``/metrics``
+    as the view counts it: what both front doors (``WebhookFastPath``, ``asgi.WebhookFront``)
+    do before answering 200 themselves."""
+    stored = accept(app.config["INDEXER_SETTINGS"], app.extensions["indexer.engine"], stream, length, signature)
+    metrics.count_webhook_answer(app, 200, duplicate=not stored)
+    return stored
+
 class WebhookFastPath:
     """WSGI middleware (``app.wsgi_app``) that answers ``POST /webhooks/stripe`` itself when
     every step of ``accept`` succeeds, and hands anything else to Flask.
@@ -113,10 +121,8 @@ class WebhookFastPath:
             return self.wsgi_app(environ, start_response)
         app = self.app
         try:
-            stored = accept(app.config["INDEXER_SETTINGS"], app.extensions["indexer.engine"],
-                            get_input_stream(environ, max_content_length=app.config["MAX_CONTENT_LENGTH"]),
-                            get_content_length(environ), environ.get("HTTP_STRIPE_SIGNATURE"))
-            metrics.count_webhook_answer(app, 200, duplicate=not stored)
+            stored = accept_counted(app, get_input_stream(environ, max_content_length=app.config["MAX_CONTENT_LENGTH"]),
+                                    get_content_length(environ), environ.get("HTTP_STRIPE_SIGNATURE"))
         except Exception as exc:  # noqa: BLE001 - handed to the view, which raises it again
             environ[HANDED_OVER] = exc
             return self.wsgi_app(environ, start_response)
