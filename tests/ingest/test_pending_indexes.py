@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import pytest
 from sqlalchemy import Connection, Engine, event, text
 
 from indexer import db
@@ -83,6 +84,11 @@ def explained_scans(engine: Engine, statement: str, parameters: Any) -> tuple[di
     return plan, list(scans(plan))
 
 
+def sqlite_plan(engine: Engine, statement: str, parameters: Any) -> list[str]:
+    """SQLite's EXPLAIN QUERY PLAN of ``statement``, a step a line."""
+    with engine.connect() as conn:
+        return [row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)]
+
 def scans(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
     if plan.get("Relation Name") == "stripe_events" and "Scan" in plan["Node Type"]:
         yield plan
@@ -96,7 +102,7 @@ def test_a_claim_reads_one_batch_not_the_backlog_on_postgres(engine: Engine) -> 
     visit to their rows, and every read of ``stripe_events`` stops near the batch instead of
     reading the backlog."""
     if not db.is_postgres(engine):
-        return
+        pytest.skip("PostgreSQL's plan")
     fill(engine, int(time.time()))
     plan, found = explained_scans(engine, *claim_statement(engine))
     assert INDEX in {scan.get("Index Name") for scan in found}, json.dumps(plan, indent=1)
@@ -111,11 +117,9 @@ def test_a_claim_walks_the_pending_index_on_sqlite(engine: Engine) -> None:
     """SQLite uses a partial index only where the query names its condition as written: the
     claim's plan searches the pending index, in claim order, with no sort of the backlog."""
     if db.is_postgres(engine):
-        return
+        pytest.skip("SQLite's plan")
     fill(engine, int(time.time()))
-    statement, parameters = claim_statement(engine)
-    with engine.connect() as conn:
-        plan = [row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)]
+    plan = sqlite_plan(engine, *claim_statement(engine))
     assert any(INDEX in step for step in plan), plan
     assert not any("TEMP B-TREE FOR ORDER BY" in step for step in plan), plan
 
@@ -131,7 +135,7 @@ def test_the_backlogs_age_is_one_index_entry_on_postgres(engine: Engine) -> None
     """EXPLAIN ANALYZE of ``oldest_pending_received_at``: the oldest pending arrival is the first
     entry of the pending events' arrival index, not a read of every pending row."""
     if not db.is_postgres(engine):
-        return
+        pytest.skip("PostgreSQL's plan")
     fill(engine, int(time.time()))
     plan, found = explained_scans(engine, *oldest_statement(engine))
     assert [scan.get("Index Name") for scan in found] == [AGE_INDEX], json.dumps(plan, indent=1)
@@ -140,9 +144,7 @@ def test_the_backlogs_age_is_one_index_entry_on_postgres(engine: Engine) -> None
 
 def test_the_backlogs_age_is_one_index_entry_on_sqlite(engine: Engine) -> None:
     if db.is_postgres(engine):
-        return
+        pytest.skip("SQLite's plan")
     fill(engine, int(time.time()))
-    statement, parameters = oldest_statement(engine)
-    with engine.connect() as conn:
-        plan = [row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)]
+    plan = sqlite_plan(engine, *oldest_statement(engine))
     assert any(AGE_INDEX in step for step in plan), plan
