@@ -15,8 +15,6 @@ prints, so the rest of the bench reads either generator the same way.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import os
 import signal
@@ -26,18 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from bench import http_load
+from indexer.ingest import signatures
 
 HERE = Path(__file__).resolve().parent
 SCRIPT = HERE / "burst.lua"
 #: Stripe's (and our) signature tolerance is 300 s: nothing is sent after this, so the last
 #: pre-signed delivery is still valid when it arrives, after a request timeout of up to 30 s.
 MAX_SEND_S = 260.0
-
-
-def sign(body: str, secret: str, timestamp: int) -> str:
-    """A ``Stripe-Signature`` header value, as Stripe computes it."""
-    digest = hmac.new(secret.encode(), f"{timestamp}.{body}".encode(), hashlib.sha256).hexdigest()
-    return f"t={timestamp},v1={digest}"
 
 
 def write_requests(events: Path, out: Path, secret: str, timestamp: int | None = None) -> int:
@@ -52,7 +45,7 @@ def write_requests(events: Path, out: Path, secret: str, timestamp: int | None =
                 continue
             if "\t" in body or "\r" in body:
                 raise ValueError("a delivery body holds a tab or a carriage return: not compact JSON")
-            file.write(f"{sign(body, secret, stamp)}\t{body}\n")
+            file.write(f"t={stamp},v1={signatures.sign(body.encode(), secret, stamp)}\t{body}\n")
             count += 1
     return count
 
