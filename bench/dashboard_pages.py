@@ -80,10 +80,10 @@ def positions(url: str) -> dict[str, Any]:
         def one(sql: str, **params: Any) -> Any:
             return conn.execute(text(sql), params).scalar_one()
 
-        buyers = one("SELECT count(*) FROM product_customer_totals WHERE product_id = 'prod_big'")
-        middle = one("SELECT customer_key FROM product_customer_totals WHERE product_id = 'prod_big' "
+        buyers = one("SELECT count(DISTINCT customer_key) FROM purchases WHERE product_id = 'prod_big' AND NOT refunded")
+        middle = one("SELECT DISTINCT customer_key FROM purchases WHERE product_id = 'prod_big' AND NOT refunded "
                      "ORDER BY customer_key OFFSET :n LIMIT 1", n=buyers // 2)
-        end = one("SELECT max(customer_key) FROM product_customer_totals WHERE product_id = 'prod_big'")
+        end = one("SELECT max(customer_key) FROM purchases WHERE product_id = 'prod_big' AND NOT refunded")
         typical = one("SELECT product_id FROM product_totals WHERE product_id <> 'prod_big' "
                       "ORDER BY customers DESC, product_id LIMIT 1 OFFSET 5000")
         by_name = one("SELECT id FROM products ORDER BY lower(name), id OFFSET 5000 LIMIT 1")

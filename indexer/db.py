@@ -159,8 +159,8 @@ def ping(engine: Engine) -> None:
 
 
 #: The tables a backfill or a burst of events fills; see ``refresh_statistics``.
-WRITTEN_TABLES = ("purchases", "refunds", "disputes", "products", "product_customer_totals", "product_totals",
-                  "product_daily_totals", "product_customer_counts")
+WRITTEN_TABLES = ("purchases", "refunds", "disputes", "products", "product_totals", "product_daily_totals",
+                  "product_customer_counts")
 
 
 class GrowthStatistics:

@@ -180,31 +180,11 @@ class _Sums:
     amount_refunded: Mapped[int] = mapped_column(BigInteger)
 
 
-class ProductCustomerTotal(_Sums, Base):
-    """One row per product, customer and currency: ``purchases`` aggregated, fully refunded ones
-    left out. Kept by triggers on ``purchases`` (migration ``0004_rollups``; on PostgreSQL with the
-    unlogged helper tables ``rollup_dirty`` and ``rollup_pending``); the view
-    ``product_customers`` reads it."""
-
-    __tablename__ = "product_customer_totals"
-
-    product_id: Mapped[str] = mapped_column(Id, primary_key=True)
-    account: Mapped[str] = mapped_column(Id, primary_key=True)
-    livemode: Mapped[bool] = mapped_column(Boolean, primary_key=True)
-    customer_key: Mapped[str] = mapped_column(Id, primary_key=True)
-    currency: Mapped[str] = mapped_column(String(8), primary_key=True)
-    customer: Mapped[str | None] = mapped_column(Id)
-    email: Mapped[str | None] = mapped_column(String(512))
-    name: Mapped[str | None] = mapped_column(String(512))
-    lines: Mapped[int] = mapped_column(BigInteger)
-    first_purchased_at: Mapped[int | None] = mapped_column(BigInteger)
-    last_purchased_at: Mapped[int | None] = mapped_column(BigInteger)
-
-    __table_args__ = (Index(None, "customer_key", "account", "livemode"),)
-
-
 class ProductTotal(_Sums, Base):
-    """One row per product and currency (view ``product_summary``), kept like the above."""
+    """One row per product and currency (view ``product_summary``): ``purchases`` aggregated,
+    fully refunded ones left out. Kept by triggers on ``purchases`` (migration
+    ``0014_lean_rollups``; on PostgreSQL settled as each writing transaction commits, with the
+    unlogged helper tables ``rollup_dirty`` and ``rollup_pending``)."""
 
     __tablename__ = "product_totals"
 
@@ -220,8 +200,9 @@ class ProductTotal(_Sums, Base):
 class ProductCustomerCount(Base):
     """One row per product (account and mode): its distinct customers across currencies, each
     buyer counted once however many currencies they paid in, fully refunded purchases left out
-    as in ``product_customer_totals``. Kept with it (migration ``0011_product_customer_counts``),
-    so a product's customers are one row to read rather than a count over all its buyers."""
+    as in ``product_totals``. Kept with it (migrations ``0011_product_customer_counts`` and
+    ``0014_lean_rollups``), so a product's customers are one row to read rather than a count
+    over all its buyers."""
 
     __tablename__ = "product_customer_counts"
 
@@ -320,7 +301,6 @@ refunds_t = Refund.__table__
 disputes_t = Dispute.__table__
 products_t = Product.__table__
 progress_t = BackfillProgress.__table__
-customer_totals_t = ProductCustomerTotal.__table__
 product_totals_t = ProductTotal.__table__
 customer_counts_t = ProductCustomerCount.__table__
 counters_t = MetricCounter.__table__

@@ -1,10 +1,12 @@
 """The rollup tables behind the views always equal the aggregates they replace.
 
-``product_customers``, ``customer_products``, ``product_summary`` and ``product_sales_daily``
-read tables that triggers on ``purchases`` keep current (migration ``0004_rollups``). The
-reference here is what those views were before: the same aggregates computed from ``purchases``
-when read (the view definitions of migrations 0001 to 0003), compared row for row after every
-kind of write, on both databases, and under concurrent writers on PostgreSQL.
+``product_summary`` and ``product_sales_daily`` read tables that triggers on ``purchases`` keep
+current, with ``product_customer_counts`` beside them (migration ``0014_lean_rollups``;
+``product_customers`` and ``customer_products`` read ``purchases``, and read a rollup at the
+revisions 0004 to 0013 that some tests migrate through). The reference here is what the views
+were before any rollup: the same aggregates computed from ``purchases`` when read (the view
+definitions of migrations 0001 to 0003), compared row for row after every kind of write, on both
+databases, and under concurrent writers on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import itertools
 import random
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -22,23 +24,11 @@ from indexer import db
 from tests.conftest import T0, Shop, alembic, assert_rollups_match, rollup_reference
 
 
-@pytest.fixture(params=["moves", "sums"])
-def engine(request: pytest.FixtureRequest, database_url_engine: Engine) -> Iterator[Engine]:
-    """A migrated index on each database. On PostgreSQL a day is settled either way (migration
-    ``0005_day_moves``): moved by the rows written, or summed again as for a bulk load; the
-    setting ``indexer.day_sums_factor`` picks one for every transaction of the test."""
+@pytest.fixture
+def engine(database_url_engine: Engine) -> Engine:
+    """A migrated index on each database."""
     db.migrate(database_url_engine)
-    if not db.is_postgres(database_url_engine):
-        if request.param == "sums":
-            pytest.skip("SQLite moves each day by each row")
-        yield database_url_engine
-        return
-    url = database_url_engine.url
-    factor = "0" if request.param == "moves" else "1000000000"
-    options = f"{url.query.get('options', '')} -cindexer.day_sums_factor={factor}".strip()
-    engine = db.make_engine(url.update_query_dict({"options": options}).render_as_string(hide_password=False))
-    yield engine
-    engine.dispose()
+    return database_url_engine
 
 
 def _rows(engine: Engine, sql: str) -> list[Any]:
@@ -247,11 +237,11 @@ def _line(source: str, line: str, product: str, customer: str, amount: int, at: 
 
 
 def test_new_keys_are_inserted_and_known_ones_updated_or_deleted_in_one_transaction(engine: Engine) -> None:
-    """Since ``0009_rollup_inserts`` the settle inserts the customer and day rows that were not
-    there and updates or deletes those that were. One transaction mixes them: new keys, a
-    customer whose earlier rows are all refunded (no row, yet rows in purchases), keys the same
-    transaction also changes or empties, several lines of one payment in two statements, then a
-    second transaction with an earlier first sale, a known day and a key refunded away."""
+    """The settle creates the product, currency and day rows that were not there and moves or
+    deletes those that were. One transaction mixes them: new keys, a customer whose earlier rows
+    are all refunded (held nothing before, yet has rows in purchases), keys the same transaction
+    also changes or empties, several lines of one payment in two statements, then a second
+    transaction with an earlier first sale, a known day and a key refunded away."""
     with db.transaction(engine) as conn:
         conn.execute(_INSERT, [_line("cs_0", "li_0", "prod_A", "cus_old", 500, T0, refunded=True)])
     assert_rollups_match(engine)
@@ -443,3 +433,33 @@ def test_the_counts_migration_fills_a_populated_index_and_keeps_it_both_ways(dat
 def _tables(engine: Engine) -> set[str]:
     with engine.connect() as conn:
         return db_tables(conn)
+
+
+def test_the_lean_migration_keeps_a_populated_index_both_ways(database_url_engine: Engine) -> None:
+    """0014 drops ``product_customer_totals`` and moves the other rollups by the rows: an index
+    written before it stays exact across the upgrade, writes after it (new products, known
+    customers, refunds, a removal) keep it exact, and the downgrade fills the customer rows again
+    from ``purchases`` so that 0013's views and settle carry on."""
+    engine = database_url_engine
+    db.migrate(engine, "0013_pending_received_index")
+    shop = Shop(engine)
+    first = shop.checkout(("prod_A", 100), ("prod_B", 50), customer="cus_1", created=T0)
+    shop.checkout(("prod_A", 300), customer="cus_2", currency="eur", created=T0 + 10)
+    alembic(engine, "upgrade", "head")
+    assert "product_customer_totals" not in _tables(engine)
+    assert_rollups_match(engine)
+    shop.checkout(("prod_A", 200), customer="cus_1", created=T0 + 86_400)  # a known customer, a new day
+    shop.checkout(("prod_C", 20), customer="cus_3", created=T0 + 20)  # a product new to the index
+    shop.refund(first, 150)  # fully: prod_B loses its only customer
+    with db.transaction(engine) as conn:
+        conn.execute(text("DELETE FROM purchases WHERE customer_key = 'cus_2'"))
+    assert_rollups_match(engine)
+    assert _rows(engine, "SELECT product_id, customers, purchases, first_purchased_at FROM product_summary "
+                         "ORDER BY product_id") == [("prod_A", 1, 1, T0 + 86_400), ("prod_C", 1, 1, T0 + 20)]
+    alembic(engine, "downgrade", "0013_pending_received_index")
+    assert "product_customer_totals" in _tables(engine)
+    assert_rollups_match(engine)
+    shop.checkout(("prod_A", 400), customer="cus_4", created=T0 + 30)
+    assert_rollups_match(engine)
+    alembic(engine, "upgrade", "head")
+    assert_rollups_match(engine)

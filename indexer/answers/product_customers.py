@@ -2,9 +2,10 @@
 
 One entry per customer: ``id`` is the purchases' ``customer_key`` (the ``cus_...`` id, or
 ``guest_...`` derived from the lower-cased email of a guest checkout), its ``amounts`` exactly
-the customer's rows of the SQL view ``product_customers``. The usual page reads the rollup
-``product_customer_totals``; a ``created`` window or ``include_refunded`` sums ``purchases``.
-The statements are built once per shape of request, because building costs more than running.
+the customer's rows of the SQL view ``product_customers``. A page walks the product's customers
+in key order through the ``(product, customer_key)`` index of ``purchases`` and sums the rows of
+the page's customers. The statements are built once per shape of request, because building
+costs more than running.
 """
 
 from __future__ import annotations
@@ -31,10 +32,9 @@ from indexer.answers.lists import (
     trim_extra_key,
     walk_pages,
 )
-from indexer.models import customer_totals_t, products_t, purchases_t
+from indexer.models import products_t, purchases_t
 
 p = purchases_t.c
-t = customer_totals_t.c
 
 # --- which mode, and does it exist at all ---------------------------------------------------
 
@@ -101,8 +101,6 @@ def _customers_statement(
     product with 200,000 buyers, where a wrong choice reads all of them.
     """
     product, account, mode = _product_params(mode_given)
-    if not include_refunded and not bounds:
-        return _customer_totals_statement(product, account, mode, cursor)
     scope = [p.product_id == product, p.account == account, p.livemode == mode]
     window = _window(bounds)
     if not include_refunded:
@@ -151,30 +149,6 @@ def _window_probe(mode_given: bool, bounds: tuple[str, ...]) -> Any:
     product, account, mode = _product_params(mode_given)
     rows = select(p.purchased_at).where(p.product_id == product, p.account == account, p.livemode == mode, *_window(bounds))
     return select(func.count()).select_from(rows.limit(bindparam("cap", type_=Integer(), literal_execute=True)).subquery())
-
-
-def _customer_totals_statement(product: Any, account: Any, mode: Any, cursor: str | None) -> Any:
-    """The usual page (no date range, refunded purchases left out): the rows of
-    ``product_customer_totals``, which triggers keep equal to the aggregate over ``purchases``
-    (migration ``0004_rollups``), so a page reads ``limit + 1`` customers' rows and sums nothing.
-
-    The page's keys are consecutive, so their rows are read as the range between the first and
-    the last: a plan made once for every cursor (the web app's generic plans) cannot walk the
-    product's customers from its first one up to the cursor, as an ``IN`` could.
-    """
-    where = [t.product_id == product, t.account == account, t.livemode == mode]
-    key = t.customer_key
-    page = page_keys(key, where, cursor).cte("page_keys")
-    first = select(func.min(page.c.customer_key)).scalar_subquery()
-    last = select(func.max(page.c.customer_key)).scalar_subquery()
-    return (
-        select(
-            key, t.livemode, t.customer, t.email, t.name, t.currency, t.purchases, t.quantity, t.amount_total,
-            t.amount_refunded, t.first_purchased_at, t.last_purchased_at,
-        )
-        .where(*where, key >= first, key <= last)
-        .order_by(key, t.currency)
-    )
 
 
 def product_customers(conn: Connection, product_id: str, filters: Filters, page: Page) -> PageResult:
