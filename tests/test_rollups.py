@@ -463,3 +463,26 @@ def test_the_lean_migration_keeps_a_populated_index_both_ways(database_url_engin
     assert_rollups_match(engine)
     alembic(engine, "upgrade", "head")
     assert_rollups_match(engine)
+
+
+def test_one_transaction_of_many_keys_per_buyer_counts_each_once_for_known_and_new_products(engine: Engine) -> None:
+    """A buyer and a payment with rows on several days and in several currencies, written in one
+    transaction, count once per day, once per currency and once per product: for a product the
+    index already knew (whose keys are looked up) and for a new one (whose keys are not)."""
+    with db.transaction(engine) as conn:
+        conn.execute(_INSERT, [_line("cs_0", "li_0", "prod_known", "cus_1", 100, T0)])
+    rows = []
+    for product in ("prod_known", "prod_new"):
+        for n, (currency, at) in enumerate([("usd", T0 + 10), ("usd", T0 + 86_400), ("eur", T0 + 20), ("eur", T0 + 30)]):
+            rows.append(_line(f"cs_{product}_{n}", "li_0", product, "cus_1", 10 + n, at, currency=currency,
+                              payment=f"pi_{product}_{currency}"))
+        rows.append(_line(f"cs_{product}_9", "li_0", product, "cus_2", 5, T0 + 40))
+    with db.transaction(engine) as conn:
+        conn.execute(_INSERT, rows)
+        conn.execute(text("DELETE FROM purchases WHERE source_id = 'cs_prod_new_9'"))  # added and taken away
+    assert_rollups_match(engine)
+    assert _rows(engine, "SELECT product_id, currency, customers, purchases FROM product_summary "
+                         "ORDER BY product_id, currency") == [
+        ("prod_known", "eur", 1, 1), ("prod_known", "usd", 2, 3), ("prod_new", "eur", 1, 1), ("prod_new", "usd", 1, 1)]
+    assert _counts(engine, "prod_known") == [(2,)]
+    assert _counts(engine, "prod_new") == [(1,)]

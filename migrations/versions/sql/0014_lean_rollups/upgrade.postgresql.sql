@@ -133,12 +133,13 @@ BEGIN
     -- customers across currencies) moves by one where a key held no row before this transaction
     -- and holds one now, or the other way. "Now" is read from purchases, one index probe per key
     -- of a product that had rows before (known); "before" is now less this transaction's own rows
-    -- (added). A product new to the index had nothing before: now is what this transaction added.
-    -- The windows count a customer's (payment's) currency and product once, on its first key.
+    -- (added). A product new to the index had nothing before: a key holds a row now where this
+    -- transaction added one, with no lookup. For known products, the windows count a customer's
+    -- (payment's) currency and product once, on its first key.
     WITH mine AS MATERIALIZED (
         SELECT product_id, account, livemode, customer_key, currency, day_start, payment_key, sign, quantity, amount_total, amount_refunded, purchased_at
         FROM rollup_dirty WHERE txid = tx AND NOT refunded
-    ), buyers AS (
+    ), buyers AS MATERIALIZED (
         SELECT m.product_id, m.account, m.livemode, m.customer_key, m.currency, m.day_start, SUM(m.sign) AS added,
                EXISTS (SELECT 1 FROM product_customer_counts c WHERE c.product_id = m.product_id AND c.account = m.account AND c.livemode = m.livemode) AS known
         FROM mine m GROUP BY m.product_id, m.account, m.livemode, m.customer_key, m.currency, m.day_start
@@ -146,6 +147,7 @@ BEGIN
         SELECT b.*, SUM(b.added) OVER cur AS added_cur, SUM(b.added) OVER person AS added_all,
                row_number() OVER (cur ORDER BY b.day_start) = 1 AS first_cur, row_number() OVER (person ORDER BY b.currency, b.day_start) = 1 AS first_all
         FROM buyers b
+        WHERE b.known
         WINDOW cur AS (PARTITION BY b.product_id, b.account, b.livemode, b.customer_key, b.currency),
                person AS (PARTITION BY b.product_id, b.account, b.livemode, b.customer_key)
     ), buyer_moves AS (
@@ -155,20 +157,27 @@ BEGIN
                CASE WHEN l.first_all THEN (h.all_ > 0)::int - (h.all_ - l.added_all > 0)::int ELSE 0 END AS all_moved
         FROM buyer_levels l
         CROSS JOIN LATERAL (
-            SELECT l.added AS day, l.added_cur AS cur, l.added_all AS all_ WHERE NOT l.known
-            UNION ALL
-            SELECT COUNT(*) FILTER (WHERE p.currency = l.currency AND p.purchased_at >= l.day_start AND p.purchased_at < l.day_start + 86400),
-                   COUNT(*) FILTER (WHERE p.currency = l.currency), COUNT(*)
+            SELECT COUNT(*) FILTER (WHERE p.currency = l.currency AND p.purchased_at >= l.day_start AND p.purchased_at < l.day_start + 86400) AS day,
+                   COUNT(*) FILTER (WHERE p.currency = l.currency) AS cur, COUNT(*) AS all_
             FROM purchases p
-            WHERE l.known AND p.product_id = l.product_id AND p.account = l.account AND p.livemode = l.livemode AND p.customer_key = l.customer_key AND NOT p.refunded
+            WHERE p.product_id = l.product_id AND p.account = l.account AND p.livemode = l.livemode AND p.customer_key = l.customer_key AND NOT p.refunded
         ) h
-    ), bills AS (
+        UNION ALL
+        SELECT product_id, account, livemode, currency, day_start, (added > 0)::int, 0, 0 FROM buyers WHERE NOT known
+        UNION ALL
+        SELECT product_id, account, livemode, currency, NULL, 0, (SUM(added) > 0)::int, 0 FROM buyers WHERE NOT known
+        GROUP BY product_id, account, livemode, customer_key, currency
+        UNION ALL
+        SELECT product_id, account, livemode, NULL, NULL, 0, 0, (SUM(added) > 0)::int FROM buyers WHERE NOT known
+        GROUP BY product_id, account, livemode, customer_key
+    ), bills AS MATERIALIZED (
         SELECT m.product_id, m.account, m.livemode, m.payment_key, m.currency, m.day_start, SUM(m.sign) AS added,
                EXISTS (SELECT 1 FROM product_customer_counts c WHERE c.product_id = m.product_id AND c.account = m.account AND c.livemode = m.livemode) AS known
         FROM mine m GROUP BY m.product_id, m.account, m.livemode, m.payment_key, m.currency, m.day_start
     ), bill_levels AS (
         SELECT b.*, SUM(b.added) OVER cur AS added_cur, row_number() OVER (cur ORDER BY b.day_start) = 1 AS first_cur
         FROM bills b
+        WHERE b.known
         WINDOW cur AS (PARTITION BY b.product_id, b.account, b.livemode, b.payment_key, b.currency)
     ), bill_moves AS (
         SELECT l.product_id, l.account, l.livemode, l.currency, l.day_start,
@@ -176,15 +185,18 @@ BEGIN
                CASE WHEN l.first_cur THEN (h.cur > 0)::int - (h.cur - l.added_cur > 0)::int ELSE 0 END AS cur_moved
         FROM bill_levels l
         CROSS JOIN LATERAL (
-            SELECT l.added AS day, l.added_cur AS cur WHERE NOT l.known
-            UNION ALL
-            SELECT COUNT(*) FILTER (WHERE p.purchased_at >= l.day_start AND p.purchased_at < l.day_start + 86400), COUNT(*)
+            SELECT COUNT(*) FILTER (WHERE p.purchased_at >= l.day_start AND p.purchased_at < l.day_start + 86400) AS day, COUNT(*) AS cur
             FROM purchases p
-            WHERE l.known AND p.account = l.account AND p.payment_key = l.payment_key AND p.product_id = l.product_id AND p.livemode = l.livemode
+            WHERE p.account = l.account AND p.payment_key = l.payment_key AND p.product_id = l.product_id AND p.livemode = l.livemode
               AND p.currency = l.currency AND NOT p.refunded
         ) h
+        UNION ALL
+        SELECT product_id, account, livemode, currency, day_start, (added > 0)::int, 0 FROM bills WHERE NOT known
+        UNION ALL
+        SELECT product_id, account, livemode, currency, NULL, 0, (SUM(added) > 0)::int FROM bills WHERE NOT known
+        GROUP BY product_id, account, livemode, payment_key, currency
     ), days AS MATERIALIZED (
-        -- per product, currency and day; day_start NULL: the product in a currency; currency NULL: the product
+        -- per product, currency and day; day_start NULL: the product's currency; currency NULL: the product
         SELECT product_id, account, livemode, currency, day_start, SUM(customers) AS customers, SUM(purchases) AS purchases,
                SUM(quantity) AS quantity, SUM(amount_total) AS amount_total, SUM(amount_refunded) AS amount_refunded,
                MIN(first_added) AS first_added, MAX(last_added) AS last_added, bool_or(lost) AS lost
