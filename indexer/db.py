@@ -123,9 +123,9 @@ def commit_without_waiting_for_disk(conn: Connection) -> None:
     For writes a rerun would redo anyway: a backfill page and its checkpoint commit together
     (as do the rows of applied events and their ``done``), so a crash of the database server can
     lose only the last few pages together with their checkpoints (never one without the other),
-    and the rerun fetches them again. It also keeps the rollups' row locks (migration
-    ``0004_rollups``) for less time: a popular product's totals are not held through a disk
-    flush.
+    and the rerun fetches them again. It also keeps the rollups' product locks (migration
+    ``0014_lean_rollups``) for less time: a popular product's writers do not wait through a
+    disk flush.
     """
     if is_postgres(conn):
         conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
@@ -302,7 +302,7 @@ def update_each(
     """Set ``columns`` of the rows whose ``key`` column equals each dict's ``key.name``.
 
     On PostgreSQL one ``UPDATE ... FROM`` over unnested arrays: one statement, so the rollup
-    triggers (migration ``0004_rollups``) run once, not once per row. Elsewhere an executemany.
+    triggers note the rows once, not once per row. Elsewhere an executemany.
     """
     table = key.table
     if is_postgres(conn):

@@ -486,3 +486,22 @@ def test_one_transaction_of_many_keys_per_buyer_counts_each_once_for_known_and_n
         ("prod_known", "eur", 1, 1), ("prod_known", "usd", 2, 3), ("prod_new", "eur", 1, 1), ("prod_new", "usd", 1, 1)]
     assert _counts(engine, "prod_known") == [(2,)]
     assert _counts(engine, "prod_new") == [(1,)]
+
+
+def test_a_page_of_the_customers_view_reads_only_the_page_on_postgresql(postgres_engine: Engine) -> None:
+    """The README's paged query over ``product_customers`` walks the product's customers in key
+    order and sums only the page's (migration ``0014_lean_rollups``): its plan stops after the
+    page instead of summing every buyer first."""
+    shop = Shop(postgres_engine)
+    for n in range(30):
+        shop.checkout(("prod_A", 100 + n), customer=f"cus_{n:03d}", created=T0 + n)
+    with postgres_engine.connect() as conn:
+        conn.execute(text("ANALYZE purchases"))
+        plan = "\n".join(r[0] for r in conn.execute(text(
+            "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT id, email, name, purchases "
+            "FROM product_customers WHERE product_id = 'prod_A' AND account = '' AND NOT livemode AND id > 'cus_010' "
+            "ORDER BY id LIMIT 5")))
+        rows = conn.execute(text("SELECT id FROM product_customers WHERE product_id = 'prod_A' AND account = '' "
+                                 "AND NOT livemode AND id > 'cus_010' ORDER BY id LIMIT 5")).scalars().all()
+    assert rows == [f"cus_{n:03d}" for n in range(11, 16)]
+    assert "Unique (actual rows=5 loops=1)" in plan  # the walk of the customers stopped at the page

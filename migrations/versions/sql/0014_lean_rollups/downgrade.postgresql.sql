@@ -9,6 +9,14 @@ DROP VIEW product_customers
 DROP VIEW customer_products
 ;
 
+DROP INDEX ix_purchases_product_id_account_customer_key_livemode
+;
+
+CREATE INDEX ix_purchases_product_id_account_livemode_customer_key
+    ON purchases (product_id, account, livemode, customer_key)
+    INCLUDE (purchased_at, refunded)
+;
+
 CREATE TABLE product_customer_totals (
         product_id varchar(255) NOT NULL,
         account varchar(255) NOT NULL,

@@ -1,6 +1,6 @@
 -- Each statement ends at a line holding only ';' (bodies use ';' too); they run one at a time, in order.
 -- 0014_lean_rollups, upgrade, PostgreSQL: no per-customer rollup. product_customer_totals is
--- dropped (its views sum purchases again, as 0001's did); the settle moves product_totals,
+-- dropped (its views sum purchases when read); the settle moves product_totals,
 -- product_customer_counts and product_daily_totals by the rows a transaction changed, and looks
 -- up only whether each touched customer and payment held rows before and holds rows after.
 
@@ -13,25 +13,35 @@ DROP VIEW customer_products
 DROP TABLE product_customer_totals
 ;
 
+-- A product's customers in key order, one customer at a time: the keys are walked through the
+-- index below (its order is the view's: product, account, customer, mode), and each customer's
+-- rows are summed where it is read. A page (WHERE product_id, account and mode, id > cursor, ORDER
+-- BY id LIMIT n) reads n customers whatever the product sold; every buyer at once reads them all.
+DROP INDEX ix_purchases_product_id_account_livemode_customer_key
+;
+
+CREATE INDEX ix_purchases_product_id_account_customer_key_livemode
+    ON purchases (product_id, account, customer_key, livemode)
+    INCLUDE (purchased_at, refunded)
+;
+
 CREATE VIEW product_customers AS
-SELECT
-    account,
-    livemode,
-    product_id,
-    customer_key AS id,
-    MAX(customer_id) AS customer,
-    MAX(email) AS email,
-    MAX(name) AS name,
-    currency,
-    COUNT(DISTINCT payment_key) AS purchases,
-    SUM(quantity) AS quantity,
-    SUM(amount_total) AS amount_total,
-    SUM(amount_refunded) AS amount_refunded,
-    MIN(purchased_at) AS first_purchased_at,
-    MAX(purchased_at) AS last_purchased_at
-FROM purchases
-WHERE product_id IS NOT NULL AND NOT refunded
-GROUP BY account, livemode, product_id, customer_key, currency
+SELECT k.account, k.livemode, k.product_id, k.customer_key AS id, s.customer, s.email, s.name, s.currency,
+       s.purchases, s.quantity, s.amount_total, s.amount_refunded, s.first_purchased_at, s.last_purchased_at
+FROM (
+    SELECT DISTINCT product_id, account, customer_key, livemode FROM purchases
+    WHERE product_id IS NOT NULL AND NOT refunded
+) k
+CROSS JOIN LATERAL (
+    SELECT p.currency, MAX(p.customer_id) AS customer, MAX(p.email) AS email, MAX(p.name) AS name,
+           COUNT(DISTINCT p.payment_key) AS purchases, SUM(p.quantity) AS quantity, SUM(p.amount_total) AS amount_total,
+           SUM(p.amount_refunded) AS amount_refunded, MIN(p.purchased_at) AS first_purchased_at,
+           MAX(p.purchased_at) AS last_purchased_at
+    FROM purchases p
+    WHERE p.product_id = k.product_id AND p.account = k.account AND p.customer_key = k.customer_key
+      AND p.livemode = k.livemode AND NOT p.refunded
+    GROUP BY p.currency
+) s
 ;
 
 CREATE VIEW customer_products AS
