@@ -2,10 +2,15 @@
 
 ``product_customer_totals`` held one row per product, customer and currency, nearly as many rows
 as ``purchases`` itself, and keeping it was most of what the rollups cost a bulk write. No answer
-needs it any longer: a page of a product's customers walks the ``(product, customer_key)`` index
-of ``purchases`` and sums the page's rows (as pages with a date range or ``include_refunded``
-already did), within the same time. The views ``product_customers`` and ``customer_products``
-sum ``purchases`` again, as before ``0004_rollups``.
+with a target needs it: a page of a product's customers walks the ``(product, customer_key)``
+index of ``purchases`` and sums the page's rows (as pages with a date range or
+``include_refunded`` already did). The views ``product_customers`` and ``customer_products`` sum
+``purchases`` when read. On PostgreSQL ``product_customers`` walks a product's customers in key
+order and sums each one's rows (``LATERAL``), so that a page of it reads only the page, and the
+covering index ``(product_id, account, livemode, customer_key)`` becomes ``(product_id, account,
+customer_key, livemode)``, the order of that walk (the mode is fixed by a query, but PostgreSQL
+does not treat a boolean condition as fixing a sort key). Every buyer of a product at once now
+costs a lookup per buyer.
 
 The three rollups left (``product_totals``, ``product_customer_counts``,
 ``product_daily_totals``) now move by the rows written, one way on each database:
