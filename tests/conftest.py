@@ -15,6 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Generator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -22,11 +23,11 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
-from sqlalchemy import Engine, create_engine, inspect, select, text
+from sqlalchemy import Connection, Engine, create_engine, inspect, select, text
 
 import migrations
 from indexer import db, models
-from indexer.index import writes
+from indexer.index import rollups, writes
 from indexer.index.mapping import guest_key, product_row, refund_row, session_purchase
 from indexer.ingest import signatures
 from migrations import sqlfiles
@@ -246,6 +247,8 @@ class Shop:
     engine: Engine
     account: str = ""
     counter: itertools.count = field(default_factory=itertools.count)
+    #: Write as a backfill does: the rollups of the products written wait for ``rollups.refresh``.
+    defer_rollups: bool = False
 
     def checkout(
         self,
@@ -291,7 +294,7 @@ class Shop:
             }
             for i, line in enumerate(lines)
         ]
-        with db.transaction(self.engine) as conn:
+        with self._transaction() as conn:
             writes.write_source(conn, session_purchase(session, items, account=self.account if account is None else account))
         return session
 
@@ -302,8 +305,15 @@ class Shop:
             "charge": f"ch_{n:06d}", "payment_intent": session["payment_intent"], "status": "succeeded",
             "created": session["created"] + 60,
         }
-        with db.transaction(self.engine) as conn:
+        with self._transaction() as conn:
             writes.write_refunds(conn, [refund_row(refund, account=self.account, livemode=session["livemode"])])
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Connection]:
+        with db.transaction(self.engine) as conn:
+            if self.defer_rollups:
+                rollups.defer(conn)
+            yield conn
 
     def product(self, product_id: str, name: str, *, livemode: bool = False) -> None:
         obj = {"id": product_id, "object": "product", "name": name, "active": True, "livemode": livemode,

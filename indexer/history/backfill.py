@@ -16,7 +16,8 @@ costs little more than one partial last page per shard.
 
 Pages are written by ``indexer.history.page_writer`` (in a process of its own, so that writing does not
 compete with fetching for the GIL), in the order they were fetched; a thread fetches its shard's
-next page while the last one is written.
+next page while the last one is written. The pages defer the rollups of the products they touch,
+and the run refreshes them as it ends (``indexer.index.rollups``).
 
 What to fetch (the streams and their ranges, for the whole history or one product) is decided
 by ``indexer.history.ranges``; this module runs it. Objects go through the same pure mapping
@@ -40,6 +41,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from indexer import db
+from indexer.errors import DatabaseUnavailable
 from indexer.history import checkpoints, page_writer
 from indexer.history.checkpoints import Scope, Shard
 from indexer.history.page_writer import Checkpoint, PageWriter
@@ -58,6 +60,7 @@ from indexer.history.ranges import (
     refund_stream,
     session_stream,
 )
+from indexer.index import rollups
 from indexer.stripe_api import StripeAPI
 
 log = logging.getLogger(__name__)
@@ -177,11 +180,27 @@ class Backfill:
         started = time.monotonic()
         requests = self.api.request_count
         self._writer = page_writer.writer_for(self.engine, self.scope, in_process=self.writes_in_process)
+        finished = False
         try:
             self._run(ranges)
+            finished = True
         finally:
             self._writer.close()
+            self._refresh_rollups(raise_errors=finished)
         return Result(self.stats, self.api.request_count - requests, time.monotonic() - started)
+
+    def _refresh_rollups(self, *, raise_errors: bool) -> None:
+        """Bring the rollups of the products the pages touched up to date (the pages deferred
+        them). After a failed run a refresh that fails too is only logged, not raised over the
+        first error: the worker refreshes those products within ten minutes."""
+        try:
+            refreshed = rollups.refresh(self.engine)
+        except DatabaseUnavailable as exc:
+            if raise_errors:
+                raise
+            log.warning("rollups of the products written so far not refreshed (%s); the worker will", exc)
+        else:
+            log.info("rollups of %d product(s) refreshed", refreshed)
 
     def _run(self, ranges: Sequence[Range]) -> None:
         for stream, start, end in ranges:

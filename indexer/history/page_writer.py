@@ -7,7 +7,8 @@ process (its own interpreter, on the other core): fetch threads hand it each pag
 checkpoint and go on to fetch the next page while it is written.
 
 Pages are written one at a time, in the order they were submitted, each in one transaction
-with its checkpoint (``indexer.history.checkpoints``). After a page fails, every later page is refused
+with its checkpoint (``indexer.history.checkpoints``) and with the rollups of its products
+deferred (``indexer.index.rollups``: the backfill refreshes them once, when it ends). After a page fails, every later page is refused
 unwritten: a shard cut off by a page that failed is then never written without its cut, and a
 rerun resumes from the last committed checkpoint. ``InlineWriter`` does the same in the
 calling thread (for a database another process cannot open, such as in-memory SQLite).
@@ -33,6 +34,7 @@ from indexer import db
 from indexer.errors import DatabaseUnavailable, IndexerError
 from indexer.history import checkpoints
 from indexer.history.checkpoints import Scope, Shard
+from indexer.index import rollups
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +87,7 @@ class _Pages:
             try:
                 with db.transaction(self.engine) as conn:
                     db.commit_without_waiting_for_disk(conn)
+                    rollups.defer(conn)
                     write(conn, items)
                     if checkpoint.cut is None:
                         checkpoints.save(conn, self.scope, checkpoint.advanced)

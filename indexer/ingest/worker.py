@@ -23,6 +23,7 @@ from sqlalchemy import exc as sa_exc
 
 from indexer import db
 from indexer.errors import DatabaseUnavailable, IndexerError
+from indexer.index import rollups
 from indexer.index.mapping import MappingError
 from indexer.ingest import counters, event_store
 from indexer.ingest.apply import Applier, ClaimedEvent
@@ -40,6 +41,9 @@ ONCE_RETRY_PATIENCE = 30
 #: to ``run``'s ``idle_sleep``: an event that arrives while events flow waits for a poll of a
 #: few tens of milliseconds, not half a second, and an idle worker still polls twice a second.
 FIRST_IDLE_POLL = 0.05
+#: How often a running worker looks for products whose deferred rollups are overdue (a backfill
+#: that stopped before refreshing them; ``indexer.index.rollups``).
+ROLLUP_REFRESH_SECONDS = 60.0
 MAX_ERROR_LENGTH = 2000
 
 
@@ -168,6 +172,7 @@ class Worker:
         self.stopping = threading.Event()
         #: events of a batch a database outage cut off: id -> the attempts of their claim
         self._dropped: dict[str, int] = {}
+        self._next_rollup_refresh = 0.0
 
     def stop(self) -> None:
         """Ask ``run`` to return after the batch in hand (from another thread or a signal
@@ -210,6 +215,16 @@ class Worker:
             raise
         finally:
             self.leases.release()
+
+    def refresh_overdue_rollups(self, now: float) -> None:
+        """Every ``ROLLUP_REFRESH_SECONDS``, refresh the products whose deferred rollups no
+        writer has pushed on for ten minutes: a backfill stopped before its own refresh."""
+        if now < self._next_rollup_refresh:
+            return
+        self._next_rollup_refresh = now + ROLLUP_REFRESH_SECONDS
+        refreshed = rollups.refresh(self.engine, overdue_only=True)
+        if refreshed:
+            log.info("rollups of %d product(s) refreshed, left deferred by a backfill that stopped", refreshed)
 
     def _apply_batch(self, rows: list[Any]) -> int:
         """Apply claimed rows; each event's outcome settles it (done, retry later, or failed)."""
@@ -260,6 +275,7 @@ class Worker:
         while not self.stopping.is_set():
             started = time.monotonic()
             try:
+                self.refresh_overdue_rollups(started)
                 claimed = self.run_batch()
                 failures = 0
             except DatabaseUnavailable as exc:

@@ -6,7 +6,8 @@ Two sources, both in the database, because a scrape reaches one of several gunic
 and the workers run elsewhere:
 
 * the event store at scrape time, for what is waiting: pending and failed events, and the age
-  of the oldest pending one (``event_store.queue_summary``, which reads the pending rows only);
+  of the oldest pending one (``event_store.queue_summary``, which reads the pending rows only),
+  and the products whose rollups a backfill deferred (``indexer.index.rollups``);
 * ``metric_counters`` for totals that only grow: webhook deliveries (counted here, after each
   answer of ``POST /webhooks/stripe``, and added by each process once a second), events applied,
   retried and parked by workers, worker batch latency, Stripe requests and 429s (added by each
@@ -26,6 +27,7 @@ from prometheus_client.registry import Collector
 
 from indexer import db
 from indexer.errors import DatabaseUnavailable
+from indexer.index import rollups
 from indexer.ingest import counters, event_store
 from indexer.ingest.counters import Key
 from indexer.web import engine, health
@@ -88,7 +90,8 @@ def metrics() -> Response:
         if problem is not None:
             return Response(f"# {problem}\n", status=503, mimetype="text/plain")
         _tally().flush(engine())
-        queue, totals = db.read(engine(), lambda conn: (event_store.queue_summary(conn), counters.read(conn)))
+        queue, totals = db.read(engine(), lambda conn: (
+            {**event_store.queue_summary(conn), "rollups_stale": rollups.stale_products(conn)}, counters.read(conn)))
     except DatabaseUnavailable as exc:
         return Response(f"# {exc.public_message}\n", status=503, mimetype="text/plain")
     registry = CollectorRegistry(auto_describe=False)
@@ -132,6 +135,10 @@ class Snapshot(Collector):
             "indexer_oldest_pending_event_age_seconds",
             "Seconds since the oldest pending event was received (0 when none is pending)",
             value=max(0.0, self.now - oldest) if oldest is not None else 0.0)
+        yield GaugeMetricFamily(
+            "indexer_rollups_stale_products",
+            "Products whose summaries wait for a backfill's refresh of their rollups (0 when none is deferred)",
+            value=queue["rollups_stale"] or 0)
         yield self.batch_latency()
         for name, key, doc in (
             ("indexer_stripe_requests", "stripe_requests", "HTTP requests sent to Stripe, retries included"),
