@@ -184,7 +184,9 @@ class ProductTotal(_Sums, Base):
     """One row per product and currency (view ``product_summary``): ``purchases`` aggregated,
     fully refunded ones left out. Kept by triggers on ``purchases`` (migration
     ``0014_lean_rollups``; on PostgreSQL settled as each writing transaction commits, with the
-    unlogged helper tables ``rollup_dirty`` and ``rollup_pending``)."""
+    unlogged helper tables ``rollup_dirty`` and ``rollup_pending``, or, for a backfill's pages,
+    computed again once it ends from the products noted in ``rollup_stale``: migration
+    ``0015_deferred_rollups``, ``indexer.index.rollups``)."""
 
     __tablename__ = "product_totals"
 
