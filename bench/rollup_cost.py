@@ -7,7 +7,10 @@ Usage: BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres .venv/bi
 Builds databases beside the given one, migrated to the newest revision: ``bench_cost_on``, and
 ``bench_cost_off`` where the rollup triggers on ``purchases`` (those whose function is named
 ``rollups...``) are disabled; with ``--before REVISION`` also ``bench_cost_before``, migrated
-only that far (the rollups as they were: before and after in the same run). The same writes then
+only that far (the rollups as they were: before and after in the same run). At the newest
+revision the writes defer the rollups and refresh them once they are done, as a backfill does
+(``indexer.index.rollups``; the refresh is timed with the writes); an older revision settles
+each transaction's rows as it commits. The same writes then
 go to every database, one after the other in turn, each on a connection of its own, so all see
 the same load of the machine. Each part prints, per database, the CPU time of its PostgreSQL
 backend (read from ``/proc``: the database server must run on this machine) and the wall time,
@@ -17,11 +20,13 @@ and each ratio to rollups off (the target: <= 1.25x).
    generator, rendered as the API renders them and mapped by ``indexer.index.mapping``), written
    as the backfill's page writer writes them: pages of 100 sources sorted by payment, each page
    in one transaction through ``writes.write_sources`` (statistics refreshed as the rows double,
-   ``db.GrowthStatistics``), then every refund in pages of 100 through ``writes.write_refunds``.
+   ``db.GrowthStatistics``), then every refund in pages of 100 through ``writes.write_refunds``,
+   then (newest revision) the refresh of the deferred rollups.
    Wall time includes the Python side of the writes, the same with rollups on or off; the
    backend's CPU is what the rollups add to the database.
 2. ``load``: the 1M-row load of ``bench/query_api.py`` (one ``INSERT ... SELECT``, ``prod_big``
-   with ``--big`` buyers) into emptied tables, ``--rounds`` times. Then the floor: the rollup
+   with ``--big`` buyers) into emptied tables, ``--rounds`` times (newest revision: deferred
+   and refreshed after each, as a bulk import in SQL would). Then the floor: the rollup
    tables filled from the loaded ``purchases`` in one set-based pass each (rolled back), the
    least that writing their rows costs, whatever keeps them.
 
