@@ -200,7 +200,8 @@ class Backfill:
                 raise
             log.warning("rollups of the products written so far not refreshed (%s); the worker will", exc)
         else:
-            log.info("rollups of %d product(s) refreshed", refreshed)
+            if refreshed:
+                log.info("rollups of %d product(s) refreshed", refreshed)
 
     def _run(self, ranges: Sequence[Range]) -> None:
         for stream, start, end in ranges:

@@ -8,9 +8,9 @@ checkpoint and go on to fetch the next page while it is written.
 
 Pages are written one at a time, in the order they were submitted, each in one transaction
 with its checkpoint (``indexer.history.checkpoints``) and with the rollups of its products
-deferred (``indexer.index.rollups``: the backfill refreshes them once, when it ends). After a page fails, every later page is refused
-unwritten: a shard cut off by a page that failed is then never written without its cut, and a
-rerun resumes from the last committed checkpoint. ``InlineWriter`` does the same in the
+deferred (``indexer.index.rollups``: the backfill refreshes them once, when it ends). After a
+page fails, every later page is refused unwritten: a shard cut off by a page that failed is then
+never written without its cut, and a rerun resumes from the last committed checkpoint. ``InlineWriter`` does the same in the
 calling thread (for a database another process cannot open, such as in-memory SQLite).
 """
 
