@@ -20,11 +20,12 @@ from sqlalchemy import Engine, inspect, text
 
 from indexer import create_app, db
 from indexer.config import Settings
+from indexer.index import rollups
 from indexer.ingest import counters
 from indexer.ingest.worker import Worker
 from indexer.stripe_api import StripeAPI
 from tests.conftest import WEBHOOK_SECRET as SECRET
-from tests.conftest import alembic, engine_url, make_event, signed
+from tests.conftest import Shop, alembic, engine_url, make_event, signed
 
 PRODUCT_EVENT = {"type": "product.created", "data": {"object": {
     "id": "prod_1", "object": "product", "name": "Course", "active": True, "created": 1_760_000_000,
@@ -100,6 +101,18 @@ def test_failed_events_show_in_the_gauge_and_the_parked_counter(engine: Engine) 
     metrics = scrape(app)
     assert metrics["indexer_events_failed", ()] == 1 and metrics["indexer_events_parked_total", ()] == 1
     assert metrics["indexer_stripe_requests_total", (("process", "worker"),)] >= 1
+    app.extensions["indexer.engine"].dispose()
+
+
+def test_products_waiting_for_a_backfill_refresh_show_in_their_gauge(engine: Engine) -> None:
+    app = make_app(engine)
+    assert scrape(app)["indexer_rollups_stale_products", ()] == 0
+    shop = Shop(engine, defer_rollups=True)  # as a backfill's pages write
+    shop.checkout(("prod_A", 100), ("prod_B", 200), customer="cus_1")
+    shop.checkout(("prod_A", 300), customer="cus_2")
+    assert scrape(app)["indexer_rollups_stale_products", ()] == (2 if db.is_postgres(engine) else 0)
+    rollups.refresh(engine)
+    assert scrape(app)["indexer_rollups_stale_products", ()] == 0
     app.extensions["indexer.engine"].dispose()
 
 
