@@ -91,6 +91,20 @@ def engine(database_url_engine: Engine) -> Engine:
     return database_url_engine
 
 
+@pytest.fixture
+def postgres_engine(engine: Engine) -> Engine:
+    """The migrated index on PostgreSQL only: what many writers at once, or its own SQL, need."""
+    if not db.is_postgres(engine):
+        pytest.skip("PostgreSQL only (SQLite has one writer and row triggers)")
+    return engine
+
+
+def query_rows(engine: Engine, sql: str) -> list[tuple[Any, ...]]:
+    """The rows of a query, as tuples."""
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(text(sql))]
+
+
 def engine_url(engine: Engine) -> str:
     """The URL a subprocess (``indexer ...``) needs to reach the same database and schema."""
     return engine.url.render_as_string(hide_password=False)

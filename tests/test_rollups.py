@@ -17,23 +17,10 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-import pytest
 from sqlalchemy import Engine, text
 
 from indexer import db
-from tests.conftest import T0, Shop, alembic, assert_rollups_match, rollup_reference
-
-
-@pytest.fixture
-def engine(database_url_engine: Engine) -> Engine:
-    """A migrated index on each database."""
-    db.migrate(database_url_engine)
-    return database_url_engine
-
-
-def _rows(engine: Engine, sql: str) -> list[Any]:
-    with engine.connect() as conn:
-        return [tuple(r) for r in conn.execute(text(sql))]
+from tests.conftest import T0, Shop, alembic, assert_rollups_match, query_rows, rollup_reference
 
 
 def test_every_kind_of_write_keeps_the_views_equal_to_the_aggregates(engine: Engine) -> None:
@@ -48,7 +35,7 @@ def test_every_kind_of_write_keeps_the_views_equal_to_the_aggregates(engine: Eng
     assert_rollups_match(engine)
     shop.refund(first, 900)  # now fully: leaves every view
     assert_rollups_match(engine)
-    assert _rows(engine, "SELECT id, purchases, amount_total FROM product_customers "
+    assert query_rows(engine, "SELECT id, purchases, amount_total FROM product_customers "
                          "WHERE product_id = 'prod_A' AND currency = 'usd'") == [("cus_1", 1, 700)]
     shop.checkout(("prod_B", 100), customer="cus_2", created=T0 + 3 * 86_400, paid=False)  # not a purchase
     assert_rollups_match(engine)
@@ -59,8 +46,8 @@ def test_every_kind_of_write_keeps_the_views_equal_to_the_aggregates(engine: Eng
     with db.transaction(engine) as conn:
         conn.execute(text("DELETE FROM purchases WHERE product_id = 'prod_B'"))
     assert_rollups_match(engine)
-    assert _rows(engine, "SELECT product_id FROM product_summary") == [("prod_A",), ("prod_A",)]
-    assert _rows(engine, "SELECT COUNT(*) FROM product_sales_daily WHERE product_id = 'prod_B'") == [(0,)]
+    assert query_rows(engine, "SELECT product_id FROM product_summary") == [("prod_A",), ("prod_A",)]
+    assert query_rows(engine, "SELECT COUNT(*) FROM product_sales_daily WHERE product_id = 'prod_B'") == [(0,)]
 
 
 def test_a_random_history_keeps_them_equal(engine: Engine) -> None:
@@ -115,7 +102,7 @@ def test_concurrent_writers_keep_them_equal_and_never_deadlock(postgres_engine: 
 
     _run_at_once(writer, 8)
     assert_rollups_match(postgres_engine)
-    assert _rows(postgres_engine, "SELECT COUNT(*) FROM rollup_dirty") == [(0,)]
+    assert query_rows(postgres_engine, "SELECT COUNT(*) FROM rollup_dirty") == [(0,)]
 
 
 def test_the_migration_fills_the_tables_from_an_existing_index(database_url_engine: Engine) -> None:
@@ -129,7 +116,7 @@ def test_the_migration_fills_the_tables_from_an_existing_index(database_url_engi
     shop.checkout(("prod_A", 999), customer="cus_9", created=T0)  # written while no trigger runs
     alembic(engine, "upgrade", "head")
     assert_rollups_match(engine)
-    assert _rows(engine, "SELECT customers, purchases FROM product_summary WHERE product_id = 'prod_A'") == [(4, 7)]
+    assert query_rows(engine, "SELECT customers, purchases FROM product_summary WHERE product_id = 'prod_A'") == [(4, 7)]
 
 
 def assert_rollups_match_old_views(engine: Engine) -> None:
@@ -160,15 +147,8 @@ def test_days_are_kept_across_the_day_moves_migration_both_ways(database_url_eng
     shop.checkout(("prod_A", 300), customer="cus_1", created=T0 + 120)
     shop.refund(first, 150)
     assert_rollups_match(engine)
-    assert _rows(engine, "SELECT purchases, customers, amount_total FROM product_sales_daily "
+    assert query_rows(engine, "SELECT purchases, customers, amount_total FROM product_sales_daily "
                          "WHERE product_id = 'prod_A'") == [(2, 2, 500)]
-
-
-@pytest.fixture
-def postgres_engine(engine: Engine) -> Engine:
-    if not db.is_postgres(engine):
-        pytest.skip("one writer at a time on SQLite")
-    return engine
 
 
 def test_the_lock_migration_keeps_a_populated_index_and_both_settles_agree(database_url_engine: Engine) -> None:
@@ -189,7 +169,7 @@ def test_the_lock_migration_keeps_a_populated_index_and_both_settles_agree(datab
     shop.refund(lone, 40)  # prod_D loses its only customer
     shop.refund(first, 150)  # fully: prod_A keeps cus_1 through the later sale, prod_B is emptied
     assert_rollups_match(engine)
-    assert _rows(engine, "SELECT product_id, customers, first_purchased_at FROM product_summary ORDER BY product_id") == [
+    assert query_rows(engine, "SELECT product_id, customers, first_purchased_at FROM product_summary ORDER BY product_id") == [
         ("prod_A", 1, T0 - 86_400)]
     alembic(engine, "downgrade", "0007_reports")
     shop.checkout(("prod_B", 60), customer="cus_4", created=T0 + 30)
@@ -198,7 +178,7 @@ def test_the_lock_migration_keeps_a_populated_index_and_both_settles_agree(datab
     with db.transaction(engine) as conn:  # a manual fix taking the first sale away
         conn.execute(text("DELETE FROM purchases WHERE product_id = 'prod_A' AND purchased_at = :t"), {"t": T0 - 86_400})
     assert_rollups_match(engine)
-    assert _rows(engine, "SELECT product_id FROM product_summary ORDER BY product_id") == [("prod_B",)]
+    assert query_rows(engine, "SELECT product_id FROM product_summary ORDER BY product_id") == [("prod_B",)]
 
 
 def test_a_load_larger_than_the_statistics_knew_refreshes_them_and_keeps_the_views_equal(
@@ -217,7 +197,7 @@ def test_a_load_larger_than_the_statistics_knew_refreshes_them_and_keeps_the_vie
             "CASE WHEN i % 50 = 0 THEN 100 ELSE 0 END, i % 50 = 0, false, :t0 + i * 600, :t0 "
             "FROM generate_series(1, 1500) AS i"), {"t0": T0})
     assert_rollups_match(engine)
-    assert _rows(engine, "SELECT reltuples >= 1501 FROM pg_class WHERE oid = 'purchases'::regclass") == [(True,)]
+    assert query_rows(engine, "SELECT reltuples >= 1501 FROM pg_class WHERE oid = 'purchases'::regclass") == [(True,)]
 
 
 _INSERT = text(
@@ -260,21 +240,21 @@ def test_new_keys_are_inserted_and_known_ones_updated_or_deleted_in_one_transact
                           "WHERE source_id = 'cs_3'"))
         conn.execute(text("DELETE FROM purchases WHERE source_id = 'cs_5'"))
     assert_rollups_match(engine)
-    assert _rows(engine, "SELECT id, purchases, quantity, amount_total, email, name FROM product_customers "
+    assert query_rows(engine, "SELECT id, purchases, quantity, amount_total, email, name FROM product_customers "
                          "WHERE product_id = 'prod_A' ORDER BY id") == [
         ("cus_1", 1, 5, 370, "z@example.com", "Zed"), ("cus_old", 1, 1, 300, "b@example.com", None)]
-    assert _rows(engine, "SELECT purchases, customers FROM product_sales_daily WHERE product_id = 'prod_A'") == [(2, 2)]
+    assert query_rows(engine, "SELECT purchases, customers FROM product_sales_daily WHERE product_id = 'prod_A'") == [(2, 2)]
     with db.transaction(engine) as conn:  # the days and customers exist now: updated
         conn.execute(_INSERT, [_line("cs_7", "li_0", "prod_A", "cus_1", 80, T0 - 86_400),
                                _line("cs_8", "li_0", "prod_A", "cus_1", 90, T0 + 70, payment="pi_cs_1"),
                                _line("cs_9", "li_0", "prod_C", "cus_7", 10, T0 + 80, currency="eur")])
         conn.execute(text("UPDATE purchases SET refunded = true, amount_refunded = amount_total WHERE source_id = 'cs_9'"))
     assert_rollups_match(engine)
-    assert _rows(engine, "SELECT customers, purchases, first_purchased_at FROM product_summary "
+    assert query_rows(engine, "SELECT customers, purchases, first_purchased_at FROM product_summary "
                          "WHERE product_id = 'prod_A'") == [(2, 3, T0 - 86_400)]
-    assert _rows(engine, "SELECT COUNT(*) FROM product_summary WHERE product_id = 'prod_C'") == [(0,)]
+    assert query_rows(engine, "SELECT COUNT(*) FROM product_summary WHERE product_id = 'prod_C'") == [(0,)]
     if db.is_postgres(engine):
-        assert _rows(engine, "SELECT COUNT(*) FROM rollup_dirty") == [(0,)]
+        assert query_rows(engine, "SELECT COUNT(*) FROM rollup_dirty") == [(0,)]
 
 
 def test_the_inserts_migration_keeps_a_populated_index_both_ways(database_url_engine: Engine) -> None:
@@ -300,7 +280,7 @@ def test_the_inserts_migration_keeps_a_populated_index_both_ways(database_url_en
     alembic(engine, "upgrade", "head")
     shop.checkout(("prod_D", 70), customer="cus_5", created=T0 + 3 * 86_400)
     assert_rollups_match(engine)
-    assert _rows(engine, "SELECT product_id, customers FROM product_summary ORDER BY product_id") == [
+    assert query_rows(engine, "SELECT product_id, customers FROM product_summary ORDER BY product_id") == [
         ("prod_A", 3), ("prod_B", 1), ("prod_C", 1), ("prod_D", 1)]
 
 
@@ -328,13 +308,13 @@ def test_two_transactions_writing_overlapping_products_in_opposite_orders_never_
 
     _run_at_once(writer, 2)
     assert_rollups_match(postgres_engine)
-    assert _rows(postgres_engine, "SELECT product_id, customers FROM product_summary ORDER BY product_id") == [
+    assert query_rows(postgres_engine, "SELECT product_id, customers FROM product_summary ORDER BY product_id") == [
         ("prod_A", 30), ("prod_B", 30)]  # 3 returning buyers, 30 new, 3 of them refunded
-    assert _rows(postgres_engine, "SELECT COUNT(*) FROM rollup_dirty") == [(0,)]
+    assert query_rows(postgres_engine, "SELECT COUNT(*) FROM rollup_dirty") == [(0,)]
 
 
 def _counts(engine: Engine, product: str = "prod_A") -> list[Any]:
-    return _rows(engine, f"SELECT customers FROM product_customer_counts WHERE product_id = '{product}'")
+    return query_rows(engine, f"SELECT customers FROM product_customer_counts WHERE product_id = '{product}'")
 
 
 def test_a_buyer_in_two_currencies_counts_once_until_their_last_currency_goes(engine: Engine) -> None:
@@ -348,7 +328,7 @@ def test_a_buyer_in_two_currencies_counts_once_until_their_last_currency_goes(en
     shop.checkout(("prod_A", 80), customer="cus_2", currency="eur", created=T0 + 20)
     assert_rollups_match(engine)
     assert _counts(engine) == [(2,)]
-    assert _rows(engine, "SELECT SUM(customers) FROM product_summary WHERE product_id = 'prod_A'") == [(3,)]
+    assert query_rows(engine, "SELECT SUM(customers) FROM product_summary WHERE product_id = 'prod_A'") == [(3,)]
     shop.refund(usd, 100)  # fully: cus_1 stays through eur
     assert_rollups_match(engine)
     assert _counts(engine) == [(2,)]
@@ -375,7 +355,7 @@ def test_a_buyer_in_two_currencies_counts_once_until_their_last_currency_goes(en
     assert_rollups_match(engine)
     assert _counts(engine, "prod_C") == []
     if db.is_postgres(engine):
-        assert _rows(engine, "SELECT COUNT(*) FROM rollup_dirty") == [(0,)]
+        assert query_rows(engine, "SELECT COUNT(*) FROM rollup_dirty") == [(0,)]
 
 
 def test_one_buyer_written_in_two_currencies_at_once_counts_once(postgres_engine: Engine) -> None:
@@ -412,12 +392,12 @@ def test_the_counts_migration_fills_a_populated_index_and_keeps_it_both_ways(dat
     shop.checkout(("prod_A", 200), customer="cus_2", currency="eur", created=T0 + 20)
     alembic(engine, "upgrade", "head")
     assert_rollups_match(engine)
-    assert _rows(engine, "SELECT product_id, customers FROM product_customer_counts ORDER BY product_id") == [
+    assert query_rows(engine, "SELECT product_id, customers FROM product_customer_counts ORDER BY product_id") == [
         ("prod_A", 2), ("prod_B", 1)]
     shop.refund(first, 150)
     shop.checkout(("prod_A", 250), customer="cus_3", currency="eur", created=T0 + 30)
     assert_rollups_match(engine)
-    assert _rows(engine, "SELECT product_id, customers FROM product_customer_counts ORDER BY product_id") == [
+    assert query_rows(engine, "SELECT product_id, customers FROM product_customer_counts ORDER BY product_id") == [
         ("prod_A", 3)]
     alembic(engine, "downgrade", "0010_covering_indexes")
     assert "product_customer_counts" not in _tables(engine)
@@ -426,7 +406,7 @@ def test_the_counts_migration_fills_a_populated_index_and_keeps_it_both_ways(dat
     alembic(engine, "upgrade", "head")
     shop.checkout(("prod_B", 70), customer="cus_4", created=T0 + 50)
     assert_rollups_match(engine)
-    assert _rows(engine, "SELECT product_id, customers FROM product_customer_counts ORDER BY product_id") == [
+    assert query_rows(engine, "SELECT product_id, customers FROM product_customer_counts ORDER BY product_id") == [
         ("prod_A", 3), ("prod_B", 1)]
 
 
@@ -454,7 +434,7 @@ def test_the_lean_migration_keeps_a_populated_index_both_ways(database_url_engin
     with db.transaction(engine) as conn:
         conn.execute(text("DELETE FROM purchases WHERE customer_key = 'cus_2'"))
     assert_rollups_match(engine)
-    assert _rows(engine, "SELECT product_id, customers, purchases, first_purchased_at FROM product_summary "
+    assert query_rows(engine, "SELECT product_id, customers, purchases, first_purchased_at FROM product_summary "
                          "ORDER BY product_id") == [("prod_A", 1, 1, T0 + 86_400), ("prod_C", 1, 1, T0 + 20)]
     alembic(engine, "downgrade", "0013_pending_received_index")
     assert "product_customer_totals" in _tables(engine)
@@ -481,7 +461,7 @@ def test_one_transaction_of_many_keys_per_buyer_counts_each_once_for_known_and_n
         conn.execute(_INSERT, rows)
         conn.execute(text("DELETE FROM purchases WHERE source_id = 'cs_prod_new_9'"))  # added and taken away
     assert_rollups_match(engine)
-    assert _rows(engine, "SELECT product_id, currency, customers, purchases FROM product_summary "
+    assert query_rows(engine, "SELECT product_id, currency, customers, purchases FROM product_summary "
                          "ORDER BY product_id, currency") == [
         ("prod_known", "eur", 1, 1), ("prod_known", "usd", 2, 3), ("prod_new", "eur", 1, 1), ("prod_new", "usd", 1, 1)]
     assert _counts(engine, "prod_known") == [(2,)]

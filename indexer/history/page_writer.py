@@ -10,8 +10,9 @@ Pages are written one at a time, in the order they were submitted, each in one t
 with its checkpoint (``indexer.history.checkpoints``) and with the rollups of its products
 deferred (``indexer.index.rollups``: the backfill refreshes them once, when it ends). After a
 page fails, every later page is refused unwritten: a shard cut off by a page that failed is then
-never written without its cut, and a rerun resumes from the last committed checkpoint. ``InlineWriter`` does the same in the
-calling thread (for a database another process cannot open, such as in-memory SQLite).
+never written without its cut, and a rerun resumes from the last committed checkpoint.
+``InlineWriter`` does the same in the calling thread (for a database another process cannot
+open, such as in-memory SQLite).
 """
 
 from __future__ import annotations

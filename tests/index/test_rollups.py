@@ -20,29 +20,11 @@ from indexer import db
 from indexer.index import rollups
 from indexer.ingest.worker import Worker
 from indexer.stripe_api import StripeAPI
-from tests.conftest import T0, Shop, alembic, assert_rollups_match
-
-
-@pytest.fixture
-def engine(database_url_engine: Engine) -> Engine:
-    db.migrate(database_url_engine)
-    return database_url_engine
-
-
-@pytest.fixture
-def postgres_engine(engine: Engine) -> Engine:
-    if not db.is_postgres(engine):
-        pytest.skip("SQLite's row triggers move the rollups at once: nothing is deferred")
-    return engine
-
-
-def _rows(engine: Engine, sql: str) -> list[Any]:
-    with engine.connect() as conn:
-        return [tuple(r) for r in conn.execute(text(sql))]
+from tests.conftest import T0, Shop, alembic, assert_rollups_match, query_rows
 
 
 def _stale(engine: Engine) -> list[Any]:
-    return _rows(engine, "SELECT DISTINCT product_id FROM rollup_stale ORDER BY product_id")
+    return query_rows(engine, "SELECT DISTINCT product_id FROM rollup_stale ORDER BY product_id")
 
 
 def _history(shop: Shop, seed: int, sessions: int = 40) -> None:
@@ -63,10 +45,10 @@ def _history(shop: Shop, seed: int, sessions: int = 40) -> None:
 def test_deferred_writes_mark_their_products_and_one_refresh_sums_them(postgres_engine: Engine) -> None:
     engine = postgres_engine
     _history(Shop(engine, defer_rollups=True), seed=1)
-    assert _rows(engine, "SELECT DISTINCT product_id FROM rollup_stale ORDER BY 1") == [
+    assert query_rows(engine, "SELECT DISTINCT product_id FROM rollup_stale ORDER BY 1") == [
         ("prod_0",), ("prod_1",), ("prod_2",), ("prod_3",)]
-    assert _rows(engine, "SELECT COUNT(*) FROM product_totals") == [(0,)]
-    assert _rows(engine, "SELECT COUNT(*) FROM rollup_dirty") == [(0,)]
+    assert query_rows(engine, "SELECT COUNT(*) FROM product_totals") == [(0,)]
+    assert query_rows(engine, "SELECT COUNT(*) FROM rollup_dirty") == [(0,)]
     with engine.connect() as conn:
         assert rollups.stale_products(conn) == 4
 
@@ -91,7 +73,7 @@ def test_settled_and_deferred_writes_of_the_same_products_end_exact(postgres_eng
         conn.execute(text("DELETE FROM purchases WHERE customer_key = 'cus_1'"))
     rollups.refresh(engine)
     assert_rollups_match(engine)
-    assert _rows(engine, "SELECT COUNT(*) FROM product_summary WHERE product_id = 'prod_9'") == [(0,)]
+    assert query_rows(engine, "SELECT COUNT(*) FROM product_summary WHERE product_id = 'prod_9'") == [(0,)]
     _history(settled, seed=5, sessions=10)
     assert_rollups_match(engine)
 
@@ -106,11 +88,11 @@ def test_a_write_still_open_during_a_refresh_leaves_its_own_mark(postgres_engine
         rollups.defer(writing)
         writing.execute(text("UPDATE purchases SET amount_total = 250 WHERE product_id = 'prod_A'"))
         assert rollups.refresh(engine) == 1  # sums what was committed: 100
-        assert _rows(engine, "SELECT amount_total FROM product_summary") == [(100,)]
+        assert query_rows(engine, "SELECT amount_total FROM product_summary") == [(100,)]
     assert _stale(engine) == [("prod_A",)]
     assert rollups.refresh(engine) == 1
     assert_rollups_match(engine)
-    assert _rows(engine, "SELECT amount_total FROM product_summary") == [(250,)]
+    assert query_rows(engine, "SELECT amount_total FROM product_summary") == [(250,)]
 
 
 def test_the_worker_refreshes_only_marks_nobody_pushed_on_for_ten_minutes(postgres_engine: Engine) -> None:
@@ -129,7 +111,7 @@ def test_the_worker_refreshes_only_marks_nobody_pushed_on_for_ten_minutes(postgr
     try:
         worker.refresh_overdue_rollups(now=100.0)
         assert _stale(engine) == [("prod_B",)]
-        assert _rows(engine, "SELECT product_id FROM product_summary") == [("prod_A",)]
+        assert query_rows(engine, "SELECT product_id FROM product_summary") == [("prod_A",)]
         with db.transaction(engine) as conn:
             conn.execute(text("UPDATE rollup_stale SET due = 0"))
         worker.refresh_overdue_rollups(now=130.0)  # looked a minute ago: not yet
